@@ -1,0 +1,40 @@
+"""Errors the pipeline raises on purpose, each mapped to a CLI exit code."""
+
+from __future__ import annotations
+
+
+class TerritoryError(Exception):
+    """Base class of the errors territory raises deliberately."""
+
+    exit_code = 1
+
+
+class InputError(TerritoryError):
+    """Unusable input: missing file or column, empty file, bad config (exit 2)."""
+
+    exit_code = 2
+
+
+class InfeasibleError(TerritoryError):
+    """No plan satisfies the hard constraints (exit 3).
+
+    Parameters
+    ----------
+    message
+        One-paragraph explanation: which constraint, which rep or unit, by how
+        much, and what to change.
+    diagnosis
+        Machine-readable details (written to ``summary.json``).
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, diagnosis: dict | None = None) -> None:
+        super().__init__(message)
+        self.diagnosis = diagnosis or {}
+
+
+class DataUnavailableError(TerritoryError):
+    """Data that must be downloaded is neither cached nor reachable (exit 2)."""
+
+    exit_code = 2
