@@ -282,11 +282,19 @@ class QuotaConfig:
 
 @dataclass(frozen=True)
 class ScenarioConfig:
-    """One scenario: everything that decides a plan besides the input files."""
+    """One scenario: everything that decides a plan besides the input files.
+
+    ``region`` says which units the territories partition: ``"states"`` (every
+    unit of the states the accounts are in, so the map has no holes),
+    ``"all"`` (every unit of the unit file) or ``"accounts"`` (only units
+    holding accounts). ``n_reps`` keeps the first n reps of the roster (or
+    designs n territories when no roster is given).
+    """
 
     name: str = "scenario"
     description: str = ""
     unit_level: str = "zip"
+    region: str = "states"
     n_reps: int | None = None
     contiguity: bool = True
     seed: int = 42
@@ -303,6 +311,10 @@ class ScenarioConfig:
         if self.unit_level not in ("zip", "county"):
             raise InputError(
                 f"config: unit_level must be 'zip' or 'county', got {self.unit_level!r}"
+            )
+        if self.region not in ("states", "all", "accounts"):
+            raise InputError(
+                f"config: region must be 'states', 'all' or 'accounts', got {self.region!r}"
             )
         if self.n_reps is not None and self.n_reps < 1:
             raise InputError("config: n_reps must be at least 1")

@@ -1,0 +1,89 @@
+"""Export stage: CSV, GeoJSON, GeoPackage and Excel files of a plan.
+
+CSV and Excel cells that a spreadsheet would run as a formula (starting with
+``= + - @``, tab or carriage return) are prefixed with an apostrophe, the
+OWASP-recommended defence against CSV injection. Numbers are written as
+numbers (a negative number is not text and is left alone).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+__all__ = ["safe_csv_value", "safe_frame", "write_csv", "write_json", "write_geojson",
+           "write_excel"]
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_csv_value(value: Any) -> Any:
+    """Neutralise a text cell a spreadsheet would execute; other values pass through."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every text cell passed through :func:`safe_csv_value`."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(safe_csv_value)
+    return out
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a formula-injection-safe UTF-8 CSV with ``\\n`` line ends (byte-stable)."""
+    p = Path(path)
+    safe_frame(df).to_csv(p, index=False, lineterminator="\n", float_format="%.10g")
+    return p
+
+
+def write_excel(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Write an .xlsx workbook, one sheet per entry, cells formula-safe."""
+    p = Path(path)
+    with pd.ExcelWriter(p, engine="openpyxl") as xl:
+        for name, df in sheets.items():
+            # Excel sheet names: at most 31 chars, none of []:*?/\
+            clean = "".join(c for c in str(name) if c not in "[]:*?/\\")[:31] or "sheet"
+            safe_frame(df).to_excel(xl, sheet_name=clean, index=False)
+    return p
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        f = float(value)
+        return None if not math.isfinite(f) else f
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if value is pd.NA:
+        return None
+    return value
+
+
+def write_json(data: dict, path: str | Path) -> Path:
+    """Write JSON with sorted keys and NaN as null."""
+    p = Path(path)
+    p.write_text(json.dumps(_jsonable(data), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return p
+
+
+def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
+    """Write EPSG:4326 GeoJSON (RFC 7946 coordinates, 6 decimals)."""
+    p = Path(path)
+    out = gdf.to_crs("EPSG:4326")
+    p.write_text(out.to_json(drop_id=True, to_wgs84=True), encoding="utf-8")
+    return p

@@ -1,0 +1,88 @@
+"""Geocode stage: every account gets a point (lon, lat).
+
+Coordinates in the input win; otherwise the ZIP's centroid comes from the
+offline ``zipcodes`` package (USPS ZIPs with their centroids, including PO-box
+and unique ZIPs that have no ZCTA polygon of their own). An account whose ZIP
+is unknown and which has no coordinates is rejected with that reason.
+
+Columns added: ``lon, lat, point_source`` (``"input lat/lon"`` or ``"ZIP centroid"``),
+``zip_type`` (``STANDARD``, ``PO BOX``, ``UNIQUE``, ``MILITARY`` or ``""``), ``state``.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from .accounts import REJECT_COLUMNS
+
+__all__ = ["REASON_UNKNOWN_ZIP", "geocode_accounts", "zip_table"]
+
+log = logging.getLogger(__name__)
+
+REASON_UNKNOWN_ZIP = "unknown ZIP"
+
+
+@lru_cache(maxsize=1)
+def zip_table() -> pd.DataFrame:
+    """All US ZIPs known to the offline ``zipcodes`` package, indexed by ZIP.
+
+    Columns: ``lat, lon, state, county, city, zip_type, active``.
+    """
+    import zipcodes  # loads a ~40k-row table; keep it off import time
+
+    rows = zipcodes.list_all()
+    df = pd.DataFrame.from_records(
+        [
+            {
+                "zip": r["zip_code"],
+                "lat": float(r["lat"]),
+                "lon": float(r["long"]),
+                "state": r.get("state") or "",
+                "county": r.get("county") or "",
+                "city": r.get("city") or "",
+                "zip_type": r.get("zip_code_type") or "",
+                "active": bool(r.get("active", True)),
+            }
+            for r in rows
+        ]
+    )
+    return df.drop_duplicates("zip").set_index("zip").sort_index()
+
+
+def geocode_accounts(accounts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Give every account a point.
+
+    Parameters
+    ----------
+    accounts
+        Validated accounts (``zip`` as 5-digit text, ``lat``/``lon`` possibly NaN).
+
+    Returns
+    -------
+    (located, rejects)
+        ``located`` gains ``lon, lat, point_source, zip_type, state``; ``rejects``
+        holds accounts with an unknown ZIP and no coordinates.
+    """
+    table = zip_table()
+    out = accounts.copy()
+    known = out["zip"].isin(table.index)
+    has_coords = out["lat"].notna() & out["lon"].notna()
+    ztab = table.reindex(out["zip"].where(known, None))
+    out["zip_type"] = np.where(known, ztab["zip_type"].to_numpy(), "")
+    out["state"] = np.where(known, ztab["state"].to_numpy(), "")
+    out["point_source"] = np.where(has_coords, "input lat/lon", "ZIP centroid")
+    out["lat"] = np.where(has_coords, out["lat"], ztab["lat"].to_numpy())
+    out["lon"] = np.where(has_coords, out["lon"], ztab["lon"].to_numpy())
+    bad = ~known & ~has_coords
+    rejects = pd.DataFrame(
+        {"row": out.loc[bad, "row"], "account_id": out.loc[bad, "account_id"],
+         "reason": REASON_UNKNOWN_ZIP},
+        columns=REJECT_COLUMNS,
+    )
+    if bad.any():
+        log.info("%d accounts have an unknown ZIP and no coordinates", int(bad.sum()))
+    return out.loc[~bad].reset_index(drop=True), rejects.reset_index(drop=True)

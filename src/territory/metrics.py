@@ -1,0 +1,189 @@
+"""Metrics stage: the scorecard of a plan, per rep and for the whole team.
+
+Per rep: accounts, account units, TAM and its index against the mean, units,
+drive hours per month (from :mod:`territory.travel`), quota by the TAM formula
+with ramp, and flags. Team-wide: TAM CV, band breaches, contiguity, accounts
+and TAM moved against the current alignment (with a from -> to matrix), and the
+fairness check: the share of reps whose book is equal or better than today.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from .config import QuotaConfig
+
+__all__ = [
+    "FAIRNESS_THRESHOLD",
+    "contiguity_report",
+    "disruption",
+    "fairness",
+    "quota_table",
+    "rep_scorecard",
+]
+
+log = logging.getLogger(__name__)
+
+#: The fairness check of the domain playbook: flag when fewer reps than this see an equal or better book.
+FAIRNESS_THRESHOLD = 0.80
+#: A rep's TAM still counts as "equal" when it shrinks by at most this share.
+FAIRNESS_TAM_SLACK = 0.02
+
+
+def rep_scorecard(
+    accounts: pd.DataFrame,
+    units: pd.DataFrame,
+    reps: pd.DataFrame,
+    *,
+    tam_tolerance: float,
+    units_band: tuple[float, float],
+    tam_target: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Per-rep totals and band flags.
+
+    Parameters
+    ----------
+    accounts
+        Assigned accounts with ``rep_id, revenue, account_units``.
+    units
+        Units with ``unit_id, rep_id``.
+    reps
+        ``rep_id, name`` in roster order.
+    tam_target
+        Per-rep TAM target (index ``rep_id``); the mean TAM when None.
+
+    Returns
+    -------
+    DataFrame
+        ``rep_id, name, n_accounts, account_units, tam, tam_index, n_units, flags``.
+    """
+    g = accounts.groupby("rep_id")
+    card = reps[["rep_id", "name"]].copy()
+    card["n_accounts"] = card["rep_id"].map(g.size()).fillna(0).astype("int64")
+    card["account_units"] = card["rep_id"].map(g["account_units"].sum()).fillna(0).astype("int64")
+    card["tam"] = card["rep_id"].map(g["revenue"].sum()).fillna(0.0).astype(float)
+    mean = card["tam"].mean()
+    card["tam_index"] = (card["tam"] / mean).round(4) if mean > 0 else 0.0
+    card["n_units"] = card["rep_id"].map(units.groupby("rep_id").size()).fillna(0).astype("int64")
+    target = (tam_target.reindex(card["rep_id"]).to_numpy() if tam_target is not None
+              else np.full(len(card), mean))
+    flags: list[list[str]] = [[] for _ in range(len(card))]
+    for i, (tam, au, t) in enumerate(zip(card["tam"], card["account_units"], target)):
+        if t > 0 and abs(tam / t - 1) > tam_tolerance + 1e-9:
+            flags[i].append("tam_band")
+        if not units_band[0] - 1e-9 <= au <= units_band[1] + 1e-9:
+            flags[i].append("units_band")
+    card["flags"] = [";".join(f) for f in flags]
+    return card
+
+
+def add_flags(card: pd.DataFrame, column: str, mask: np.ndarray, flag: str) -> pd.DataFrame:
+    """A copy of ``card`` with ``flag`` appended to ``flags`` where ``mask``."""
+    out = card.copy()
+    out["flags"] = [
+        ";".join([f for f in old.split(";") if f] + ([flag] if m else []))
+        for old, m in zip(out["flags"], mask)
+    ]
+    return out
+
+
+def _months_between(start: dt.date, as_of: dt.date) -> int:
+    return (as_of.year - start.year) * 12 + (as_of.month - start.month) + (as_of.day >= start.day)
+
+
+def quota_table(card: pd.DataFrame, reps: pd.DataFrame, cfg: QuotaConfig) -> pd.DataFrame:
+    """Quota per rep: team average x TAM / mean TAM, the multiplier capped at ±cap, with ramp.
+
+    Ramp: ``cfg.ramp`` fractions for a rep in months 1–3, 4–6 and 7+ since
+    ``start_date`` (as of ``cfg.as_of``, default today). Without a team target
+    only the multiplier is reported.
+
+    Returns ``rep_id, quota_multiplier, ramp, quota``.
+    """
+    mean = card["tam"].mean()
+    mult = (card["tam"] / mean).clip(1 - cfg.cap, 1 + cfg.cap) if mean > 0 else 1.0
+    as_of = dt.date.fromisoformat(cfg.as_of) if cfg.as_of else dt.date.today()
+    starts = card["rep_id"].map(reps.set_index("rep_id").get("start_date", pd.Series(dtype=str)))
+    ramp = []
+    for s in starts:
+        try:
+            months = _months_between(dt.date.fromisoformat(str(s)), as_of)
+        except ValueError:
+            ramp.append(1.0)
+            continue
+        ramp.append(cfg.ramp[0] if months <= 3 else cfg.ramp[1] if months <= 6 else cfg.ramp[2])
+    out = pd.DataFrame({"rep_id": card["rep_id"], "quota_multiplier": np.round(mult, 4),
+                        "ramp": ramp})
+    per_rep = cfg.team_target / max(len(card), 1)
+    out["quota"] = (per_rep * out["quota_multiplier"] * out["ramp"]).round(2)
+    return out
+
+
+def disruption(accounts: pd.DataFrame) -> dict:
+    """Accounts and TAM moved away from their current rep, with the from -> to matrix.
+
+    Accounts with no current rep are new to the alignment and do not count as moved.
+    """
+    if "current_rep" not in accounts or accounts["current_rep"].isna().all():
+        return {"accounts_moved": None, "tam_moved": None, "moved_share": None, "matrix": {}}
+    owned = accounts[accounts["current_rep"].notna()]
+    moved = owned[owned["current_rep"].astype(str) != owned["rep_id"].astype(str)]
+    matrix = (moved.groupby(["current_rep", "rep_id"]).size().sort_index()
+              .reset_index(name="accounts"))
+    return {
+        "accounts_moved": int(len(moved)),
+        "tam_moved": float(moved["revenue"].sum()),
+        "moved_share": float(len(moved) / len(owned)) if len(owned) else 0.0,
+        "tam_moved_share": float(moved["revenue"].sum() / owned["revenue"].sum())
+        if owned["revenue"].sum() > 0 else 0.0,
+        "matrix": [{"from": str(r.current_rep), "to": str(r.rep_id), "accounts": int(r.accounts)}
+                   for r in matrix.itertuples()],
+    }
+
+
+def fairness(card: pd.DataFrame, accounts: pd.DataFrame,
+             units_band: tuple[float, float]) -> dict:
+    """The playbook's fairness check against the current alignment.
+
+    A rep's new book is *equal or better* when its TAM is at least
+    ``1 - FAIRNESS_TAM_SLACK`` of today's and its account units are in the band
+    or closer to the band's middle than today. Reps with no current book count
+    as equal or better. Flag when the share is below 80%.
+    """
+    if "current_rep" not in accounts or accounts["current_rep"].isna().all():
+        return {"fairness_share": None, "fairness_flag": False, "worse_off": []}
+    cur = accounts[accounts["current_rep"].notna()].groupby("current_rep")
+    cur_tam, cur_units = cur["revenue"].sum(), cur["account_units"].sum()
+    mid = (units_band[0] + units_band[1]) / 2
+    worse: list[str] = []
+    for r in card.itertuples():
+        if r.rep_id not in cur_tam.index:
+            continue
+        tam_ok = r.tam >= (1 - FAIRNESS_TAM_SLACK) * cur_tam[r.rep_id]
+        in_band = units_band[0] <= r.account_units <= units_band[1]
+        units_ok = in_band or abs(r.account_units - mid) <= abs(cur_units[r.rep_id] - mid)
+        if not (tam_ok and units_ok):
+            worse.append(str(r.rep_id))
+    share = 1 - len(worse) / max(len(card), 1)
+    return {"fairness_share": round(share, 4), "fairness_flag": share < FAIRNESS_THRESHOLD,
+            "worse_off": worse}
+
+
+def contiguity_report(units: pd.DataFrame, adjacency: nx.Graph) -> dict[str, int]:
+    """Number of connected pieces of each rep's territory on the adjacency graph."""
+    out: dict[str, int] = {}
+    for rep, members in units.groupby("rep_id")["unit_id"]:
+        sub = adjacency.subgraph(members.tolist())
+        out[str(rep)] = nx.number_connected_components(sub) if len(sub) else 0
+    return out
+
+
+def tam_cv(card: pd.DataFrame) -> float:
+    """Coefficient of variation of TAM across reps (domain target: below 20%)."""
+    mean = card["tam"].mean()
+    return float(card["tam"].std(ddof=0) / mean) if mean > 0 else 0.0

@@ -1,0 +1,576 @@
+"""The pipeline: stages composed into one scenario run, for the CLI and for notebooks.
+
+Python API
+----------
+.. code-block:: python
+
+    from territory.config import load_config
+    from territory.pipeline import prepare, plan, write_result
+
+    cfg = load_config("data/scenarios/balanced.toml")
+    inputs = prepare("data/accounts.csv", "data/reps.csv", cfg, zcta="data/columbus_zctas.geojson")
+    result = plan(inputs, cfg)            # raises InfeasibleError with an explanation
+    write_result(result, "maps/balanced") # the output contract of the README
+    result.scorecard                      # per-rep DataFrame; result.summary is a dict
+
+``prepare`` validates, tiers, geocodes and places the accounts and builds the
+units and their adjacency; ``plan`` seeds, solves, scores travel and computes
+the scorecard; ``write_result`` writes every output file and the map.
+:func:`current_alignment` turns the accounts' current owners into a result of
+the same shape, the baseline every redesign is compared with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import __version__
+from .accounts import (REJECT_COLUMNS, assign_tiers, normalise_zip, read_table,
+                       validate_accounts)
+from .assign import AssignProblem, check_plan, solve_assignment
+from .config import ScenarioConfig
+from .errors import InfeasibleError, InputError
+from .export import write_csv, write_geojson, write_json
+from .geocode import geocode_accounts, zip_table
+from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disruption, fairness,
+                      quota_table, rep_scorecard, tam_cv)
+from .seed import root_units, seed_centres
+from .units import (aggregate_units, approximate_zip_units, county_units, load_unit_polygons,
+                    locate_accounts, unit_adjacency, unit_states)
+
+__all__ = ["PreparedInputs", "ScenarioResult", "current_alignment", "plan", "prepare",
+           "read_reps", "read_locks", "write_result"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PreparedInputs:
+    """Accounts placed in units, the units, the reps: everything a scenario plans on."""
+
+    accounts: pd.DataFrame
+    rejects: pd.DataFrame
+    units: gpd.GeoDataFrame
+    reps: pd.DataFrame
+    adjacency: nx.Graph
+    bridges: list[tuple[str, str, float]]
+    substitutions: pd.DataFrame
+    locks: pd.DataFrame
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """A plan with its scorecard: what ``write_result`` writes and the maps draw."""
+
+    config: ScenarioConfig
+    accounts: pd.DataFrame
+    rejects: pd.DataFrame
+    units: gpd.GeoDataFrame
+    reps: pd.DataFrame
+    scorecard: pd.DataFrame
+    summary: dict
+    substitutions: pd.DataFrame
+    adjacency: nx.Graph
+
+
+# ----------------------------------------------------------------------------- reps
+
+
+def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.DataFrame:
+    """The rep roster: a CSV / Excel file, or a number of territories to design.
+
+    A file needs ``rep_id`` and a home (``home_zip``, or ``lat`` and ``lon``);
+    ``name``, ``capacity`` (FTE, default 1) and ``start_date`` are optional.
+
+    Returns ``rep_id, name, home_zip, lon, lat, capacity, start_date``
+    (``lon/lat`` NaN when the territory centre is to be chosen).
+    """
+    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+        n = int(source)
+        if n < 1:
+            raise InputError("--reps must be a positive number of territories or a reps file")
+        width = max(2, len(str(n)))
+        ids = [f"T{i + 1:0{width}d}" for i in range(n)]
+        return pd.DataFrame({"rep_id": ids, "name": [f"Territory {i + 1}" for i in range(n)],
+                             "home_zip": "", "lon": np.nan, "lat": np.nan, "capacity": 1.0,
+                             "start_date": ""})
+    raw, _ = read_table(source, required=("rep_id",))
+    reps = pd.DataFrame({"rep_id": raw["rep_id"].str.strip()})
+    if (reps["rep_id"] == "").any():
+        row = int(np.flatnonzero(reps["rep_id"] == "")[0]) + 1
+        raise InputError(f"{source}: row {row} has a blank rep_id")
+    dup = reps["rep_id"].duplicated()
+    if dup.any():
+        raise InputError(f"{source}: rep_id {reps['rep_id'][dup].iloc[0]!r} occurs twice")
+    reps["name"] = raw.get("name", reps["rep_id"]).where(raw.get("name", reps["rep_id"]) != "",
+                                                         reps["rep_id"])
+    reps["home_zip"] = ""
+    reps["lon"] = np.nan
+    reps["lat"] = np.nan
+    table = zip_table()
+    for i in range(len(raw)):
+        lat = raw["lat"].iat[i] if "lat" in raw else ""
+        lon = raw["lon"].iat[i] if "lon" in raw else ""
+        z = raw["home_zip"].iat[i] if "home_zip" in raw else ""
+        if str(lat).strip() and str(lon).strip():
+            try:
+                reps.loc[i, ["lat", "lon"]] = float(lat), float(lon)
+            except ValueError:
+                raise InputError(f"{source}: row {i + 1} has non-numeric lat/lon") from None
+        elif str(z).strip():
+            z5, _ = normalise_zip(z)
+            if z5 is None or z5 not in table.index:
+                raise InputError(f"{source}: row {i + 1} ({reps['rep_id'].iat[i]}) has an "
+                                 f"unknown home_zip {z!r}")
+            reps.loc[i, ["home_zip", "lat", "lon"]] = z5, table.at[z5, "lat"], table.at[z5, "lon"]
+    if reps["lat"].isna().any() and reps["lat"].notna().any():
+        row = int(np.flatnonzero(reps["lat"].isna())[0]) + 1
+        raise InputError(f"{source}: row {row} has no home (home_zip or lat/lon); give every "
+                         "rep a home or none")
+    cap = raw.get("capacity", pd.Series([""] * len(raw)))
+    try:
+        reps["capacity"] = [float(c) if str(c).strip() else 1.0 for c in cap]
+    except ValueError:
+        raise InputError(f"{source}: capacity must be a number (FTE, e.g. 1 or 0.5)") from None
+    if (reps["capacity"] <= 0).any():
+        raise InputError(f"{source}: capacity must be positive")
+    reps["start_date"] = raw.get("start_date", pd.Series([""] * len(raw))).astype(str)
+    if n_reps is not None:
+        if n_reps > len(reps):
+            raise InputError(f"n_reps = {n_reps} but the roster has only {len(reps)} reps")
+        reps = reps.iloc[:n_reps]
+    return reps.reset_index(drop=True)
+
+
+def read_locks(path: str | Path | None) -> pd.DataFrame:
+    """``locks.csv``: ``rep_id`` and ``unit_id`` or ``account_id`` per row."""
+    if path is None:
+        return pd.DataFrame(columns=["unit_id", "account_id", "rep_id"])
+    raw, _ = read_table(path, required=("rep_id",))
+    if "unit_id" not in raw and "account_id" not in raw:
+        raise InputError(f"{path}: locks need a unit_id or an account_id column")
+    return pd.DataFrame({"unit_id": raw.get("unit_id", ""), "account_id": raw.get("account_id", ""),
+                         "rep_id": raw["rep_id"]}).fillna("")
+
+
+# ----------------------------------------------------------------------------- prepare
+
+
+def _load_units(level: str, states: list[str], zcta: str | Path | None,
+                units_path: str | Path | None, unit_id: str | None) -> tuple[gpd.GeoDataFrame, str]:
+    if units_path is not None:
+        return load_unit_polygons(units_path, unit_id), f"custom units from {Path(units_path).name}"
+    if level == "county":
+        return county_units(states), "county polygons (Census cb_2016 1:500k via plotly-geo)"
+    if zcta is not None:
+        return load_unit_polygons(zcta, unit_id), f"ZCTA polygons from {Path(zcta).name}"
+    log.warning("no ZCTA file given: using APPROXIMATE ZIP areas (Voronoi cells of ZIP centroids "
+                "clipped to state outlines). Pass --zcta FILE for real ZCTA polygons.")
+    return approximate_zip_units(states), "APPROXIMATE ZIP areas (Voronoi of ZIP centroids)"
+
+
+def prepare(
+    accounts_path: str | Path,
+    reps: str | Path | int,
+    config: ScenarioConfig,
+    *,
+    zcta: str | Path | None = None,
+    units_path: str | Path | None = None,
+    unit_id: str | None = None,
+    locks_path: str | Path | None = None,
+) -> PreparedInputs:
+    """Read, validate, tier, geocode and place the accounts; build units and adjacency.
+
+    Every account row ends in ``accounts`` or ``rejects`` (one reason each).
+    """
+    raw, read_info = read_table(accounts_path)
+    accounts, rejects = validate_accounts(raw, config.columns)
+    accounts = assign_tiers(accounts, config.tiers)
+    accounts, geo_rejects = geocode_accounts(accounts)
+    states = sorted(s for s in accounts["state"].unique() if s)
+    units, unit_source = _load_units(config.unit_level, states, zcta, units_path, unit_id)
+    accounts, place_rejects, subs = locate_accounts(accounts, units, level=config.unit_level)
+    if config.region != "all":
+        keep = units["unit_id"].isin(accounts["unit_id"])
+        if config.region == "states" and states:
+            keep |= unit_states(units).isin(states).to_numpy()
+        units = units[keep].reset_index(drop=True)
+    if units.empty or accounts.empty:
+        raise InputError(f"{accounts_path}: no account could be placed in any unit "
+                         f"({len(rejects) + len(geo_rejects) + len(place_rejects)} rejected)")
+    units = aggregate_units(units, accounts)
+    adjacency, bridges = unit_adjacency(units)
+    all_rejects = pd.concat([rejects, geo_rejects, place_rejects], ignore_index=True)
+    all_rejects = all_rejects.sort_values("row", kind="stable").reset_index(drop=True)
+    if isinstance(reps, int) or str(reps).isdigit():
+        # a number of territories to design; the scenario's n_reps overrides it
+        roster = read_reps(config.n_reps or int(reps))
+    else:
+        roster = read_reps(reps, n_reps=config.n_reps)
+    info = {
+        "accounts_file": str(accounts_path),
+        "accounts_in": int(len(raw)),
+        "encoding": read_info.encoding,
+        "read_notes": list(read_info.notes),
+        "zip_fixed": int(accounts["zip_fixed"].sum()),
+        "substitutions": int(len(subs)),
+        "unit_source": unit_source,
+        "bridges": [list(b) for b in bridges],
+        "tier_sources": dict(Counter(accounts["tier_source"])),
+    }
+    assert len(accounts) + len(all_rejects) == len(raw), "an account was lost"
+    return PreparedInputs(accounts, all_rejects[REJECT_COLUMNS], units, roster, adjacency,
+                          bridges, subs, read_locks(locks_path), info)
+
+
+# ----------------------------------------------------------------------------- plan
+
+
+def _road_network(config: ScenarioConfig, lon: np.ndarray, lat: np.ndarray):
+    from .travel import load_road_network
+
+    return load_road_network(config.travel, lon=lon, lat=lat)
+
+
+def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame, np.ndarray]:
+    """Each rep's base (home, or a rebalanced centre) and the unit rooting its territory."""
+    reps = inputs.reps.copy()
+    units = inputs.units
+    if reps["lat"].notna().all():
+        roots = root_units(units, reps[["lon", "lat"]].to_numpy())
+        reps["base_kind"] = "home"
+    else:
+        centres = seed_centres(units, len(reps), config.balance, config.solver, seed=config.seed)
+        roots = root_units(units, centres)
+        reps["lon"] = units["lon"].to_numpy()[roots]
+        reps["lat"] = units["lat"].to_numpy()[roots]
+        reps["base_kind"] = "centre"
+    reps["base_unit"] = units["unit_id"].to_numpy()[roots]
+    return reps, roots
+
+
+def _unit_weights(units: pd.DataFrame, weight: str) -> np.ndarray:
+    w = units["tam" if weight == "tam" else "visits_per_year"].to_numpy(dtype=float)
+    mean = w[w > 0].mean() if (w > 0).any() else 1.0
+    # Empty units weigh a little, so they still go to a nearby rep.
+    return np.maximum(w / mean, 0.02)
+
+
+def _moved_matrix(inputs: PreparedInputs, reps: pd.DataFrame, basis: str) -> tuple[np.ndarray | None, float]:
+    acc = inputs.accounts
+    if acc["current_rep"].isna().all():
+        return None, 0.0
+    owned = acc[acc["current_rep"].notna()]
+    value = owned["revenue"] if basis == "tam" else pd.Series(1.0, index=owned.index)
+    uidx = pd.Index(inputs.units["unit_id"])
+    total_u = np.bincount(uidx.get_indexer(owned["unit_id"]), weights=value,
+                          minlength=len(uidx))
+    moved = np.repeat(total_u[:, None], len(reps), axis=1)
+    rep_pos = pd.Index(reps["rep_id"]).get_indexer(owned["current_rep"].astype(str))
+    ok = rep_pos >= 0
+    np.subtract.at(moved, (uidx.get_indexer(owned["unit_id"])[ok], rep_pos[ok]),
+                   value.to_numpy()[ok])
+    return np.maximum(moved, 0.0), float(value.sum())
+
+
+def _locks(inputs: PreparedInputs, reps: pd.DataFrame) -> dict[int, int]:
+    out: dict[int, int] = {}
+    if inputs.locks.empty:
+        return out
+    uidx = {u: i for i, u in enumerate(inputs.units["unit_id"])}
+    ridx = {r: i for i, r in enumerate(reps["rep_id"])}
+    unit_of_account = dict(zip(inputs.accounts["account_id"], inputs.accounts["unit_id"]))
+    for row in inputs.locks.itertuples():
+        unit = row.unit_id or unit_of_account.get(row.account_id)
+        if unit not in uidx:
+            raise InputError(f"locks: {row.unit_id or row.account_id!r} is not a unit or a "
+                             "placed account of this plan")
+        if row.rep_id not in ridx:
+            raise InputError(f"locks: unknown rep {row.rep_id!r}")
+        u, r = uidx[unit], ridx[row.rep_id]
+        if out.get(u, r) != r:
+            raise InfeasibleError(f"locks: unit {unit} is locked to two reps "
+                                  f"({reps['rep_id'][out[u]]} and {row.rep_id})",
+                                  {"constraint": "locks", "unit": unit})
+        out[u] = r
+    return out
+
+
+def build_problem(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
+                  roots: np.ndarray, hours: np.ndarray) -> AssignProblem:
+    """The :class:`AssignProblem` of a scenario; ``hours`` is (units, reps) drive hours."""
+    units = inputs.units
+    cost = _unit_weights(units, config.objective.weight)[:, None] * hours
+    moved, moved_total = _moved_matrix(inputs, reps, config.disruption.basis)
+    return AssignProblem.with_balance(
+        config.balance,
+        unit_ids=tuple(units["unit_id"]), rep_ids=tuple(reps["rep_id"]),
+        tam=units["tam"].to_numpy(float), account_units=units["account_units"].to_numpy(float),
+        cost=cost, capacity=reps["capacity"].to_numpy(float),
+        contiguity=config.contiguity, adjacency=inputs.adjacency,
+        roots=tuple(int(r) for r in roots), locks=_locks(inputs, reps),
+        moved=moved, moved_total=moved_total,
+        max_moved_share=config.disruption.max_moved_share,
+        disruption_weight=config.objective.disruption_weight,
+    )
+
+
+def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> ScenarioResult:
+    """Seed, solve and score one scenario.
+
+    Parameters
+    ----------
+    network
+        A pre-loaded :class:`territory.travel.RoadNetwork` (shared between scenarios);
+        loaded from ``config.travel`` when None.
+
+    Raises
+    ------
+    InfeasibleError
+        With the explanation from :func:`territory.assign.explain_infeasible`.
+    """
+    from .travel import travel_burden, travel_matrix
+
+    t0 = time.perf_counter()
+    units = inputs.units
+    reps, roots = _bases(inputs, config)
+    if network is None and config.travel.source != "estimate":
+        network = _road_network(config, np.r_[units["lon"], reps["lon"]],
+                                np.r_[units["lat"], reps["lat"]])
+    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), units[["lon", "lat"]].to_numpy(),
+                       config.travel)
+    hours = tm.seconds.T / 3600.0
+    problem = build_problem(inputs, config, reps, roots, hours)
+    base = _summary_base(inputs, config, reps, tm)
+    try:
+        solved = solve_assignment(problem, config.solver, seed=config.seed)
+    except InfeasibleError as exc:
+        exc.diagnosis.setdefault("summary", {**base, "status": "infeasible",
+                                             "explanation": str(exc)})
+        raise
+    rep_ids = np.asarray(reps["rep_id"])
+    units = units.assign(rep_id=rep_ids[solved.rep_of_unit])
+    acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
+    card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
+                         units_band=(config.balance.account_units_min,
+                                     config.balance.account_units_max),
+                         tam_target=pd.Series(problem.tam_target, index=rep_ids))
+    burden = travel_burden(units[["unit_id", "rep_id"]], units, reps, network, config.travel)
+    card = card.merge(burden, on="rep_id", how="left")
+    card = add_flags(card, "flags", card["over_hours"].fillna(False).to_numpy(),
+                     f"drive>{config.travel.max_drive_hours_per_month:g}h")
+    card = add_flags(card, "flags", card["over_share"].fillna(False).to_numpy(),
+                     f"travel>{config.travel.max_travel_share:.0%}")
+    card = card.merge(quota_table(card, reps, config.quota), on="rep_id", how="left")
+    moves = disruption(acc)
+    fair = fairness(card, acc, (config.balance.account_units_min,
+                                config.balance.account_units_max))
+    pieces = contiguity_report(units, inputs.adjacency)
+    violations = check_plan(problem, solved.rep_of_unit)
+    if not config.contiguity:
+        violations = [v for v in violations if not v.startswith("contiguity")]
+    acc["moved"] = (acc["current_rep"].notna()
+                    & (acc["current_rep"].astype(str) != acc["rep_id"].astype(str)))
+    summary = {
+        **base,
+        "status": solved.status,
+        "objective": solved.objective,
+        "lp_bound": solved.bound,
+        "mip_gap": solved.gap,
+        "solve_seconds": round(solved.solve_seconds, 3),
+        "build_seconds": round(solved.build_seconds, 3),
+        "candidates_per_unit": solved.candidates,
+        "slack": solved.slack,
+        "violations": violations,
+        "contiguous": all(n <= 1 for n in pieces.values()),
+        "territory_pieces": pieces,
+        "tam_cv": round(tam_cv(card), 4),
+        "accounts_moved": moves["accounts_moved"],
+        "tam_moved": moves["tam_moved"],
+        "moved_share": moves["moved_share"],
+        "moved_matrix": moves["matrix"],
+        "fairness_share": fair["fairness_share"],
+        "fairness_flag": fair["fairness_flag"],
+        "fairness_threshold": FAIRNESS_THRESHOLD,
+        "worse_off_reps": fair["worse_off"],
+        "reps_flagged": int((card["flags"] != "").sum()),
+        "drive_hours_mean": round(float(card["drive_hours_per_month"].mean()), 2),
+        "drive_hours_max": round(float(card["drive_hours_per_month"].max()), 2),
+        "wall_seconds": round(time.perf_counter() - t0, 2),
+    }
+    return ScenarioResult(config, acc, inputs.rejects, units, reps, card, summary,
+                          inputs.substitutions, inputs.adjacency)
+
+
+def _summary_base(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame, tm) -> dict:
+    reasons = Counter(inputs.rejects["reason"])
+    return {
+        "scenario": config.name,
+        "description": config.description,
+        "territory_version": __version__,
+        "seed": config.seed,
+        "accounts_in": inputs.info["accounts_in"],
+        "assigned": int(len(inputs.accounts)),
+        "rejected": int(len(inputs.rejects)),
+        "reject_reasons": dict(sorted(reasons.items())),
+        "zip_fixed": inputs.info["zip_fixed"],
+        "substitutions": inputs.info["substitutions"],
+        "read_notes": inputs.info["read_notes"],
+        "tier_sources": inputs.info["tier_sources"],
+        "unit_level": config.unit_level,
+        "unit_source": inputs.info["unit_source"],
+        "bridges": inputs.info["bridges"],
+        "n_units": int(len(inputs.units)),
+        "n_reps": int(len(reps)),
+        "base_kind": str(reps["base_kind"].iat[0]),
+        "solver": config.solver.name,
+        "time_limit_seconds": config.solver.time_limit_seconds,
+        "tam_tolerance": config.balance.tam_tolerance,
+        "account_units_band": [config.balance.account_units_min,
+                               config.balance.account_units_max],
+        "contiguity": config.contiguity,
+        "max_moved_share": config.disruption.max_moved_share,
+        "travel_source": tm.source,
+        "travel_coverage": round(float(tm.coverage), 4),
+        "max_drive_hours_per_month": config.travel.max_drive_hours_per_month,
+        "max_travel_share": config.travel.max_travel_share,
+        "violations": [],
+    }
+
+
+def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> ScenarioResult:
+    """The current owners as a result: the baseline scenario of every comparison.
+
+    Accounts keep their ``current_rep``; a unit shows the rep owning most of its
+    TAM. Accounts without a current owner are reported, not assigned.
+    """
+    from .travel import travel_burden, travel_matrix
+
+    acc = inputs.accounts
+    if acc["current_rep"].isna().all():
+        raise InputError("the accounts have no current_rep column: no current alignment")
+    reps, _ = _bases(inputs, config) if inputs.reps["lat"].notna().all() else (None, None)
+    owners = sorted(acc["current_rep"].dropna().astype(str).unique())
+    if reps is None or not set(owners) <= set(reps["rep_id"]):
+        extra = pd.DataFrame({"rep_id": [o for o in owners if reps is None
+                                         or o not in set(reps["rep_id"])]})
+        extra["name"] = extra["rep_id"]
+        base = inputs.units.set_index("unit_id")
+        tam_unit = acc.groupby(["current_rep", "unit_id"])["revenue"].sum()
+        first = tam_unit.groupby(level=0).idxmax()
+        extra["lon"] = [base.at[first[o][1], "lon"] for o in extra["rep_id"]]
+        extra["lat"] = [base.at[first[o][1], "lat"] for o in extra["rep_id"]]
+        extra["base_kind"] = "centre"
+        extra["capacity"] = 1.0
+        extra["start_date"] = ""
+        reps = pd.concat([reps, extra], ignore_index=True) if reps is not None else extra
+    reps = reps[reps["rep_id"].isin(owners)].reset_index(drop=True)
+    owned = acc[acc["current_rep"].notna()].assign(rep_id=lambda d: d["current_rep"].astype(str))
+    major = (owned.groupby(["unit_id", "rep_id"])["revenue"].sum().reset_index()
+             .sort_values(["unit_id", "revenue", "rep_id"], ascending=[True, False, True])
+             .drop_duplicates("unit_id").set_index("unit_id")["rep_id"])
+    units = inputs.units.assign(rep_id=inputs.units["unit_id"].map(major))
+    if network is None and config.travel.source != "estimate":
+        network = _road_network(config, np.r_[units["lon"], reps["lon"]],
+                                np.r_[units["lat"], reps["lat"]])
+    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), units[["lon", "lat"]].to_numpy(),
+                       config.travel)
+    card = rep_scorecard(owned, units.dropna(subset=["rep_id"]), reps,
+                         tam_tolerance=config.balance.tam_tolerance,
+                         units_band=(config.balance.account_units_min,
+                                     config.balance.account_units_max))
+    # travel of the current book: per-account owner, so a split unit is visited by each owner
+    visits = (owned.groupby(["rep_id", "unit_id"])["touches_per_year"].sum()
+              .reset_index().rename(columns={"touches_per_year": "visits_per_year"}))
+    pts = inputs.units.set_index("unit_id")[["lon", "lat"]]
+    vu = visits.join(pts, on="unit_id")
+    vu["unit_id"] = vu["rep_id"] + "|" + vu["unit_id"]
+    burden = travel_burden(vu[["unit_id", "rep_id"]], vu, reps, network, config.travel)
+    card = card.merge(burden, on="rep_id", how="left")
+    card = add_flags(card, "flags", card["over_hours"].fillna(False).to_numpy(),
+                     f"drive>{config.travel.max_drive_hours_per_month:g}h")
+    card = add_flags(card, "flags", card["over_share"].fillna(False).to_numpy(),
+                     f"travel>{config.travel.max_travel_share:.0%}")
+    card = card.merge(quota_table(card, reps, config.quota), on="rep_id", how="left")
+    pieces = contiguity_report(units.dropna(subset=["rep_id"]), inputs.adjacency)
+    out_acc = acc.assign(rep_id=acc["current_rep"], moved=False)
+    summary = {
+        **_summary_base(inputs, dataclasses.replace(config, name="current",
+                                                    description="the current alignment"),
+                        reps, tm),
+        "status": "current alignment",
+        "objective": None, "lp_bound": None, "mip_gap": None, "solve_seconds": 0.0,
+        "unowned_accounts": int(acc["current_rep"].isna().sum()),
+        "contiguous": all(n <= 1 for n in pieces.values()),
+        "territory_pieces": pieces,
+        "tam_cv": round(tam_cv(card), 4),
+        "accounts_moved": 0, "tam_moved": 0.0, "moved_share": 0.0, "moved_matrix": [],
+        "fairness_share": None, "fairness_flag": False, "worse_off_reps": [],
+        "reps_flagged": int((card["flags"] != "").sum()),
+        "drive_hours_mean": round(float(card["drive_hours_per_month"].mean()), 2),
+        "drive_hours_max": round(float(card["drive_hours_per_month"].max()), 2),
+    }
+    summary["violations"] = [f"{r.rep_id}: {r.flags}" for r in card.itertuples() if r.flags]
+    cfg = dataclasses.replace(config, name="current", description="the current alignment")
+    return ScenarioResult(cfg, out_acc, inputs.rejects, units, reps, card, summary,
+                          inputs.substitutions, inputs.adjacency)
+
+
+# ----------------------------------------------------------------------------- write
+
+
+def territories(units: gpd.GeoDataFrame, card: pd.DataFrame) -> gpd.GeoDataFrame:
+    """One dissolved, valid polygon per rep, with its scorecard figures, EPSG:4326."""
+    assigned = units.dropna(subset=["rep_id"])
+    # A shared precision grid makes neighbouring edges identical, so the union leaves no slivers.
+    geoms = shapely.set_precision(shapely.make_valid(assigned.geometry.values), 1e-6)
+    g = gpd.GeoDataFrame({"rep_id": assigned["rep_id"].to_numpy()}, geometry=geoms,
+                         crs="EPSG:4326").dissolve("rep_id", as_index=False)
+    cols = ["rep_id", "name", "tam", "account_units", "n_accounts", "n_units",
+            "drive_hours_per_month", "flags"]
+    return g.merge(card[[c for c in cols if c in card]], on="rep_id", how="left")[
+        [c for c in cols if c in card] + ["geometry"]]
+
+
+def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool = True,
+                 tiles: str | None = None) -> Path:
+    """Write the output contract into ``out_dir`` (created)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    acc = result.accounts
+    cols = ["account_id", "name", "zip", "unit_id", "rep_id", "tier", "account_units", "revenue"]
+    if acc["current_rep"].notna().any():
+        cols += ["current_rep", "moved"]
+    write_csv(acc[cols], out / "assignments.csv")
+    write_csv(result.rejects[REJECT_COLUMNS], out / "rejects.csv")
+    card_cols = ["rep_id", "name", "n_accounts", "account_units", "tam", "tam_index", "n_units",
+                 "drive_hours_per_month", "visits_per_month", "travel_share", "quota_multiplier",
+                 "ramp", "quota", "flags"]
+    write_csv(result.scorecard[[c for c in card_cols if c in result.scorecard]],
+              out / "scorecard.csv")
+    write_csv(result.units[["unit_id", "rep_id", "tam", "account_units", "n_accounts"]],
+              out / "units.csv")
+    write_csv(result.reps[["rep_id", "name", "lon", "lat", "base_kind"]], out / "reps.csv")
+    if not result.substitutions.empty:
+        write_csv(result.substitutions, out / "substitutions.csv")
+    write_geojson(territories(result.units, result.scorecard), out / "territories.geojson")
+    write_json(result.summary, out / "summary.json")
+    if map_html:
+        from .maps import save_map, scenario_map
+
+        m = scenario_map(result.units, result.reps, acc, result.scorecard, result.summary,
+                         tiles=tiles)
+        save_map(m, out / "map.html")
+    return out

@@ -1,0 +1,353 @@
+"""Units stage: geographic units (ZCTA, county or custom polygons), accounts placed in them.
+
+A unit is the atom the optimizer assigns: a ZIP Code Tabulation Area, a
+county, or any polygon layer the user provides. This module loads unit
+polygons (always EPSG:4326, valid geometry, string ``unit_id``), places
+accounts in units, aggregates per-unit TAM / account units / tier counts /
+visits, and builds the unit adjacency graph used for contiguity.
+
+Unit sources
+------------
+* ``load_unit_polygons(path)``: real ZCTA (or any) polygons from a local
+  shapefile / GeoPackage / GeoJSON.
+* ``county_units(states)``: county polygons shipped by PyPI ``plotly-geo``
+  (Census cb_2016 1:500k; the shapefile has no .prj, it is NAD83 geographic).
+* ``approximate_zip_units(states)``: when no ZCTA file is at hand, Voronoi cells
+  of the ZIP centroids clipped to the state outlines. Labelled as approximate
+  everywhere it is used.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import MultiPoint
+
+from .accounts import REJECT_COLUMNS
+from .errors import InputError
+from .geocode import zip_table
+
+__all__ = [
+    "EQUAL_AREA_CRS",
+    "REASON_OUTSIDE_UNITS",
+    "aggregate_units",
+    "approximate_zip_units",
+    "county_units",
+    "load_unit_polygons",
+    "locate_accounts",
+    "state_outlines",
+    "unit_adjacency",
+]
+
+log = logging.getLogger(__name__)
+
+#: CONUS Albers equal area: metres, good enough for distances and areas in the US.
+EQUAL_AREA_CRS = "EPSG:5070"
+REASON_OUTSIDE_UNITS = "ZIP not in any unit of the region"
+_ID_CANDIDATES = ("unit_id", "ZCTA5CE20", "ZCTA5CE10", "ZCTA5", "ZCTA", "GEOID20", "GEOID10",
+                  "GEOID", "zip", "ZIP")
+
+
+def _plotly_geo_file(name: str) -> Path:
+    import _plotly_geo  # the module behind PyPI plotly-geo
+
+    path = Path(_plotly_geo.__file__).parent / "package_data" / name
+    if not path.exists():
+        raise InputError(f"plotly-geo is installed but lacks {name}")
+    return path
+
+
+def _clean(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """EPSG:4326, valid polygonal geometry, stable order by unit_id."""
+    if gdf.crs is None:
+        gdf = gdf.set_crs("EPSG:4326")
+    elif gdf.crs.to_epsg() != 4326:
+        gdf = gdf.to_crs("EPSG:4326")
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty].copy()
+    invalid = ~gdf.geometry.is_valid
+    if invalid.any():
+        log.info("repairing %d invalid unit geometries with make_valid", int(invalid.sum()))
+        fixed = shapely.make_valid(gdf.geometry.values[invalid.to_numpy()])
+        # make_valid may return collections with stray lines; keep the polygonal part
+        gdf.loc[invalid, "geometry"] = [
+            shapely.union_all([g for g in shapely.get_parts(f) if g.geom_type.endswith("Polygon")])
+            for f in fixed
+        ]
+    gdf["unit_id"] = gdf["unit_id"].astype(str)
+    return gdf.sort_values("unit_id", kind="stable").reset_index(drop=True)
+
+
+def load_unit_polygons(path: str | Path, id_column: str | None = None) -> gpd.GeoDataFrame:
+    """Read unit polygons from a local shapefile, GeoPackage or GeoJSON.
+
+    Parameters
+    ----------
+    path
+        The file (anything ``geopandas.read_file`` reads, zipped shapefiles too).
+    id_column
+        Column holding the unit id; by default the first of ``unit_id,
+        ZCTA5CE20, ZCTA5CE10, ZCTA5, GEOID20, ...`` present.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``unit_id`` (text) and ``geometry`` (EPSG:4326, valid), sorted by id.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: unit polygon file not found")
+    try:
+        gdf = gpd.read_file(p)
+    except Exception as exc:
+        raise InputError(f"{p}: cannot read polygons: {exc}") from exc
+    if gdf.empty:
+        raise InputError(f"{p}: the polygon file has no features")
+    col = id_column or next((c for c in _ID_CANDIDATES if c in gdf.columns), None)
+    if col is None or col not in gdf.columns:
+        raise InputError(
+            f"{p}: no unit id column (looked for {', '.join(_ID_CANDIDATES)}); "
+            f"name it with --unit-id. Columns: {', '.join(map(str, gdf.columns))}"
+        )
+    ids = gdf[col].astype(str).str.strip()
+    if ids.duplicated().any():
+        dup = ids[ids.duplicated()].iloc[0]
+        log.warning("%s: unit id %s occurs more than once; its parts are dissolved", p, dup)
+    gdf = gpd.GeoDataFrame({"unit_id": ids}, geometry=gdf.geometry.values, crs=gdf.crs)
+    gdf = gdf.dissolve("unit_id", as_index=False) if ids.duplicated().any() else gdf
+    return _clean(gdf)
+
+
+@lru_cache(maxsize=1)
+def _counties() -> gpd.GeoDataFrame:
+    gdf = gpd.read_file(_plotly_geo_file("cb_2016_us_county_500k.shp"))
+    gdf = gdf.set_crs("EPSG:4269", allow_override=True).to_crs("EPSG:4326")
+    fips_to_state = _state_fips()
+    gdf["state"] = gdf["STATEFP"].map(fips_to_state).fillna("")
+    gdf["unit_id"] = gdf["GEOID"].astype(str)
+    gdf["name"] = gdf["NAME"].astype(str) + ", " + gdf["state"]
+    return _clean(gdf[["unit_id", "name", "state", "geometry"]])
+
+
+@lru_cache(maxsize=1)
+def _states() -> gpd.GeoDataFrame:
+    gdf = gpd.read_file(_plotly_geo_file("cb_2016_us_state_500k.shp"))
+    gdf = gdf.set_crs("EPSG:4269", allow_override=True).to_crs("EPSG:4326")
+    return gdf[["STATEFP", "STUSPS", "NAME", "geometry"]].sort_values("STATEFP").reset_index(drop=True)
+
+
+def _state_fips() -> dict[str, str]:
+    s = _states()
+    return dict(zip(s["STATEFP"], s["STUSPS"]))
+
+
+def state_outlines(states: list[str] | None = None) -> gpd.GeoDataFrame:
+    """State polygons (``state``, ``name``, ``geometry``) from plotly-geo, EPSG:4326."""
+    s = _states().rename(columns={"STUSPS": "state", "NAME": "name"})
+    if states:
+        s = s[s["state"].isin(states)]
+    return s[["state", "name", "geometry"]].reset_index(drop=True)
+
+
+def county_units(states: list[str] | None = None) -> gpd.GeoDataFrame:
+    """County units from plotly-geo: ``unit_id`` (5-digit FIPS), ``name``, ``state``, ``geometry``.
+
+    Parameters
+    ----------
+    states
+        Two-letter state codes to keep; all counties when None.
+    """
+    gdf = _counties()
+    if states:
+        gdf = gdf[gdf["state"].isin(states)]
+        if gdf.empty:
+            raise InputError(f"no counties found for states {states}")
+    return gdf.reset_index(drop=True).copy()
+
+
+def approximate_zip_units(states: list[str]) -> gpd.GeoDataFrame:
+    """Approximate ZIP areas: Voronoi cells of ZIP centroids clipped to the state outlines.
+
+    Only used when no ZCTA polygons are available. PO-box and unique ZIPs
+    (which have no area of their own) are left out, so accounts with those
+    ZIPs fall into the cell that contains their point.
+    """
+    table = zip_table()
+    pts = table[table["state"].isin(states) & (table["zip_type"] == "STANDARD") & table["active"]]
+    if pts.empty:
+        raise InputError(f"no ZIP centroids for states {states}")
+    outline = shapely.union_all(state_outlines(states).geometry.values)
+    # Coincident centroids would make one Voronoi cell for two ZIPs; nudge by id order.
+    pts = pts[~pts[["lon", "lat"]].duplicated()]
+    points = shapely.points(pts["lon"].to_numpy(), pts["lat"].to_numpy())
+    cells = shapely.voronoi_polygons(MultiPoint(points), extend_to=outline.envelope)
+    cells = list(shapely.get_parts(cells))
+    tree = shapely.STRtree(cells)
+    cell_of = tree.query(points, predicate="within")
+    # query returns (input index, tree index) pairs; each point lies in exactly one cell
+    mapping = dict(zip(cell_of[0], cell_of[1]))
+    geoms = [shapely.intersection(cells[mapping[i]], outline) for i in range(len(points))]
+    gdf = gpd.GeoDataFrame(
+        {"unit_id": pts.index.astype(str), "state": pts["state"].to_numpy()},
+        geometry=geoms, crs="EPSG:4326",
+    )
+    return _clean(gdf[~gdf.geometry.is_empty])
+
+
+def unit_states(units: gpd.GeoDataFrame) -> pd.Series:
+    """Two-letter state of each unit (by its representative point), '' outside every state."""
+    pts = gpd.GeoDataFrame(geometry=units.geometry.representative_point(), crs=units.crs)
+    joined = gpd.sjoin(pts, state_outlines(), how="left", predicate="within")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    return joined["state"].fillna("").reindex(units.index)
+
+
+def locate_accounts(
+    accounts: pd.DataFrame,
+    units: gpd.GeoDataFrame,
+    *,
+    level: str = "zip",
+    max_nearest_km: float = 10.0,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Place each account in a unit.
+
+    Order of rules, first match wins: (1) ZIP level and no input coordinates:
+    the account's ZIP is itself a unit id; (2) the unit polygon containing the
+    account's point; (3) the nearest unit within ``max_nearest_km`` (PO-box and
+    unique ZIPs, points on a coastline). Rules 2 and 3 at ZIP level are listed
+    as substitutions.
+
+    Returns
+    -------
+    (placed, rejects, substitutions)
+        ``placed`` gains ``unit_id`` and ``unit_match``; ``substitutions`` has
+        ``row, account_id, zip, unit_id, rule, distance_km``.
+    """
+    out = accounts.copy()
+    ids = pd.Index(units["unit_id"])
+    unit_id = pd.Series(pd.NA, index=out.index, dtype="object")
+    match = pd.Series("", index=out.index, dtype="object")
+    if level == "zip":
+        direct = out["zip"].isin(ids) & (out.get("point_source", "ZIP centroid") != "input lat/lon")
+        unit_id[direct] = out.loc[direct, "zip"]
+        match[direct] = "ZIP is a unit"
+    todo = unit_id.isna()
+    if todo.any():
+        pts = gpd.GeoDataFrame(
+            index=out.index[todo],
+            geometry=gpd.points_from_xy(out.loc[todo, "lon"], out.loc[todo, "lat"]),
+            crs="EPSG:4326",
+        )
+        hit = gpd.sjoin(pts, units[["unit_id", "geometry"]], how="left", predicate="within")
+        hit = hit[~hit.index.duplicated(keep="first")]["unit_id"].dropna()
+        unit_id[hit.index] = hit
+        match[hit.index] = "point in polygon"
+    todo = unit_id.isna()
+    dist_km = pd.Series(np.nan, index=out.index)
+    if todo.any():
+        pts = gpd.GeoSeries(
+            gpd.points_from_xy(out.loc[todo, "lon"], out.loc[todo, "lat"]),
+            index=out.index[todo], crs="EPSG:4326",
+        ).to_crs(EQUAL_AREA_CRS)
+        polys = units.geometry.to_crs(EQUAL_AREA_CRS).values
+        tree = shapely.STRtree(polys)
+        idx, d = tree.query_nearest(pts.values, max_distance=max_nearest_km * 1000,
+                                    return_distance=True, all_matches=False)
+        near_rows = pts.index[idx[0]]
+        unit_id[near_rows] = units["unit_id"].to_numpy()[idx[1]]
+        match[near_rows] = f"nearest unit within {max_nearest_km:g} km"
+        dist_km[near_rows] = d / 1000
+    out["unit_id"] = unit_id
+    out["unit_match"] = match
+    bad = out["unit_id"].isna()
+    rejects = pd.DataFrame(
+        {"row": out.loc[bad, "row"], "account_id": out.loc[bad, "account_id"],
+         "reason": REASON_OUTSIDE_UNITS},
+        columns=REJECT_COLUMNS,
+    ).reset_index(drop=True)
+    placed = out.loc[~bad].reset_index(drop=True)
+    placed["unit_id"] = placed["unit_id"].astype(str)
+    subs_mask = (placed["unit_match"] != "ZIP is a unit") & (level == "zip") & (placed["zip"] != "")
+    subs_mask &= placed["zip"] != placed["unit_id"]
+    subs = placed.loc[subs_mask, ["row", "account_id", "zip", "unit_id", "unit_match"]].rename(
+        columns={"unit_match": "rule"})
+    subs["distance_km"] = dist_km[~bad].reset_index(drop=True)[subs_mask].round(3).to_numpy()
+    return placed, rejects, subs.reset_index(drop=True)
+
+
+def aggregate_units(units: gpd.GeoDataFrame, accounts: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Per-unit totals: ``tam, account_units, n_accounts, n_A, n_B, n_C, visits_per_year``.
+
+    Also adds the representative point as ``lon, lat`` (inside the polygon,
+    unlike a centroid of a crescent-shaped ZIP). Units without accounts get zeros.
+    """
+    g = accounts.groupby("unit_id")
+    agg = pd.DataFrame({
+        "tam": g["revenue"].sum(),
+        "account_units": g["account_units"].sum(),
+        "n_accounts": g.size(),
+        "visits_per_year": g["touches_per_year"].sum(),
+    })
+    tiers = pd.crosstab(accounts["unit_id"], accounts["tier"]).reindex(
+        columns=["A", "B", "C"], fill_value=0).add_prefix("n_")
+    agg = agg.join(tiers)
+    out = units.merge(agg, left_on="unit_id", right_index=True, how="left")
+    for c in ("tam", "visits_per_year"):
+        out[c] = out[c].fillna(0.0).astype(float)
+    for c in ("account_units", "n_accounts", "n_A", "n_B", "n_C"):
+        out[c] = out[c].fillna(0).astype("int64")
+    rp = out.geometry.representative_point()
+    out["lon"], out["lat"] = rp.x.to_numpy(), rp.y.to_numpy()
+    return out
+
+
+def unit_adjacency(
+    units: gpd.GeoDataFrame, *, tolerance_m: float = 50.0, bridge: bool = True
+) -> tuple[nx.Graph, list[tuple[str, str, float]]]:
+    """Queen adjacency of units, with islands bridged to their nearest neighbours.
+
+    Two units are neighbours when their boundaries come within
+    ``tolerance_m`` metres (generalised Census boundaries leave hairline gaps).
+    Candidate pairs come from a spatial index, never all pairs. When the graph
+    has several components (islands, water gaps), each smaller component is
+    joined to the nearest unit outside it, repeatedly, so that contiguity
+    constraints stay feasible; those bridges are returned.
+
+    Returns
+    -------
+    (graph, bridges)
+        Nodes are unit ids; ``bridges`` lists ``(unit_a, unit_b, distance_km)``.
+    """
+    ids = units["unit_id"].astype(str).to_numpy()
+    geoms = units.geometry.to_crs(EQUAL_AREA_CRS).values
+    graph = nx.Graph()
+    graph.add_nodes_from(ids)
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="dwithin", distance=tolerance_m)
+    keep = left < right
+    graph.add_edges_from(zip(ids[left[keep]], ids[right[keep]]))
+    bridges: list[tuple[str, str, float]] = []
+    if not bridge:
+        return graph, bridges
+    index_of = {u: i for i, u in enumerate(ids)}
+    while nx.number_connected_components(graph) > 1:
+        comps = sorted(nx.connected_components(graph), key=lambda c: (len(c), min(c)))
+        small = comps[0]
+        inside = np.array(sorted(index_of[u] for u in small))
+        outside_mask = np.ones(len(ids), dtype=bool)
+        outside_mask[inside] = False
+        outside = np.flatnonzero(outside_mask)
+        sub = shapely.STRtree(geoms[outside])
+        nearest, dist = sub.query_nearest(geoms[inside], return_distance=True, all_matches=False)
+        k = int(np.argmin(dist))
+        a, b = ids[inside[nearest[0][k]]], ids[outside[nearest[1][k]]]
+        graph.add_edge(a, b, bridge=True)
+        bridges.append((str(a), str(b), round(float(dist[k]) / 1000, 3)))
+        log.info("bridged unit %s to %s across %.1f km", a, b, dist[k] / 1000)
+    return graph, bridges
