@@ -159,6 +159,9 @@ def fairness(card: pd.DataFrame, accounts: pd.DataFrame,
         return {"fairness_share": None, "fairness_flag": False, "worse_off": []}
     cur = accounts[accounts["current_rep"].notna()].groupby("current_rep")
     cur_tam, cur_units = cur["revenue"].sum(), cur["account_units"].sum()
+    if not card["rep_id"].isin(cur_tam.index).any():
+        # new territories with new ids (e.g. --reps 8): nobody to compare with
+        return {"fairness_share": None, "fairness_flag": False, "worse_off": []}
     mid = (units_band[0] + units_band[1]) / 2
     worse: list[str] = []
     for r in card.itertuples():
