@@ -28,6 +28,7 @@ from .errors import InputError
 
 __all__ = [
     "AccountsReadInfo",
+    "REASONS",
     "REJECT_COLUMNS",
     "assign_tiers",
     "normalise_zip",
@@ -49,7 +50,18 @@ REASON_BAD_REVENUE = "non-numeric revenue"
 REASON_BAD_ZIP = "malformed ZIP"
 REASON_NO_LOCATION = "missing ZIP and coordinates"
 REASON_BAD_COORDS = "lat/lon out of range"
+REASON_MISSING_COORD = "missing coordinates (lat or lon blank)"
+REASON_NONNUMERIC_COORDS = "non-numeric lat/lon"
 REASON_BAD_TIER = "tier must be A, B or C"
+REASON_EXTRA_FIELDS = "more fields than the header (unquoted delimiter in a field?)"
+#: Cells read as a blank revenue besides the empty string.
+_BLANK_WORDS = {"nan", "none", "null", "n/a", "na", "-", "--", "\u2014", "#n/a"}
+
+
+#: Every reason this module gives, for documentation and tests.
+REASONS = (REASON_DUPLICATE, REASON_BLANK_ID, REASON_BLANK_REVENUE, REASON_NEGATIVE_REVENUE,
+           REASON_BAD_REVENUE, REASON_BAD_ZIP, REASON_NO_LOCATION, REASON_BAD_COORDS,
+           REASON_MISSING_COORD, REASON_NONNUMERIC_COORDS, REASON_BAD_TIER, REASON_EXTRA_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -63,21 +75,141 @@ class AccountsReadInfo:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
+def _decode(raw: bytes, path: Path) -> tuple[str, str, tuple[str, ...]]:
+    """Text of a CSV: UTF-8 (BOM or not), UTF-16 with a BOM, else Windows-1252 (reported)."""
+    notes: list[str] = []
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates: tuple[str, ...] = ("utf-16",)
+    else:
+        candidates = ("utf-8-sig", "cp1252")
+    for encoding in candidates:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            if encoding == "utf-8-sig":
+                bad_line = raw[: exc.start].count(b"\n") + 1
+                first_bad = (encoding, bad_line)
+            continue
+        if encoding == "cp1252":
+            notes.append(f"{path.name} is not UTF-8 (first non-UTF-8 byte on line "
+                         f"{first_bad[1]}); read it as Windows-1252 (cp1252)")
+            log.warning("%s", notes[-1])
+        return text, encoding, tuple(notes)
+    raise InputError(f"{path}: unreadable encoding (neither UTF-8 nor Windows-1252); "
+                     "save it as UTF-8 CSV")
+
+
 def _read_csv_text(path: Path) -> tuple[str, str, tuple[str, ...]]:
     raw = path.read_bytes()
     if not raw.strip():
         raise InputError(f"{path}: the file is empty")
-    notes: list[str] = []
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError:
+    return _decode(raw, path)
+
+
+_DELIMITERS = ",;\t|"
+_DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def _pick_delimiter(text: str) -> str:
+    """The delimiter of a CSV text among ``, ; tab |``.
+
+    The header decides: the candidate that splits it into the most fields,
+    ties broken by how consistently it splits the next lines (csv.Sniffer
+    is easily fooled by "$45,000" in a semicolon file).
+    """
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    header, body = lines[0], lines[1:]
+    best, best_key = ",", (-1, -1.0)
+    for d in _DELIMITERS:
+        n = len(next(csv.reader([header], delimiter=d)))
+        if n < 2:
             continue
-        if encoding == "cp1252":
-            notes.append(f"{path.name} is not UTF-8; read as Windows-1252 (cp1252)")
-            log.warning(notes[-1])
-        return text, encoding, tuple(notes)
-    raise InputError(f"{path}: unreadable encoding (tried UTF-8 and Windows-1252)")
+        rows = list(csv.reader(body, delimiter=d))
+        agree = sum(len(r) == n for r in rows) / len(rows) if rows else 1.0
+        key = (n, agree) if agree >= 0.5 else (0, agree)
+        if key > best_key:
+            best, best_key = d, key
+    return best
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, raw in enumerate(names):
+        name = raw.strip().lstrip("\ufeff") or f"column_{i + 1}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        else:
+            seen[name] = 0
+        out.append(name)
+    return out
+
+
+def _parse_csv(text: str, delimiter: str, path: Path) -> pd.DataFrame:
+    """Records as text; short rows padded, over-long rows flagged in ``_extra_fields``."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True)
+    try:
+        header = next(reader)
+        while not any(h.strip() for h in header):
+            header = next(reader)
+    except StopIteration:
+        raise InputError(f"{path}: the file is empty") from None
+    columns = _unique_names(header)
+    n = len(columns)
+    records: list[list[str]] = []
+    try:
+        for rec in reader:
+            if rec and any(c.strip() for c in rec):  # blank lines are not rows
+                records.append(rec)
+    except csv.Error as exc:
+        raise InputError(f"{path}: line {reader.line_num}: cannot parse as CSV ({exc})") from exc
+    # A file whose rows all end in a delimiter has one empty field more than its
+    # header: that is a habit, not a defect. Otherwise an extra field means an
+    # unquoted delimiter inside a value, and the row cannot be trusted.
+    lengths = pd.Series([len(r) for r in records], dtype="int64")
+    usual = int(lengths.mode().iloc[0]) if len(lengths) else n
+    allowed = max(n, usual)
+    rows: list[list[str]] = []
+    extra: list[str] = []
+    for rec in records:
+        tail = rec[n:]
+        if len(rec) > allowed or any(c.strip() for c in tail):
+            extra.append(f"{len(rec)} fields, header has {n}")
+        else:
+            extra.append("")
+        rows.append(rec[:n] + [""] * (n - len(rec)))
+    df = pd.DataFrame(rows, columns=columns, dtype=object)
+    if any(extra):
+        df["_extra_fields"] = extra
+    return df
+
+
+def _sniff_kind(path: Path) -> str:
+    """'excel', 'parquet' or 'csv' from the file's first bytes (a renamed .xlsx still reads)."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head == b"PK\x03\x04":
+        return "excel"
+    if head == b"PAR1":
+        return "parquet"
+    return "csv"
+
+
+def _as_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as text, blanks as ''; integral floats lose their '.0'."""
+    out = {}
+    for col in df.columns:
+        s = df[col]
+        if pd.api.types.is_float_dtype(s):
+            vals = s.to_numpy(dtype=float)
+            txt = [("" if not math.isfinite(v) else
+                    str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(float(v)))
+                   for v in vals.tolist()]
+            out[col] = pd.Series(txt, index=df.index, dtype=object)
+        else:
+            out[col] = s.astype(object).where(s.notna(), "").astype(str)
+    return pd.DataFrame(out, index=df.index)
 
 
 def read_table(path: str | Path, *, required: tuple[str, ...] = ()) -> tuple[pd.DataFrame, AccountsReadInfo]:
@@ -86,15 +218,21 @@ def read_table(path: str | Path, *, required: tuple[str, ...] = ()) -> tuple[pd.
     Parameters
     ----------
     path
-        The file. CSV encodings tried: UTF-8, then Windows-1252 (reported).
-        The CSV delimiter is sniffed among ``, ; tab |``.
+        The file. CSV encodings tried: UTF-8, then Windows-1252 (reported in
+        ``info.notes``); UTF-16 with a byte-order mark is read too. The CSV
+        delimiter is picked among ``, ; tab |`` from the header. Excel and
+        Parquet are recognised by content as well as by suffix.
     required
         Column names that must be present.
 
     Returns
     -------
     (frame, info)
-        ``frame`` has string cells ('' for blanks) and the original column names.
+        ``frame`` has string cells ('' for blanks) and the original column
+        names; ``frame.attrs["source"]`` is the path. A CSV row with more
+        non-empty fields than the header keeps its first fields and gets a
+        message in an extra ``_extra_fields`` column (rejected by
+        :func:`validate_accounts`). Blank lines are skipped.
 
     Raises
     ------
@@ -105,95 +243,108 @@ def read_table(path: str | Path, *, required: tuple[str, ...] = ()) -> tuple[pd.
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: file not found")
+    if p.stat().st_size == 0:
+        raise InputError(f"{p}: the file is empty")
     suffix = p.suffix.lower()
+    kind = ("excel" if suffix in (".xlsx", ".xlsm") else
+            "parquet" if suffix in (".parquet", ".pq") else _sniff_kind(p))
+    if suffix == ".xls":
+        raise InputError(f"{p}: old .xls workbooks are not supported; save it as .xlsx or CSV")
     encoding = delimiter = None
     notes: tuple[str, ...] = ()
-    if suffix in (".xlsx", ".xlsm", ".xls"):
+    if kind == "excel":
         try:
-            df = pd.read_excel(p, dtype=str, keep_default_na=False)
+            df = pd.read_excel(p, dtype=object, keep_default_na=False, na_values=[])
         except Exception as exc:  # openpyxl raises many kinds
             raise InputError(f"{p}: cannot read the Excel file: {exc}") from exc
-    elif suffix in (".parquet", ".pq"):
+        df = _as_text(df.replace({None: ""}))
+        df.columns = _unique_names([str(c) for c in df.columns])
+    elif kind == "parquet":
         try:
             df = pd.read_parquet(p)
         except Exception as exc:
             raise InputError(f"{p}: cannot read the Parquet file: {exc}") from exc
-        df = df.astype(object).where(df.notna(), "").astype(str)
+        df = _as_text(df)
+        df.columns = _unique_names([str(c) for c in df.columns])
     else:
         text, encoding, notes = _read_csv_text(p)
-        sample = text[:20000]
-        try:
-            delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-        except csv.Error:
-            delimiter = ","
-        try:
-            df = pd.read_csv(
-                io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                skipinitialspace=True,
-            )
-        except pd.errors.EmptyDataError as exc:
-            raise InputError(f"{p}: the file is empty") from exc
-        except pd.errors.ParserError as exc:
-            raise InputError(f"{p}: cannot parse as CSV: {exc}") from exc
+        if not text.strip():
+            raise InputError(f"{p}: the file is empty")
+        delimiter = _pick_delimiter(text)
+        df = _parse_csv(text, delimiter, p)
     df.columns = [str(c).strip() for c in df.columns]
     if df.empty:
         raise InputError(f"{p}: the file has a header but no data rows")
     missing = [c for c in required if c not in df.columns]
     if missing:
-        hint = ""
-        if len(df.columns) == 1 and any(d in df.columns[0] for d in ";\t|,"):
-            hint = " (the file looks like it uses another delimiter)"
-        raise InputError(
-            f"{p}: missing required column {missing[0]!r}{hint}; found columns: "
-            f"{', '.join(map(repr, df.columns))}. Map other names in the scenario's [columns]."
-        )
+        raise InputError(_missing_message(p, missing[0], list(df.columns)))
     info = AccountsReadInfo(str(p), encoding, delimiter, len(df), notes)
-    return df.reset_index(drop=True), info
+    df = df.reset_index(drop=True)
+    df.attrs["source"] = str(p)
+    return df, info
 
 
-_ZIP_RE = re.compile(r"^(\d{3,5})(?:[-\s]?\d{4})?$")
+def _missing_message(source: object, column: str, found: list[str]) -> str:
+    found = [c for c in found if c != "_extra_fields"]
+    hint = ""
+    if len(found) == 1:
+        seps = sorted({ch for ch in found[0] if not (ch.isalnum() or ch in " _-.#()/")})
+        names = ", ".join(_DELIM_NAMES.get(ch, repr(ch)) for ch in seps)
+        hint = (" - the whole header is one column, so the file uses a delimiter other than "
+                "comma, semicolon, tab or pipe" + (f" (it contains {names})" if names else "")
+                + "; save it as a comma-separated CSV")
+    shown = ", ".join(map(repr, found[:12])) + (", ..." if len(found) > 12 else "")
+    return (f"{source}: missing required column {column!r}{hint}. Found columns: {shown}. "
+            "Map other names in the scenario's [columns].")
+
+
+_ZIP_RE = re.compile(r"^(\d{3,5})(?:[-\s]?(\d{4}))?$")
 
 
 def normalise_zip(value: object) -> tuple[str | None, bool]:
     """Normalise a ZIP code to 5 digits.
 
-    ZIP+4 is cut to 5 digits; 3- and 4-digit ZIPs that lost their leading zeros
-    (spreadsheets do this to New England ZIPs) are padded back; ``43215.0``
-    (a float column) is read as ``43215``.
+    * ZIP+4 (``43215-1234``, ``43215 1234``, bare 9 digits ``432151234``) is cut to 5 digits;
+    * 3- and 4-digit ZIPs that lost their leading zeros (spreadsheets do this
+      to New England ZIPs: ``2134``) are padded back (``02134``); a bare
+      8-digit value is a ZIP+4 that lost its leading zero;
+    * ``43215.0`` (a float column) is read as ``43215``.
 
     Returns
     -------
     (zip5, fixed)
         ``zip5`` is None when the value is blank or malformed; ``fixed`` tells
-        whether padding was needed.
+        whether the value had to be changed to get there (counted as
+        ``zip_fixed`` in the summary).
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None, False
     text = str(value).strip()
-    if text.endswith(".0") and text[:-2].isdigit():
-        text = text[:-2]
     if not text:
         return None, False
-    m = _ZIP_RE.match(text)
+    core = text[:-2] if text.endswith(".0") and text[:-2].isdigit() else text
+    if core.isdigit() and len(core) in (8, 9):  # ZIP+4 without its hyphen
+        zip5 = core.zfill(9)[:5]
+        return zip5, True
+    m = _ZIP_RE.match(core)
     if not m:
         return None, False
-    digits = m.group(1)
-    # A bare 9-digit ZIP+4 without a hyphen also matches as 5+4.
-    if len(text) == 9 and text.isdigit():
-        digits = text[:5]
-    return digits.zfill(5), len(digits) < 5
+    zip5 = m.group(1).zfill(5)
+    return zip5, zip5 != text
 
 
-_MONEY_RE = re.compile(r"[\s$€£,]")
+_MONEY_RE = re.compile(r"[\s$€£,]|^(?:USD|US\$)|(?:USD)$", re.IGNORECASE)
 
 
 def parse_revenue(value: object) -> tuple[float | None, str | None]:
-    """Parse a revenue cell: ``"$45,000"`` -> 45000.0.
+    """Parse a revenue cell: ``"$45,000"`` -> 45000.0, ``"(1,200)"`` -> negative.
 
-    Returns ``(value, None)`` or ``(None, reason)``.
+    Returns ``(value, None)`` or ``(None, reason)`` with one of the reasons
+    blank / negative / non-numeric revenue. ``N/A``, ``-`` and ``null`` count
+    as blank.
     """
     text = "" if value is None else str(value).strip()
-    if not text or text.lower() in ("nan", "none", "null"):
+    if not text or text.lower() in _BLANK_WORDS:
         return None, REASON_BLANK_REVENUE
     negative = text.startswith("(") and text.endswith(")")  # accounting negatives
     cleaned = _MONEY_RE.sub("", text.strip("()"))
@@ -212,13 +363,53 @@ def parse_revenue(value: object) -> tuple[float | None, str | None]:
 
 def _parse_coord(value: object) -> float | None:
     text = "" if value is None else str(value).strip()
-    if not text:
+    if not text or text.lower() in _BLANK_WORDS:
         return None
     try:
-        out = float(text)
+        return float(text)
     except ValueError:
         return math.nan
-    return out
+
+
+# Names tried when a column keeps its default name but the file calls it otherwise.
+_ALIASES = {
+    "account_id": ("id", "account id", "account number", "customer id"),
+    "zip": ("zip code", "zipcode", "zip5", "postal code", "postcode"),
+    "lat": ("latitude",),
+    "lon": ("longitude", "lng", "long"),
+    "revenue": ("annual revenue", "sales"),
+    "name": ("account name", "customer name", "company"),
+}
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s_\-.]+", " ", str(name)).strip().lower()
+
+
+def _resolve(name: str, columns: list[str]) -> str | None:
+    """The input column for a configured name: exact, else case/space-insensitive, else alias."""
+    if name in columns:
+        return name
+    keyed: dict[str, list[str]] = {}
+    for c in columns:
+        keyed.setdefault(_key(c), []).append(c)
+    for candidate in (name, *_ALIASES.get(name, ())):
+        hits = keyed.get(_key(candidate), [])
+        if len(hits) == 1:
+            return hits[0]
+    return None
+
+
+def _coord_reason(lat: float | None, lon: float | None) -> str | None:
+    if lat is None and lon is None:
+        return None
+    if lat is None or lon is None:
+        return REASON_MISSING_COORD
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        return REASON_NONNUMERIC_COORDS
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return REASON_BAD_COORDS
+    return None
 
 
 def validate_accounts(
@@ -226,93 +417,115 @@ def validate_accounts(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate raw account rows into clean accounts and rejects.
 
+    Checks, first failing rule wins (so each reject has one reason): blank
+    id; duplicate id (the first occurrence is kept, later ones rejected, even
+    if the first is rejected for another reason); more fields than the
+    header; blank / non-numeric / negative revenue; a tier that is not A, B
+    or C; coordinates with one half blank, non-numeric, or out of range;
+    a malformed ZIP without coordinates; neither ZIP nor coordinates.
+
     Parameters
     ----------
     raw
         Text table as returned by :func:`read_table`.
     columns
         Column-name mapping; defaults to ``account_id, name, zip, revenue``.
+        A configured name matches case- and space-insensitively, and default
+        names also match common variants (``Zip Code``, ``Latitude``, ...).
 
     Returns
     -------
     (accounts, rejects)
-        ``accounts``: ``row, account_id, name, zip, revenue, lat, lon,
-        current_rep, tier_input, zip_fixed``. ``rejects``: ``row, account_id,
-        reason``. ``len(accounts) + len(rejects) == len(raw)``.
+        ``accounts``: ``row, account_id, name, zip, zip_input, revenue, lat,
+        lon, current_rep, tier_input, zip_fixed``. ``rejects``: ``row,
+        account_id, reason``. ``len(accounts) + len(rejects) == len(raw)``.
+
+    Raises
+    ------
+    InputError
+        A required column is missing (``account_id``, ``revenue``, and ``zip``
+        unless ``lat`` and ``lon`` are given); the message names the file.
     """
     cols = columns or ColumnsConfig()
-    required = [cols.account_id, cols.revenue]
-    has_zip = cols.zip in raw.columns
-    has_coords = cols.lat in raw.columns and cols.lon in raw.columns
-    missing = [c for c in required if c not in raw.columns]
-    if not has_zip and not has_coords:
+    source = raw.attrs.get("source", "accounts")
+    present = [c for c in raw.columns if c != "_extra_fields"]
+    names = {f: _resolve(getattr(cols, f), present)
+             for f in ("account_id", "name", "zip", "revenue", "lat", "lon", "tier",
+                       "current_rep")}
+    missing = [getattr(cols, f) for f in ("account_id", "revenue") if names[f] is None]
+    if names["zip"] is None and (names["lat"] is None or names["lon"] is None):
         missing.append(cols.zip)
     if missing:
-        raise InputError(
-            f"accounts: missing required column {missing[0]!r}; found: "
-            f"{', '.join(map(repr, raw.columns))}"
-        )
+        raise InputError(_missing_message(source, missing[0], present))
 
-    def col(name: str) -> pd.Series:
-        if name in raw.columns:
-            return raw[name].astype(str).str.strip()
-        return pd.Series([""] * len(raw), index=raw.index)
+    def col(field_name: str) -> list[str]:
+        c = names.get(field_name)
+        if c is None:
+            return [""] * len(raw)
+        return [str(v).strip() for v in raw[c].tolist()]
 
-    ids, names, zips = col(cols.account_id), col(cols.name), col(cols.zip)
-    revenue_raw, lat_raw, lon_raw = col(cols.revenue), col(cols.lat), col(cols.lon)
-    tiers_raw, current_raw = col(cols.tier).str.upper(), col(cols.current_rep)
+    ids, names_, zips = col("account_id"), col("name"), col("zip")
+    revenue_raw, lat_raw, lon_raw = col("revenue"), col("lat"), col("lon")
+    tiers_raw = [re.sub(r"^TIER\s*", "", t.upper()) for t in col("tier")]
+    current_raw = col("current_rep")
+    extra = raw["_extra_fields"].tolist() if "_extra_fields" in raw else [""] * len(raw)
 
     records: list[dict] = []
     rejects: list[dict] = []
     seen: set[str] = set()
+
+    def reject(row: int, account_id: str, reason: str) -> None:
+        rejects.append({"row": row, "account_id": account_id, "reason": reason})
+
     for i in range(len(raw)):
         row = i + 1
-        account_id = ids.iat[i]
+        account_id = ids[i]
         if not account_id:
-            rejects.append({"row": row, "account_id": "", "reason": REASON_BLANK_ID})
+            reject(row, "", REASON_BLANK_ID)
             continue
         if account_id in seen:
-            rejects.append({"row": row, "account_id": account_id, "reason": REASON_DUPLICATE})
+            reject(row, account_id, REASON_DUPLICATE)
             continue
         seen.add(account_id)
-        revenue, why = parse_revenue(revenue_raw.iat[i])
+        if extra[i]:
+            reject(row, account_id, REASON_EXTRA_FIELDS)
+            continue
+        revenue, why = parse_revenue(revenue_raw[i])
         if why:
-            rejects.append({"row": row, "account_id": account_id, "reason": why})
+            reject(row, account_id, why)
             continue
-        tier_in = tiers_raw.iat[i]
+        tier_in = tiers_raw[i]
         if tier_in and tier_in not in ("A", "B", "C"):
-            rejects.append({"row": row, "account_id": account_id, "reason": REASON_BAD_TIER})
+            reject(row, account_id, REASON_BAD_TIER)
             continue
-        lat, lon = _parse_coord(lat_raw.iat[i]), _parse_coord(lon_raw.iat[i])
-        if lat is not None or lon is not None:
-            if (
-                lat is None or lon is None or not math.isfinite(lat) or not math.isfinite(lon)
-                or not -90 <= lat <= 90 or not -180 <= lon <= 180
-            ):
-                rejects.append({"row": row, "account_id": account_id, "reason": REASON_BAD_COORDS})
-                continue
-        zip5, fixed = normalise_zip(zips.iat[i])
-        if zip5 is None and zips.iat[i] and lat is None:
-            rejects.append({"row": row, "account_id": account_id, "reason": REASON_BAD_ZIP})
+        lat, lon = _parse_coord(lat_raw[i]), _parse_coord(lon_raw[i])
+        why = _coord_reason(lat, lon)
+        if why:
+            reject(row, account_id, why)
+            continue
+        zip5, fixed = normalise_zip(zips[i])
+        if zip5 is None and zips[i] and lat is None:
+            reject(row, account_id, REASON_BAD_ZIP)
             continue
         if zip5 is None and lat is None:
-            rejects.append({"row": row, "account_id": account_id, "reason": REASON_NO_LOCATION})
+            reject(row, account_id, REASON_NO_LOCATION)
             continue
         records.append({
             "row": row,
             "account_id": account_id,
-            "name": names.iat[i],
+            "name": names_[i],
             "zip": zip5 or "",
+            "zip_input": zips[i],
             "revenue": float(revenue),
             "lat": np.nan if lat is None else lat,
             "lon": np.nan if lon is None else lon,
-            "current_rep": current_raw.iat[i] or pd.NA,
+            "current_rep": current_raw[i] or pd.NA,
             "tier_input": tier_in or pd.NA,
             "zip_fixed": bool(fixed),
         })
     accounts = pd.DataFrame.from_records(
         records,
-        columns=["row", "account_id", "name", "zip", "revenue", "lat", "lon",
+        columns=["row", "account_id", "name", "zip", "zip_input", "revenue", "lat", "lon",
                  "current_rep", "tier_input", "zip_fixed"],
     )
     accounts = accounts.astype({"row": "int64", "revenue": "float64", "lat": "float64",

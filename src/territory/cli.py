@@ -46,12 +46,12 @@ def _fmt_money(x: float) -> str:
 
 def summary_table(rows: list[tuple[str, dict, object]]) -> str:
     """A short text table of scenario results for the terminal."""
-    head = (f"{'scenario':<16} {'status':<12} {'reps':>4} {'gap':>6} {'TAM min–max':>19} "
+    head = (f"{'scenario':<16} {'status':<17} {'reps':>4} {'gap':>6} {'TAM min–max':>19} "
             f"{'TAM CV':>7} {'units':>9} {'drive h/mo max':>14} {'moved':>7} {'fair':>6}")
     lines = [head, "-" * len(head)]
     for name, s, card in rows:
         if card is None:
-            lines.append(f"{name:<16} {s.get('status', '?'):<12}")
+            lines.append(f"{name:<16} {s.get('status', '?'):<17}")
             continue
         gap = "—" if s.get("mip_gap") is None else f"{s['mip_gap']:.1%}"
         moved = "—" if s.get("moved_share") is None else f"{s['moved_share']:.0%}"
@@ -59,7 +59,7 @@ def summary_table(rows: list[tuple[str, dict, object]]) -> str:
         tam = f"{_fmt_money(card['tam'].min())}–{_fmt_money(card['tam'].max())}"
         units = f"{card['account_units'].min()}–{card['account_units'].max()}"
         drive = f"{card['drive_hours_per_month'].max():.1f}"
-        lines.append(f"{name:<16} {s['status'][:12]:<12} {s['n_reps']:>4} {gap:>6} {tam:>19} "
+        lines.append(f"{name:<16} {s['status'][:17]:<17} {s['n_reps']:>4} {gap:>6} {tam:>19} "
                      f"{s['tam_cv']:>7.1%} {units:>9} {drive:>14} {moved:>7} {fair:>6}")
     src = rows[0][1].get("travel_source") if rows else None
     if src == "estimate":
@@ -231,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("dirs", nargs="+", metavar="DIR", help="2 or 3 folders written by plan/demo")
     c.add_argument("--out", default="compare.html", help="output HTML file")
     c.set_defaults(func=cmd_compare)
+
+    from .zcta import add_geo_parser
+
+    add_geo_parser(sub)
     return parser
 
 

@@ -287,7 +287,10 @@ class ScenarioConfig:
     ``region`` says which units the territories partition: ``"states"`` (every
     unit of the states the accounts are in, so the map has no holes),
     ``"all"`` (every unit of the unit file) or ``"accounts"`` (only units
-    holding accounts). ``n_reps`` keeps the first n reps of the roster (or
+    holding accounts). ``adjacency`` decides which units touch for contiguity:
+    ``"queen"`` (a shared corner is enough) or ``"rook"`` (a shared edge).
+    ``nearest_unit_km`` is how far a PO-box / unique ZIP or a point off every
+    polygon may be placed in the nearest unit (farther: rejected). ``n_reps`` keeps the first n reps of the roster (or
     designs n territories when no roster is given).
     """
 
@@ -295,6 +298,8 @@ class ScenarioConfig:
     description: str = ""
     unit_level: str = "zip"
     region: str = "states"
+    adjacency: str = "queen"
+    nearest_unit_km: float = 10.0
     n_reps: int | None = None
     contiguity: bool = True
     seed: int = 42
@@ -315,6 +320,11 @@ class ScenarioConfig:
         if self.region not in ("states", "all", "accounts"):
             raise InputError(
                 f"config: region must be 'states', 'all' or 'accounts', got {self.region!r}"
+            )
+        _check_positive("nearest_unit_km", self.nearest_unit_km)
+        if self.adjacency not in ("queen", "rook"):
+            raise InputError(
+                f"config: adjacency must be 'queen' or 'rook', got {self.adjacency!r}"
             )
         if self.n_reps is not None and self.n_reps < 1:
             raise InputError("config: n_reps must be at least 1")

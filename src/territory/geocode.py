@@ -6,7 +6,9 @@ and unique ZIPs that have no ZCTA polygon of their own). An account whose ZIP
 is unknown and which has no coordinates is rejected with that reason.
 
 Columns added: ``lon, lat, point_source`` (``"input lat/lon"`` or ``"ZIP centroid"``),
-``zip_type`` (``STANDARD``, ``PO BOX``, ``UNIQUE``, ``MILITARY`` or ``""``), ``state``.
+``zip_type`` (``STANDARD``, ``PO BOX``, ``UNIQUE``, ``MILITARY`` or ``""``), ``state``
+(from the ZIP table, or for coordinates without a known ZIP from the state
+outline containing the point).
 """
 
 from __future__ import annotations
@@ -53,6 +55,20 @@ def zip_table() -> pd.DataFrame:
     return df.drop_duplicates("zip").set_index("zip").sort_index()
 
 
+def _state_of_points(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Two-letter state containing each point ('' outside every state outline)."""
+    import shapely
+
+    from .units import state_outlines  # units imports this module: import late
+
+    states = state_outlines()
+    tree = shapely.STRtree(states.geometry.values)
+    p_i, s_i = tree.query(shapely.points(lon, lat), predicate="within")
+    out = np.full(len(lon), "", dtype=object)
+    out[p_i] = states["state"].to_numpy()[s_i]
+    return out
+
+
 def geocode_accounts(accounts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Give every account a point.
 
@@ -77,6 +93,10 @@ def geocode_accounts(accounts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     out["point_source"] = np.where(has_coords, "input lat/lon", "ZIP centroid")
     out["lat"] = np.where(has_coords, out["lat"], ztab["lat"].to_numpy())
     out["lon"] = np.where(has_coords, out["lon"], ztab["lon"].to_numpy())
+    no_state = has_coords & (out["state"] == "")
+    if no_state.any():
+        out.loc[no_state, "state"] = _state_of_points(out.loc[no_state, "lon"].to_numpy(float),
+                                                      out.loc[no_state, "lat"].to_numpy(float))
     bad = ~known & ~has_coords
     rejects = pd.DataFrame(
         {"row": out.loc[bad, "row"], "account_id": out.loc[bad, "account_id"],

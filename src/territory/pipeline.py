@@ -176,6 +176,12 @@ def _load_units(level: str, states: list[str], zcta: str | Path | None,
         return county_units(states), "county polygons (Census cb_2016 1:500k via plotly-geo)"
     if zcta is not None:
         return load_unit_polygons(zcta, unit_id), f"ZCTA polygons from {Path(zcta).name}"
+    from .zcta import cached_zcta_units
+
+    cached = cached_zcta_units(states)
+    if cached is not None:
+        log.info("using the ZCTA polygons cached by `territory geo fetch-zcta`")
+        return cached, "ZCTA polygons (Census cb_2020 1:500k, cached by `territory geo fetch-zcta`)"
     log.warning("no ZCTA file given: using APPROXIMATE ZIP areas (Voronoi cells of ZIP centroids "
                 "clipped to state outlines). Pass --zcta FILE for real ZCTA polygons.")
     return approximate_zip_units(states), "APPROXIMATE ZIP areas (Voronoi of ZIP centroids)"
@@ -201,7 +207,8 @@ def prepare(
     accounts, geo_rejects = geocode_accounts(accounts)
     states = sorted(s for s in accounts["state"].unique() if s)
     units, unit_source = _load_units(config.unit_level, states, zcta, units_path, unit_id)
-    accounts, place_rejects, subs = locate_accounts(accounts, units, level=config.unit_level)
+    accounts, place_rejects, subs = locate_accounts(accounts, units, level=config.unit_level,
+                                                      max_nearest_km=config.nearest_unit_km)
     if config.region != "all":
         keep = units["unit_id"].isin(accounts["unit_id"])
         if config.region == "states" and states:
@@ -211,7 +218,7 @@ def prepare(
         raise InputError(f"{accounts_path}: no account could be placed in any unit "
                          f"({len(rejects) + len(geo_rejects) + len(place_rejects)} rejected)")
     units = aggregate_units(units, accounts)
-    adjacency, bridges = unit_adjacency(units)
+    adjacency, bridges = unit_adjacency(units, contiguity=config.adjacency)
     all_rejects = pd.concat([rejects, geo_rejects, place_rejects], ignore_index=True)
     all_rejects = all_rejects.sort_values("row", kind="stable").reset_index(drop=True)
     if isinstance(reps, int) or str(reps).isdigit():

@@ -10,6 +10,8 @@ Unit sources
 ------------
 * ``load_unit_polygons(path)``: real ZCTA (or any) polygons from a local
   shapefile / GeoPackage / GeoJSON.
+* :func:`territory.zcta.zcta_units`: the national Census ZCTA file, downloaded
+  once by ``territory geo fetch-zcta`` and cached (optionally some states).
 * ``county_units(states)``: county polygons shipped by PyPI ``plotly-geo``
   (Census cb_2016 1:500k; the shapefile has no .prj, it is NAD83 geographic).
 * ``approximate_zip_units(states)``: when no ZCTA file is at hand, Voronoi cells
@@ -174,30 +176,50 @@ def county_units(states: list[str] | None = None) -> gpd.GeoDataFrame:
 def approximate_zip_units(states: list[str]) -> gpd.GeoDataFrame:
     """Approximate ZIP areas: Voronoi cells of ZIP centroids clipped to the state outlines.
 
-    Only used when no ZCTA polygons are available. PO-box and unique ZIPs
-    (which have no area of their own) are left out, so accounts with those
-    ZIPs fall into the cell that contains their point.
+    Only used when no ZCTA polygons are available, and labelled APPROXIMATE
+    wherever it is. PO-box and unique ZIPs (which have no area of their own)
+    are left out, so accounts with those ZIPs fall into the cell that contains
+    their point. Cells are clipped part by part (a cell wholly inside one
+    state part is kept as is), so all ~30,000 US cells take seconds.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``unit_id`` (5-digit ZIP), ``state``, ``geometry`` (EPSG:4326).
     """
     table = zip_table()
     pts = table[table["state"].isin(states) & (table["zip_type"] == "STANDARD") & table["active"]]
-    if pts.empty:
+    outlines = state_outlines(states)
+    if pts.empty or outlines.empty:
         raise InputError(f"no ZIP centroids for states {states}")
-    outline = shapely.union_all(state_outlines(states).geometry.values)
-    # Coincident centroids would make one Voronoi cell for two ZIPs; nudge by id order.
+    # Coincident centroids would make one Voronoi cell for two ZIPs: keep the first ZIP.
     pts = pts[~pts[["lon", "lat"]].duplicated()]
     points = shapely.points(pts["lon"].to_numpy(), pts["lat"].to_numpy())
-    cells = shapely.voronoi_polygons(MultiPoint(points), extend_to=outline.envelope)
-    cells = list(shapely.get_parts(cells))
-    tree = shapely.STRtree(cells)
-    cell_of = tree.query(points, predicate="within")
-    # query returns (input index, tree index) pairs; each point lies in exactly one cell
-    mapping = dict(zip(cell_of[0], cell_of[1]))
-    geoms = [shapely.intersection(cells[mapping[i]], outline) for i in range(len(points))]
+    parts = shapely.get_parts(outlines.geometry.values)
+    frame = shapely.box(*shapely.total_bounds(np.r_[parts, points]))
+    cells = shapely.get_parts(shapely.voronoi_polygons(MultiPoint(points), extend_to=frame))
+    # query returns (point index, cell index) pairs; each point lies in exactly one cell
+    p_i, c_i = shapely.STRtree(cells).query(points, predicate="within")
+    order = np.empty(len(points), dtype=np.int64)
+    order[p_i] = c_i
+    cells = cells[order]
+    c_j, part_j = shapely.STRtree(parts).query(cells, predicate="intersects")
+    shapely.prepare(parts)
+    single = np.bincount(c_j, minlength=len(cells))[c_j] == 1
+    inside = np.zeros(len(cells), dtype=bool)
+    whole = shapely.contains_properly(parts[part_j[single]], cells[c_j[single]])
+    inside[c_j[single][whole]] = True
+    todo = ~inside[c_j]
+    pieces = pd.DataFrame({"cell": c_j[todo],
+                           "geom": shapely.intersection(cells[c_j[todo]], parts[part_j[todo]])})
+    geoms = np.where(inside, cells, None)
+    for cell, grp in pieces.groupby("cell")["geom"]:
+        geoms[cell] = grp.iat[0] if len(grp) == 1 else shapely.union_all(grp.to_numpy())
     gdf = gpd.GeoDataFrame(
         {"unit_id": pts.index.astype(str), "state": pts["state"].to_numpy()},
-        geometry=geoms, crs="EPSG:4326",
+        geometry=list(geoms), crs="EPSG:4326",
     )
-    return _clean(gdf[~gdf.geometry.is_empty])
+    return _clean(gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty])
 
 
 def unit_states(units: gpd.GeoDataFrame) -> pd.Series:
@@ -227,7 +249,9 @@ def locate_accounts(
     -------
     (placed, rejects, substitutions)
         ``placed`` gains ``unit_id`` and ``unit_match``; ``substitutions`` has
-        ``row, account_id, zip, unit_id, rule, distance_km``.
+        ``row, account_id, zip, [zip_type,] unit_id, rule, distance_km`` (``zip_type``
+        when the accounts carry it: ``PO BOX`` and ``UNIQUE`` ZIPs have no ZCTA of
+        their own, which is why they are substituted).
     """
     out = accounts.copy()
     ids = pd.Index(units["unit_id"])
@@ -275,8 +299,9 @@ def locate_accounts(
     placed["unit_id"] = placed["unit_id"].astype(str)
     subs_mask = (placed["unit_match"] != "ZIP is a unit") & (level == "zip") & (placed["zip"] != "")
     subs_mask &= placed["zip"] != placed["unit_id"]
-    subs = placed.loc[subs_mask, ["row", "account_id", "zip", "unit_id", "unit_match"]].rename(
-        columns={"unit_match": "rule"})
+    keep = ["row", "account_id", "zip"] + (["zip_type"] if "zip_type" in placed else []) + [
+        "unit_id", "unit_match"]
+    subs = placed.loc[subs_mask, keep].rename(columns={"unit_match": "rule"})
     subs["distance_km"] = dist_km[~bad].reset_index(drop=True)[subs_mask].round(3).to_numpy()
     return placed, rejects, subs.reset_index(drop=True)
 
@@ -307,47 +332,138 @@ def aggregate_units(units: gpd.GeoDataFrame, accounts: pd.DataFrame) -> gpd.GeoD
     return out
 
 
-def unit_adjacency(
-    units: gpd.GeoDataFrame, *, tolerance_m: float = 50.0, bridge: bool = True
-) -> tuple[nx.Graph, list[tuple[str, str, float]]]:
-    """Queen adjacency of units, with islands bridged to their nearest neighbours.
+def _candidate_pairs(geoms: np.ndarray, tolerance_m: float) -> tuple[np.ndarray, np.ndarray]:
+    tree = shapely.STRtree(geoms)
+    if tolerance_m > 0:
+        left, right = tree.query(geoms, predicate="dwithin", distance=tolerance_m)
+    else:
+        left, right = tree.query(geoms, predicate="intersects")
+    keep = left < right
+    return left[keep], right[keep]
 
-    Two units are neighbours when their boundaries come within
-    ``tolerance_m`` metres (generalised Census boundaries leave hairline gaps).
-    Candidate pairs come from a spatial index, never all pairs. When the graph
-    has several components (islands, water gaps), each smaller component is
-    joined to the nearest unit outside it, repeatedly, so that contiguity
-    constraints stay feasible; those bridges are returned.
+
+def _shared_length(geoms: np.ndarray, left: np.ndarray, right: np.ndarray,
+                   tolerance_m: float) -> np.ndarray:
+    """Length (m) of the boundary of ``left`` lying within ``tolerance_m`` of ``right``."""
+    if len(left) == 0:
+        return np.zeros(0)
+    edges = shapely.boundary(geoms[left])
+    if tolerance_m > 0:
+        used = np.unique(right)
+        zone = np.empty(len(geoms), dtype=object)
+        zone[used] = shapely.buffer(geoms[used], tolerance_m, quad_segs=2)
+        other = zone[right]
+    else:
+        other = shapely.boundary(geoms[right])
+    return shapely.length(shapely.intersection(edges, other))
+
+
+def _nearest_outside(tree: shapely.STRtree, geoms: np.ndarray, ids: np.ndarray,
+                     inside: np.ndarray, is_in: np.ndarray, start_m: float) -> tuple[int, int, float]:
+    """Closest pair (a inside, b outside): a growing ``dwithin`` search up to 64 km
+    (islands near a coast), else a nearest-neighbour query on the units outside."""
+    d = max(start_m, 1000.0)
+    while d <= 64_000:
+        a, b = tree.query(geoms[inside], predicate="dwithin", distance=d)
+        out = ~is_in[b]
+        if out.any():
+            a, b = inside[a[out]], b[out]
+            break
+        d *= 4
+    else:
+        outside = np.flatnonzero(~is_in)
+        near_a, near_b = shapely.STRtree(geoms[outside]).query_nearest(
+            geoms[inside], all_matches=True)
+        a, b = inside[near_a], outside[near_b]
+    dist = shapely.distance(geoms[a], geoms[b])
+    k = np.lexsort((ids[b], ids[a], dist))[0]
+    return int(a[k]), int(b[k]), float(dist[k])
+
+
+def unit_adjacency(
+    units: gpd.GeoDataFrame,
+    *,
+    tolerance_m: float = 50.0,
+    bridge: bool = True,
+    contiguity: str = "queen",
+    min_shared_m: float | None = None,
+) -> tuple[nx.Graph, list[tuple[str, str, float]]]:
+    """Adjacency graph of units, with islands and water gaps bridged to their nearest neighbours.
+
+    Parameters
+    ----------
+    units
+        ``unit_id`` and polygon ``geometry`` (any CRS; distances in EPSG:5070 metres).
+    tolerance_m
+        Boundaries closer than this count as touching (generalised Census
+        boundaries leave hairline gaps).
+    bridge
+        Join every smaller connected component (islands, units across water)
+        to the nearest unit outside it, smallest component first, until the
+        graph is connected, so contiguity constraints stay feasible.
+    contiguity
+        ``"queen"``: any contact (a shared corner is enough). ``"rook"``: the
+        units share a stretch of boundary, i.e. the length of one's boundary
+        within ``tolerance_m`` of the other exceeds ``min_shared_m``
+        (default ``4 * tolerance_m``, which a corner-only contact never
+        reaches; with ``tolerance_m = 0``, any positive length).
 
     Returns
     -------
     (graph, bridges)
-        Nodes are unit ids; ``bridges`` lists ``(unit_a, unit_b, distance_km)``.
+        Nodes are unit ids. Edges carry ``shared_m`` (rook only) or
+        ``bridge=True`` and ``distance_km`` (bridges). ``bridges`` lists
+        ``(unit_a, unit_b, distance_km)``, ``unit_a`` in the smaller component.
+
+    Notes
+    -----
+    Candidate pairs come from an STR-tree (``dwithin``), never all pairs; the
+    bridge search grows a ``dwithin`` radius around each component, so the
+    cost stays near-linear in the number of units.
     """
+    if contiguity not in ("queen", "rook"):
+        raise InputError(f"contiguity must be 'queen' or 'rook', got {contiguity!r}")
     ids = units["unit_id"].astype(str).to_numpy()
-    geoms = units.geometry.to_crs(EQUAL_AREA_CRS).values
+    geoms = units.geometry.to_crs(EQUAL_AREA_CRS).values if units.crs is not None else \
+        units.geometry.values
+    geoms = np.asarray(geoms, dtype=object)
     graph = nx.Graph()
     graph.add_nodes_from(ids)
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="dwithin", distance=tolerance_m)
-    keep = left < right
-    graph.add_edges_from(zip(ids[left[keep]], ids[right[keep]]))
+    left, right = _candidate_pairs(geoms, tolerance_m)
+    if contiguity == "rook":
+        shared = _shared_length(geoms, left, right, tolerance_m)
+        floor = (4 * tolerance_m if tolerance_m > 0 else 0.0) if min_shared_m is None \
+            else min_shared_m
+        keep = shared > floor
+        graph.add_edges_from(
+            (a, b, {"shared_m": round(float(s), 1)})
+            for a, b, s in zip(ids[left[keep]], ids[right[keep]], shared[keep]))
+    else:
+        graph.add_edges_from(zip(ids[left], ids[right]))
     bridges: list[tuple[str, str, float]] = []
-    if not bridge:
+    if not bridge or len(ids) < 2:
+        return graph, bridges
+    comps = sorted((sorted(c) for c in nx.connected_components(graph)), key=lambda c: (len(c), c[0]))
+    if len(comps) == 1:
         return graph, bridges
     index_of = {u: i for i, u in enumerate(ids)}
-    while nx.number_connected_components(graph) > 1:
-        comps = sorted(nx.connected_components(graph), key=lambda c: (len(c), min(c)))
-        small = comps[0]
-        inside = np.array(sorted(index_of[u] for u in small))
-        outside_mask = np.ones(len(ids), dtype=bool)
-        outside_mask[inside] = False
-        outside = np.flatnonzero(outside_mask)
-        sub = shapely.STRtree(geoms[outside])
-        nearest, dist = sub.query_nearest(geoms[inside], return_distance=True, all_matches=False)
-        k = int(np.argmin(dist))
-        a, b = ids[inside[nearest[0][k]]], ids[outside[nearest[1][k]]]
-        graph.add_edge(a, b, bridge=True)
-        bridges.append((str(a), str(b), round(float(dist[k]) / 1000, 3)))
-        log.info("bridged unit %s to %s across %.1f km", a, b, dist[k] / 1000)
+    label = np.empty(len(ids), dtype=np.int64)
+    members: dict[int, list[int]] = {}
+    for k, comp in enumerate(comps):
+        idx = [index_of[u] for u in comp]
+        label[idx] = k
+        members[k] = idx
+    tree = shapely.STRtree(geoms)
+    while len(members) > 1:
+        k = min(members, key=lambda c: (len(members[c]), ids[min(members[c])]))
+        inside = np.array(sorted(members[k]))
+        a, b, dist = _nearest_outside(tree, geoms, ids, inside, label == k, tolerance_m * 4)
+        ua, ub = ids[a], ids[b]
+        km = round(dist / 1000, 3)
+        graph.add_edge(ua, ub, bridge=True, distance_km=km)
+        bridges.append((str(ua), str(ub), km))
+        log.info("bridged unit %s to %s across %.1f km", ua, ub, dist / 1000)
+        target = int(label[b])
+        members[target].extend(members.pop(k))
+        label[inside] = target
     return graph, bridges
