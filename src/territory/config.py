@@ -225,7 +225,8 @@ class TravelConfig:
     ``source``: ``"file"`` (a local ``.osm``, ``.osm.bz2``, ``.osm.pbf`` or
     ``.graphml[.gz]`` named by ``path``), ``"download"`` (OSM through osmnx,
     cached) or ``"estimate"`` (straight line x ``circuity`` / ``estimate_speed_kph``,
-    labelled as an estimate everywhere).
+    labelled as an estimate everywhere). ``max_route_seconds`` optionally cuts
+    the shortest-path search (pairs beyond it get the estimate).
     """
 
     source: str = "estimate"
@@ -235,6 +236,7 @@ class TravelConfig:
     circuity: float = 1.3
     estimate_speed_kph: float = 50.0
     max_snap_km: float = 2.0
+    max_route_seconds: float | None = None
     visits_per_day: int = 4
     working_hours_per_month: float = 160.0
     max_drive_hours_per_month: float = 30.0

@@ -1,0 +1,590 @@
+"""Tests of territory.travel on a small real OSM extract (downtown Columbus, ODbL).
+
+The extract ``tests/data/columbus_downtown_small.osm.bz2`` is about 2 x 3 km
+and includes motorway/motorway-link merges whose list-valued attributes make
+raw osmnx speeds depend on ``PYTHONHASHSEED`` -- the determinism test relies
+on that. Downloads go to a local fake Overpass server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import http.server
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from territory import _osm
+from territory.config import TravelConfig
+from territory.errors import DataUnavailableError, InputError
+from territory.travel import (
+    RoadNetwork,
+    estimate_matrix,
+    haversine_km,
+    isochrones,
+    load_road_network,
+    travel_burden,
+    travel_matrix,
+)
+
+DATA = Path(__file__).parent / "data"
+OSM = DATA / "columbus_downtown_small.osm.bz2"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cfg(**kw) -> TravelConfig:
+    return TravelConfig(**kw)
+
+
+@pytest.fixture(scope="module")
+def osm_graph():
+    """The osmnx graph (with travel times) as territory builds it from the extract."""
+    cfg = _cfg()
+    return _osm.graph_from_osm_xml(OSM, cfg.custom_filter, {}, cfg.estimate_speed_kph)
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory) -> RoadNetwork:
+    with pytest.MonkeyPatch.context() as mp:  # a cache of its own, never the user's
+        mp.setenv("TERRITORY_CACHE_DIR", str(tmp_path_factory.mktemp("module-cache")))
+        return load_road_network(_cfg(source="file", path=str(OSM)))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, osm_graph) -> dict[str, Path]:
+    """The same extract in every supported format."""
+    import osmnx as ox
+
+    d = tmp_path_factory.mktemp("formats")
+    out = {".osm.bz2": OSM}
+    plain = d / "small.osm"
+    plain.write_bytes(bz2.decompress(OSM.read_bytes()))
+    out[".osm"] = plain
+    # a GraphML as osmnx writes it (with travel_time), and one without travel times
+    ox.save_graphml(osm_graph, d / "small.graphml")
+    out[".graphml"] = d / "small.graphml"
+    bare = osm_graph.copy()
+    for _, _, data in bare.edges(data=True):
+        data.pop("travel_time", None)
+        data.pop("speed_kph", None)
+    ox.save_graphml(bare, d / "bare.graphml")
+    out["bare.graphml"] = d / "bare.graphml"
+    # our compact gzip GraphML
+    _osm.save_compact_graphml(_osm.graph_to_arrays(osm_graph), d / "small.graphml.gz")
+    out[".graphml.gz"] = d / "small.graphml.gz"
+    return out
+
+
+def _points_on_nodes(net: RoadNetwork, idx) -> np.ndarray:
+    return np.column_stack([net.node_lon[idx], net.node_lat[idx]])
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def test_estimate_source_gives_no_network():
+    assert load_road_network(_cfg()) is None
+
+
+def test_load_osm_bz2(network):
+    assert isinstance(network.graph, sp.csr_matrix)
+    n = network.n_nodes
+    assert 300 < n < 1000
+    assert network.node_lon.shape == network.node_lat.shape == (n,)
+    assert "columbus_downtown_small.osm.bz2" in network.description
+    assert f"{n:,} nodes" in network.description
+    # largest strongly connected component only: node 0 reaches all, all reach node 0
+    from scipy.sparse.csgraph import connected_components
+
+    assert connected_components(network.graph, directed=True, connection="strong")[0] == 1
+    assert (network.graph.data > 0).all()
+
+
+@pytest.mark.parametrize("kind", [".osm", ".graphml", "bare.graphml", ".graphml.gz"])
+def test_every_file_type_gives_the_same_network(files, network, kind):
+    net = load_road_network(_cfg(source="file", path=str(files[kind])))
+    assert net.n_nodes == network.n_nodes
+    pts = _points_on_nodes(network, [0, 7, 42, 99, 200])
+    cfg = _cfg()
+    a = travel_matrix(network, pts, pts, cfg).seconds
+    b = travel_matrix(net, pts, pts, cfg).seconds
+    np.testing.assert_allclose(b, a, atol=1e-6, rtol=1e-9)  # edges in whole ms everywhere
+
+
+def test_load_osm_pbf(tmp_path, network):
+    osmium = pytest.importorskip("osmium", reason="pyosmium (pip install osmium) converts .osm.pbf")
+    pbf = tmp_path / "small.osm.pbf"
+    with osmium.SimpleWriter(str(pbf)) as w:
+        for obj in osmium.FileProcessor(str(OSM)):
+            w.add(obj)
+    net = load_road_network(_cfg(source="file", path=str(pbf)))
+    assert net.n_nodes == network.n_nodes
+    pts = _points_on_nodes(network, [3, 50, 300])
+    np.testing.assert_allclose(travel_matrix(net, pts, pts, _cfg()).seconds,
+                               travel_matrix(network, pts, pts, _cfg()).seconds, rtol=1e-9)
+
+
+def test_bad_files_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        load_road_network(_cfg(source="file", path=str(tmp_path / "nope.osm")))
+    bad = tmp_path / "x.shp"
+    bad.write_text("x")
+    with pytest.raises(InputError, match="unknown road graph format"):
+        load_road_network(_cfg(source="file", path=str(bad)))
+    broken = tmp_path / "broken.graphml"
+    broken.write_text("<graphml><node")
+    with pytest.raises(InputError, match="GraphML"):
+        load_road_network(_cfg(source="file", path=str(broken)))
+
+
+def test_raw_osm_graph_is_cached(tmp_path, network):
+    from territory._cache import cache_dir
+
+    plain = tmp_path / "copy.osm.bz2"
+    plain.write_bytes(OSM.read_bytes())
+    cfg = _cfg(source="file", path=str(plain))
+    first = load_road_network(cfg)
+    cached = list(cache_dir("osm").glob("file-*.graphml.gz"))
+    assert len(cached) == 1
+    second = load_road_network(cfg)
+    assert second.n_nodes == first.n_nodes == network.n_nodes
+    np.testing.assert_array_equal(second.graph.data, first.graph.data)  # exact, from cache
+    # another filter is another cache entry
+    load_road_network(_cfg(source="file", path=str(plain), custom_filter='["highway"]'))
+    assert len(list(cache_dir("osm").glob("file-*.graphml.gz"))) == 2
+
+
+def test_custom_filter_applies_to_osm_files(network):
+    major = '["highway"~"motorway|trunk|primary|secondary"]'
+    net = load_road_network(_cfg(source="file", path=str(OSM), custom_filter=major))
+    assert 0 < net.n_nodes < network.n_nodes
+    with pytest.raises(InputError, match="custom_filter"):
+        load_road_network(_cfg(source="file", path=str(OSM), custom_filter="highway=primary"))
+
+
+def test_filter_semantics():
+    terms = _osm.parse_filter('["highway"]["area"!~"yes"]["highway"!~"service|track"]'
+                              '["access"!="private"]["oneway"="yes"]')
+    ok = {"highway": "residential", "oneway": "yes"}
+    assert _osm.way_passes(ok, terms)
+    assert not _osm.way_passes({**ok, "highway": "service"}, terms)
+    assert not _osm.way_passes({**ok, "access": "private"}, terms)
+    assert not _osm.way_passes({"oneway": "yes"}, terms)  # bare key needs the tag
+    assert _osm.way_passes({**ok, "highway": ["primary", "residential"]}, terms)
+
+
+# ----------------------------------------------------------------------------- snapping / matrix
+
+
+def test_snapping(network):
+    idx = np.array([5, 123, 400])
+    node, km = network.snap(network.node_lon[idx], network.node_lat[idx])
+    np.testing.assert_array_equal(node, idx)
+    np.testing.assert_allclose(km, 0.0, atol=1e-9)
+    # 1 km due north of the northernmost node: its nearest node is ~1 km away
+    top = int(np.argmax(network.node_lat))
+    lat = network.node_lat[top] + 1.0 / 111.195
+    node, km = network.snap(np.array([network.node_lon[top]]), np.array([lat]))
+    assert km[0] == pytest.approx(1.0, rel=0.02) or km[0] < 1.0
+    assert km[0] == pytest.approx(haversine_km(network.node_lon[node], network.node_lat[node],
+                                               network.node_lon[top], lat)[0], rel=1e-6)
+
+
+def test_matrix_equals_networkx(network, osm_graph):
+    cfg = _cfg()
+    lookup = {(d["x"], d["y"]): n for n, d in osm_graph.nodes(data=True)}
+    rng = np.random.default_rng(7)
+    idx = rng.choice(network.n_nodes, size=6, replace=False)
+    pts = _points_on_nodes(network, idx)
+    tm = travel_matrix(network, pts, pts, cfg)
+    assert tm.source == "osm" and tm.coverage == 1.0 and not tm.estimated.any()
+    ids = [lookup[(x, y)] for x, y in pts]
+    for i, u in enumerate(ids):
+        for j, v in enumerate(ids):
+            expect = nx.shortest_path_length(osm_graph, u, v, weight="travel_time")
+            # territory keeps edge times in whole milliseconds
+            assert tm.seconds[i, j] == pytest.approx(expect, abs=0.05)
+
+
+def test_matrix_snap_legs_and_identical_points(network):
+    cfg = _cfg()
+    p = _points_on_nodes(network, [10])[0]
+    near = p + np.array([0.0, 0.2 / 111.195])  # 200 m north, same nearest node or close
+    tm = travel_matrix(network, np.array([p, near]), np.array([p, near]), cfg)
+    assert tm.seconds[0, 0] == 0.0 and tm.seconds[1, 1] == 0.0
+    assert tm.seconds[0, 1] > 0 and tm.seconds[1, 0] > 0
+    _, km = network.snap(np.array([near[0]]), np.array([near[1]]))
+    leg = km[0] * cfg.circuity / cfg.estimate_speed_kph * 3600
+    assert tm.seconds[0, 1] >= leg - 1e-9
+
+
+def test_out_of_coverage_falls_back_to_labelled_estimate(network):
+    cfg = _cfg()
+    inside = _points_on_nodes(network, [0, 50])
+    far = inside[0] + np.array([0.3, 0.0])  # ~25 km east: off the 2 x 3 km graph
+    dest = np.vstack([inside, far])
+    tm = travel_matrix(network, inside, dest, cfg)
+    assert tm.source == "osm"
+    assert tm.coverage == pytest.approx(2 / 3)
+    assert tm.estimated[:, 2].all() and not tm.estimated[:, :2].any()
+    est = estimate_matrix(inside, dest, cfg)
+    np.testing.assert_allclose(tm.seconds[:, 2], est.seconds[:, 2])
+    # an off-graph origin: its whole row is the estimate
+    tm2 = travel_matrix(network, far[None, :], inside, cfg)
+    assert tm2.estimated.all()
+
+
+def test_estimate_matrix():
+    cfg = _cfg(circuity=1.5, estimate_speed_kph=60)
+    tm = estimate_matrix(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 0.0]]), cfg)
+    assert tm.source == "estimate" and tm.estimated.all() and tm.coverage == 0.0
+    km = 2 * np.pi * 6371.0088 / 360  # one degree on the equator
+    assert tm.seconds[0, 0] == pytest.approx(km * 1.5 / 60 * 3600, rel=1e-9)
+    assert tm.seconds[0, 1] == 0.0
+    assert travel_matrix(None, np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]), cfg).source == "estimate"
+    with pytest.raises(InputError, match=r"\(n, 2\)"):
+        estimate_matrix(np.zeros(3), np.zeros((1, 2)), cfg)
+
+
+# ----------------------------------------------------------------------------- burden
+
+
+def _line_network(seconds: float = 600.0) -> RoadNetwork:
+    """Three nodes on the equator 0.01 deg apart, both ways ``seconds`` per hop."""
+    rows = [0, 1, 1, 2]
+    cols = [1, 0, 2, 1]
+    g = sp.csr_matrix((np.full(4, seconds), (rows, cols)), shape=(3, 3))
+    return RoadNetwork(g, np.array([0.0, 0.01, 0.02]), np.zeros(3), "hand-made line (3 nodes)")
+
+
+def _tiny(visits_a: float, visits_b: float):
+    units = pd.DataFrame({"unit_id": ["a", "b"], "lon": [0.01, 0.02], "lat": [0.0, 0.0],
+                          "visits_per_year": [visits_a, visits_b]})
+    reps = pd.DataFrame({"rep_id": ["r1"], "lon": [0.0], "lat": [0.0]})
+    assignment = pd.DataFrame({"unit_id": ["a", "b"], "rep_id": ["r1", "r1"]})
+    return assignment, units, reps
+
+
+def test_burden_hand_checked_tiny_case():
+    net = _line_network()
+    cfg = _cfg(visits_per_day=4)
+    # 6 + 6 visits a year, 4 a day:
+    #   whole days: a 1 x (600 + 600) + b 1 x (1200 + 1200) = 3,600 s
+    #   shared day for the 2 + 2 left: base -> a 600 -> b 600 -> base 1200 = 2,400 s
+    #   year 6,000 s -> month 500 s = 0.13889 h
+    out = travel_burden(*_tiny(6, 6), net, cfg)
+    row = out.iloc[0]
+    assert list(out.columns) == ["rep_id", "visits_per_month", "drive_hours_per_month",
+                                 "travel_share", "over_hours", "over_share",
+                                 "estimated_share", "source"]
+    assert row["rep_id"] == "r1" and row["source"] == "osm"
+    assert row["visits_per_month"] == pytest.approx(1.0)
+    assert row["drive_hours_per_month"] == pytest.approx(500 / 3600)
+    assert row["travel_share"] == pytest.approx(500 / 3600 / 160)
+    assert row["estimated_share"] == 0.0
+    assert not row["over_hours"] and not row["over_share"]
+    # naive round trips: (6 x 1,200 + 6 x 2,400) / 12 = 1,800 s a month
+    naive = travel_burden(*_tiny(6, 6), net, cfg, method="round_trips").iloc[0]
+    assert naive["drive_hours_per_month"] == pytest.approx(1800 / 3600)
+    # whole days only: 12 + 12 visits -> 3 days each: (3 x 1200 + 3 x 2400) / 12 = 900 s
+    full = travel_burden(*_tiny(12, 12), net, cfg).iloc[0]
+    assert full["drive_hours_per_month"] == pytest.approx(900 / 3600)
+
+
+def test_burden_nearest_neighbour_order_and_ties():
+    net = _line_network()
+    cfg = _cfg(visits_per_day=3)
+    # 1 + 1 visits: one day base -> a -> b -> base = 600 + 600 + 1200 (not base -> b -> a)
+    out = travel_burden(*_tiny(1, 1), net, cfg).iloc[0]
+    assert out["drive_hours_per_month"] == pytest.approx(2400 / 12 / 3600)
+    again = travel_burden(*_tiny(1, 1), net, cfg).iloc[0]
+    assert again["drive_hours_per_month"] == out["drive_hours_per_month"]
+
+
+def test_burden_flags_and_estimate():
+    cfg = _cfg(visits_per_day=4, max_drive_hours_per_month=30, max_travel_share=0.25)
+    # estimate: 1 deg of latitude north (111.2 km) x 1.3 / 50 km/h = 2.891 h each way
+    units = pd.DataFrame({"unit_id": ["far", "near", "empty"], "lon": [0.0, 0.0, 0.0],
+                          "lat": [1.0, 0.001, 0.5], "visits_per_year": [300, 12, 0]})
+    reps = pd.DataFrame({"rep_id": ["busy", "calm", "idle"], "lon": [0.0] * 3, "lat": [0.0] * 3})
+    assignment = pd.DataFrame({"unit_id": ["far", "near", "empty"],
+                               "rep_id": ["busy", "calm", "calm"]})
+    out = travel_burden(assignment, units, reps, None, cfg).set_index("rep_id")
+    one_way = 2 * np.pi * 6371.0088 / 360 * 1.3 / 50
+    busy = out.loc["busy"]
+    assert busy["drive_hours_per_month"] == pytest.approx(75 * 2 * one_way / 12)  # ~36.1 h
+    assert busy["over_hours"] and not busy["over_share"]  # 36 h of 160 h is 22.6 %
+    assert busy["estimated_share"] == 1.0 and busy["source"] == "estimate"
+    assert not out.loc["calm", "over_hours"]
+    assert out.loc["idle", "drive_hours_per_month"] == 0.0
+    assert out.loc["idle", "visits_per_month"] == 0.0
+    tight = travel_burden(assignment, units, reps, None, _cfg(max_travel_share=0.2))
+    assert tight.set_index("rep_id").loc["busy", "over_share"]
+
+
+def test_burden_estimated_share_on_network(network):
+    cfg = _cfg(visits_per_day=4)
+    p = _points_on_nodes(network, [0, 1])
+    units = pd.DataFrame({"unit_id": ["in", "out"], "lon": [p[1, 0], p[0, 0] + 0.3],
+                          "lat": [p[1, 1], p[0, 1]], "visits_per_year": [12, 4]})
+    reps = pd.DataFrame({"rep_id": ["r"], "lon": [p[0, 0]], "lat": [p[0, 1]]})
+    a = pd.DataFrame({"unit_id": ["in", "out"], "rep_id": ["r", "r"]})
+    out = travel_burden(a, units, reps, network, cfg).iloc[0]
+    assert out["source"] == "osm"
+    assert out["estimated_share"] == pytest.approx(4 / 16)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 6), st.lists(st.tuples(st.floats(-0.5, 0.5), st.floats(-0.5, 0.5),
+                                             st.sampled_from([0, 1, 2, 4, 6, 12, 30])),
+                                   min_size=1, max_size=8))
+def test_burden_tours_between_bounds(per_day, rows):
+    """On a metric (the estimate), day tours lie between round trips / visits_per_day and
+    round trips, and equal round trips at one visit a day."""
+    units = pd.DataFrame({"unit_id": [f"u{i}" for i in range(len(rows))],
+                          "lon": [r[0] for r in rows], "lat": [r[1] for r in rows],
+                          "visits_per_year": [r[2] for r in rows]})
+    reps = pd.DataFrame({"rep_id": ["r"], "lon": [0.0], "lat": [0.0]})
+    a = pd.DataFrame({"unit_id": units["unit_id"], "rep_id": "r"})
+    cfg = _cfg(visits_per_day=per_day)
+    tours = travel_burden(a, units, reps, None, cfg).iloc[0]["drive_hours_per_month"]
+    naive = travel_burden(a, units, reps, None, cfg, method="round_trips").iloc[0][
+        "drive_hours_per_month"]
+    assert naive / per_day - 1e-9 <= tours <= naive + 1e-9
+    if per_day == 1:
+        assert tours == pytest.approx(naive, abs=1e-9)
+
+
+def test_burden_fractional_visits():
+    net = _line_network()
+    # 2.5 visits a year, one a day: 2 round trips + half a year's third = 2.5 x 1,200 s
+    out = travel_burden(*_tiny(2.5, 0), net, _cfg(visits_per_day=1)).iloc[0]
+    assert out["drive_hours_per_month"] == pytest.approx(2.5 * 1200 / 12 / 3600)
+    assert out["visits_per_month"] == pytest.approx(2.5 / 12)
+
+
+def test_burden_bad_input():
+    units = pd.DataFrame({"unit_id": ["a"], "lon": [0.0], "lat": [0.0]})
+    with pytest.raises(InputError, match="visits_per_year"):
+        travel_burden(pd.DataFrame({"unit_id": ["a"], "rep_id": ["r"]}), units,
+                      pd.DataFrame({"rep_id": ["r"], "lon": [0.0], "lat": [0.0]}), None, _cfg())
+    with pytest.raises(InputError, match="method"):
+        travel_burden(*_tiny(1, 1), None, _cfg(), method="tsp")
+
+
+# ----------------------------------------------------------------------------- isochrones
+
+
+def test_isochrones(network):
+    i = int(np.argmin((network.node_lon - network.node_lon.mean()) ** 2
+                      + (network.node_lat - network.node_lat.mean()) ** 2))
+    gdf = isochrones(network, float(network.node_lon[i]), float(network.node_lat[i]),
+                     minutes=(1, 2, 4))
+    assert gdf.crs.to_epsg() == 4326
+    assert list(gdf["minutes"]) == [4, 2, 1]
+    areas = gdf.to_crs(gdf.estimate_utm_crs()).geometry.area.to_numpy()
+    assert areas[0] >= areas[1] >= areas[2] > 0
+    assert (gdf.geometry.geom_type == "Polygon").all()
+
+
+# ----------------------------------------------------------------------------- download
+
+
+def _overpass_json(path: Path) -> dict:
+    root = ET.fromstring(bz2.decompress(path.read_bytes()))
+    elements = []
+    for n in root.iter("node"):
+        el = {"type": "node", "id": int(n.get("id")), "lat": float(n.get("lat")),
+              "lon": float(n.get("lon"))}
+        tags = {t.get("k"): t.get("v") for t in n.iter("tag")}
+        if tags:
+            el["tags"] = tags
+        elements.append(el)
+    for w in root.iter("way"):
+        elements.append({"type": "way", "id": int(w.get("id")),
+                         "nodes": [int(nd.get("ref")) for nd in w.iter("nd")],
+                         "tags": {t.get("k"): t.get("v") for t in w.iter("tag")}})
+    return {"version": 0.6, "generator": "fake overpass (territory tests)", "elements": elements}
+
+
+class _FakeOverpass(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, body: bytes):
+        self.body = body
+        self.hits = {"interpreter": 0, "status": 0}
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def _send(self, code: int, body: bytes, ctype: str) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self.server.hits["status"] += 1
+        self._send(200, b"Connected as: 1\nCurrent time: 2026-01-01T00:00:00Z\n"
+                        b"Announced endpoint: none\nRate limit: 2\n2 slots available now.\n",
+                   "text/plain")
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.hits["interpreter"] += 1
+        self._send(200, self.server.body, "application/json")
+
+    def log_message(self, *args):  # quiet
+        pass
+
+
+@pytest.fixture()
+def fake_overpass(monkeypatch):
+    import osmnx as ox
+
+    server = _FakeOverpass(json.dumps(_overpass_json(OSM)).encode())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(ox.settings, "overpass_url", f"http://127.0.0.1:{server.server_port}/api")
+    # no /status pause query against any server, no DNS-over-HTTPS
+    monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)
+    monkeypatch.setattr(ox.settings, "doh_url_template", None)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_download_then_cache_hit(fake_overpass, network):
+    from territory._cache import cache_dir
+
+    p = _points_on_nodes(network, [0, 100, 200, 300])
+    centre = p.mean(axis=0)
+    cfg = _cfg(source="download", buffer_km=0.3)
+    net = load_road_network(cfg, lon=p[:, 0], lat=p[:, 1])
+    assert fake_overpass.hits == {"interpreter": 1, "status": 0}
+    assert net.n_nodes > 50 and "OSM download" in net.description
+    assert len(list(cache_dir("osm").glob("*.graphml.gz"))) == 1
+    again = load_road_network(cfg, lon=p[:, 0], lat=p[:, 1])
+    assert fake_overpass.hits["interpreter"] == 1  # served from the cache
+    assert again.n_nodes == net.n_nodes
+    # a smaller region inside the cached one is a cache hit too
+    load_road_network(cfg, lon=np.array([centre[0]]), lat=np.array([centre[1]]))
+    assert fake_overpass.hits["interpreter"] == 1
+    tm = travel_matrix(again, p, p, _cfg())
+    assert tm.coverage == 1.0 and np.isfinite(tm.seconds).all()
+
+
+def test_download_offline_without_cache(monkeypatch):
+    import socket
+
+    import osmnx as ox
+
+    with socket.socket() as s:  # a free local port with nobody listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(ox.settings, "overpass_url", f"http://127.0.0.1:{port}/api")
+    monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)
+    monkeypatch.setattr(ox.settings, "requests_timeout", 5)
+    before = socket.getaddrinfo
+    with pytest.raises(DataUnavailableError, match="could not download the OpenStreetMap"):
+        load_road_network(_cfg(source="download"), lon=np.array([-83.0]), lat=np.array([39.96]))
+    assert socket.getaddrinfo is before  # osmnx's DNS patch is undone
+    with pytest.raises(InputError, match="needs the points"):
+        load_road_network(_cfg(source="download"))
+
+
+def test_download_unreachable_host_fails_fast(monkeypatch):
+    """The real Overpass host (blocked in tests, as when offline): a clear error at once."""
+    import time
+
+    import osmnx as ox
+
+    monkeypatch.setattr(ox.settings, "overpass_url", "https://overpass-api.de/api")
+    t = time.perf_counter()
+    with pytest.raises(DataUnavailableError, match="travel.source = 'file'"):
+        load_road_network(_cfg(source="download"), lon=np.array([-83.0]), lat=np.array([39.96]))
+    assert time.perf_counter() - t < 10
+
+
+# ----------------------------------------------------------------------------- determinism
+
+_SCRIPT = textwrap.dedent("""
+    import hashlib, sys
+    import numpy as np
+    from territory import _osm, travel
+    from territory.config import TravelConfig
+    from territory.travel import load_road_network, travel_matrix
+    travel._FILE_CACHE = False  # build from the file every time
+
+    def digest():
+        net = load_road_network(TravelConfig(source="file", path=sys.argv[1]))
+        idx = np.linspace(0, net.n_nodes - 1, 25).astype(int)
+        pts = np.column_stack([net.node_lon[idx], net.node_lat[idx]])
+        sec = travel_matrix(net, pts, pts, TravelConfig()).seconds
+        return hashlib.sha256(sec.tobytes() + net.graph.data.tobytes()).hexdigest()
+
+    print(digest())
+    _osm.normalise_lists = lambda G: None  # the control: osmnx's own order
+    print(digest())
+""")
+
+
+def test_drive_times_do_not_depend_on_pythonhashseed():
+    """Seeds 1 and 3 order osmnx's merged highway lists differently on this extract."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
+    procs = {seed: subprocess.Popen([sys.executable, "-c", _SCRIPT, str(OSM)],
+                                    env={**env, "PYTHONHASHSEED": seed}, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+             for seed in ("1", "3")}
+    out = {}
+    for seed, p in procs.items():
+        stdout, stderr = p.communicate(timeout=180)
+        assert p.returncode == 0, stderr
+        out[seed] = stdout.split()
+    assert out["1"][0] == out["3"][0]  # normalised: identical bytes under both seeds
+    if out["1"][1] == out["3"][1]:
+        pytest.skip("this osmnx no longer orders merged attributes by hash: control inconclusive")
+    # the control: without the normalisation, the same file gives different seconds
+
+
+def test_compact_graphml_is_deterministic(tmp_path, osm_graph):
+    arr = _osm.graph_to_arrays(osm_graph)
+    _osm.save_compact_graphml(arr, tmp_path / "a.graphml.gz")
+    _osm.save_compact_graphml(arr, tmp_path / "b.graphml.gz")
+    a, b = (tmp_path / "a.graphml.gz").read_bytes(), (tmp_path / "b.graphml.gz").read_bytes()
+    assert hashlib.sha256(a).digest() == hashlib.sha256(b).digest()
+    import osmnx as ox  # a standard GraphML: osmnx reads it too
+
+    _osm.save_compact_graphml(arr, tmp_path / "c.graphml")
+    G = ox.load_graphml(tmp_path / "c.graphml")
+    assert len(G) == len(arr.node_id) and G.number_of_edges() == len(arr.src)
+
+
+def test_demo_graph_loads():
+    demo = ROOT / "data" / "columbus_drive.graphml.gz"
+    if not demo.is_file():
+        pytest.skip("data/columbus_drive.graphml.gz not built")
+    net = load_road_network(_cfg(source="file", path=str(demo)))
+    assert net.n_nodes > 10_000
+    # README route: node 229674084 (west) -> 230087727 (north-east), 22.2-22.3 min
+    o = np.array([[-83.11912, 39.90888]])
+    d = np.array([[-82.87537, 40.02989]])
+    minutes = travel_matrix(net, o, d, _cfg()).seconds[0, 0] / 60
+    assert 21.5 < minutes < 23.0
