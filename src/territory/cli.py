@@ -74,31 +74,38 @@ def summary_table(rows: list[tuple[str, dict, object]]) -> str:
 def _run_scenarios(accounts: Path | str, reps: str, configs: list[ScenarioConfig], out: Path,
                    *, zcta: str | None, units_path: str | None, unit_id: str | None,
                    locks: str | None, tiles: str | None, with_current: bool) -> int:
-    from .pipeline import current_alignment, plan, prepare, write_result
+    """Plan every scenario, then write them all with one colour per rep across maps."""
     from .export import write_json
+    from .maps import rep_colours
+    from .pipeline import current_alignment, plan, prepare, write_result
 
     out.mkdir(parents=True, exist_ok=True)
     multi = len(configs) > 1
+    networks: dict[tuple, object] = {}
+
+    def network_for(cfg: ScenarioConfig, units) -> object:
+        key = (cfg.travel.source, cfg.travel.path, cfg.travel.custom_filter)
+        if key not in networks:
+            networks[key] = None
+            if cfg.travel.source != "estimate":
+                from .travel import load_road_network
+
+                networks[key] = load_road_network(cfg.travel, lon=units["lon"].to_numpy(),
+                                                  lat=units["lat"].to_numpy())
+        return networks[key]
+
+    def prepared(cfg: ScenarioConfig):
+        return prepare(accounts, reps, cfg, zcta=zcta, units_path=units_path, unit_id=unit_id,
+                       locks_path=locks)
+
+    results: list[tuple[Path, object]] = []
     rows: list[tuple[str, dict, object]] = []
-    written: list[Path] = []
-    network_cache: dict[tuple, object] = {}
     exit_code = 0
-    inputs = None
     for cfg in configs:
         target = out / cfg.name if multi else out
-        inputs = prepare(accounts, reps, cfg, zcta=zcta, units_path=units_path,
-                         unit_id=unit_id, locks_path=locks)
-        key = (cfg.travel.source, cfg.travel.path, cfg.travel.custom_filter)
-        network = network_cache.get(key)
-        if network is None and cfg.travel.source != "estimate":
-            from .travel import load_road_network
-
-            u = inputs.units
-            network = load_road_network(cfg.travel, lon=u["lon"].to_numpy(),
-                                        lat=u["lat"].to_numpy())
-            network_cache[key] = network
+        inputs = prepared(cfg)
         try:
-            result = plan(inputs, cfg, network=network)
+            result = plan(inputs, cfg, network=network_for(cfg, inputs.units))
         except InfeasibleError as exc:
             target.mkdir(parents=True, exist_ok=True)
             write_json(exc.diagnosis.get("summary", {"status": "infeasible"}) | {
@@ -110,29 +117,35 @@ def _run_scenarios(accounts: Path | str, reps: str, configs: list[ScenarioConfig
             rows.append((cfg.name, {"status": "infeasible"}, None))
             exit_code = 3
             continue
-        write_result(result, target, tiles=tiles)
-        written.append(target)
+        results.append((target, result))
         rows.append((cfg.name, result.summary, result.scorecard))
         s = result.summary
         log.info("[%s] %d accounts in = %d assigned + %d rejected", cfg.name, s["accounts_in"],
                  s["assigned"], s["rejected"])
-    if with_current and inputs is not None and inputs.accounts["current_rep"].notna().any():
-        cur = current_alignment(inputs, configs[0], network=network_cache.get(
-            (configs[0].travel.source, configs[0].travel.path, configs[0].travel.custom_filter)))
-        write_result(cur, out / "current", tiles=tiles)
-        rows.insert(0, ("current", cur.summary, cur.scorecard))
+    if with_current and results:
+        # The baseline uses the whole roster, whatever n_reps a scenario keeps.
+        base_cfg = configs[0].replace(n_reps=None)
+        inputs = prepared(base_cfg)
+        if inputs.accounts["current_rep"].notna().any():
+            cur = current_alignment(inputs, base_cfg, network=network_for(base_cfg, inputs.units))
+            results.insert(0, (out / "current", cur))
+            rows.insert(0, ("current", cur.summary, cur.scorecard))
+    colours = rep_colours([r.units for _, r in results]) if results else {}
+    for target, result in results:
+        write_result(result, target, tiles=tiles, colours=colours)
     print(summary_table(rows))
-    if rows and rows[-1][1].get("accounts_in") is not None:
-        s = rows[-1][1]
+    planned = [(t, r) for t, r in results if r.summary.get("status") != "current alignment"]
+    if planned:
+        s = planned[-1][1].summary
         print(f"accounts: {s['accounts_in']} in = {s['assigned']} assigned + {s['rejected']} "
               f"rejected (see rejects.csv)")
-    if len(written) >= 2:
+    if len(planned) >= 2:
         from .compare import compare_page
 
-        page = compare_page(written[:3], out / "compare.html")
+        page = compare_page([t for t, _ in planned[:3]], out / "compare.html")
         print(f"open {page.resolve()}")
-    elif written:
-        print(f"open {(written[0] / 'map.html').resolve()}")
+    elif planned:
+        print(f"open {(planned[0][0] / 'map.html').resolve()}")
     return exit_code
 
 

@@ -552,8 +552,12 @@ def territories(units: gpd.GeoDataFrame, card: pd.DataFrame) -> gpd.GeoDataFrame
 
 
 def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool = True,
-                 tiles: str | None = None) -> Path:
-    """Write the output contract into ``out_dir`` (created)."""
+                 tiles: str | None = None, colours: dict[str, str] | None = None) -> Path:
+    """Write the output contract into ``out_dir`` (created).
+
+    ``colours`` (rep id -> colour, from :func:`territory.maps.rep_colours` over all
+    scenarios) keeps a rep's colour the same on every scenario's map.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     acc = result.accounts
@@ -578,6 +582,6 @@ def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool 
         from .maps import save_map, scenario_map
 
         m = scenario_map(result.units, result.reps, acc, result.scorecard, result.summary,
-                         tiles=tiles)
+                         tiles=tiles, colours=colours)
         save_map(m, out / "map.html")
     return out

@@ -1,0 +1,792 @@
+"""Maps stage: one interactive, offline Folium map per scenario.
+
+A scenario map shows the territories filled in rep colours (neighbouring reps
+always differ, the same rep keeps its colour across scenarios, see
+:func:`rep_colours`), the units with tooltips, the rep bases, the accounts by
+tier (clustered on a zoom-aware grid), the current alignment as a toggle layer
+and a legend with each rep's TAM, account units and drive hours (flagged reps
+in red). The drive-time source is always on screen.
+
+The page needs no network: Leaflet is inlined from ``xstatic-leaflet`` and the
+background is the state and county outlines of ``plotly-geo`` drawn as vector
+layers (web tiles are an option). All user text is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import folium
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+
+from ._html import (FLAG_RED, PALETTE, PALETTE_EXTRA, esc, fmt_hours, fmt_money, js_data,
+                    offline_assets, strip_remote_assets)
+
+__all__ = ["measure_map_size", "rep_colours", "save_map", "scenario_map", "scenario_data",
+           "TerritoryMap"]
+
+log = logging.getLogger(__name__)
+
+TILES = {"OpenStreetMap": "OpenStreetMap", "CartoDB positron": "CartoDB positron"}
+_UNIT_COLS = ("geometry", "rep_id")
+_REP_COLS = ("rep_id", "name", "lon", "lat")
+_ACC_COLS = ("name", "lon", "lat", "tier", "revenue", "rep_id")
+
+
+# ----------------------------------------------------------------------------- colours
+
+
+def _rep_geoms(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    g = gdf[["rep_id", "geometry"]].dropna(subset=["rep_id"])
+    g = g[~g.geometry.is_empty & g.geometry.notna()].copy()
+    g["rep_id"] = g["rep_id"].astype(str)
+    if g.crs is None:
+        g = g.set_crs("EPSG:4326")
+    return g
+
+
+def _rep_adjacency(territory_sets: Sequence[gpd.GeoDataFrame]) -> nx.Graph:
+    """Reps as nodes, an edge where two reps' areas touch in any of the sets."""
+    graph = nx.Graph()
+    for gdf in territory_sets:
+        g = _rep_geoms(gdf).to_crs("EPSG:4326").reset_index(drop=True)
+        graph.add_nodes_from(sorted(g["rep_id"].unique()))
+        if len(g) < 2:
+            continue
+        # small distance so units separated by a digitising gap still count as neighbours
+        pairs = gpd.sjoin(g, g, predicate="dwithin", distance=1e-4)
+        a, b = pairs["rep_id_left"].to_numpy(), pairs["rep_id_right"].to_numpy()
+        graph.add_edges_from({tuple(sorted((x, y))) for x, y in zip(a, b) if x != y})
+    return graph
+
+
+def _rep_distances(territory_sets: Sequence[gpd.GeoDataFrame]) -> dict[tuple[str, str], float]:
+    """Closest approach (degrees) of every two reps' areas, the minimum over the sets."""
+    out: dict[tuple[str, str], float] = {}
+    for gdf in territory_sets:
+        g = _rep_geoms(gdf).to_crs("EPSG:4326")
+        geoms = {str(r): shapely.union_all(grp.geometry.values)
+                 for r, grp in g.groupby("rep_id", sort=True)}
+        ids = sorted(geoms)
+        for i, x in enumerate(ids):
+            if len(ids) - i - 1 == 0:
+                continue
+            ds = shapely.distance(geoms[x], np.array([geoms[y] for y in ids[i + 1:]], dtype=object))
+            for y, d in zip(ids[i + 1:], ds):
+                out[(x, y)] = min(out.get((x, y), math.inf), float(d))
+    return out
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    h = hex_colour.lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+def _contrast(colour: str, neighbour_idx: list[int], palette: list[str]) -> float:
+    """Smallest "redmean" RGB distance from ``colour`` to the neighbours' colours."""
+    if not neighbour_idx:
+        return 1e9
+    r1, g1, b1 = _rgb(colour)
+    out = []
+    for i in neighbour_idx:
+        r2, g2, b2 = _rgb(palette[i])
+        rm = (r1 + r2) / 2
+        out.append(math.sqrt((2 + rm / 256) * (r1 - r2) ** 2 + 4 * (g1 - g2) ** 2
+                             + (2 + (255 - rm) / 256) * (b1 - b2) ** 2))
+    return min(out)
+
+
+def _spread_shared_colours(graph: nx.Graph, index: dict[str, int],
+                           dist: dict[tuple[str, str], float]) -> dict[str, int]:
+    """Local search: recolour or swap reps so reps sharing a colour lie far apart.
+
+    Neighbours never share a colour; the score is the sorted distances between
+    reps of the same colour (the closest pair first), larger is better.
+    """
+    nodes = sorted(index)
+
+    def score(ix: dict[str, int]) -> tuple:
+        ds = sorted(dist.get((a, b), 0.0) for i, a in enumerate(nodes)
+                    for b in nodes[i + 1:] if ix[a] == ix[b])
+        return tuple(round(d, 9) for d in ds[:3]) + (-len(ds),)
+
+    def ok(ix: dict[str, int], node: str) -> bool:
+        return all(ix[nb] != ix[node] for nb in graph.neighbors(node) if nb in ix)
+
+    best = dict(index)
+    best_score = score(best)
+    colours = sorted(set(best.values()))
+    for _ in range(4):
+        improved = False
+        for a in nodes:
+            moves = [{a: c} for c in colours if c != best[a]]
+            moves += [{a: best[b], b: best[a]} for b in nodes if best[b] != best[a]]
+            for mv in moves:
+                trial = {**best, **mv}
+                if not all(ok(trial, n) for n in mv):
+                    continue
+                s = score(trial)
+                if s > best_score:
+                    best, best_score, improved = trial, s, True
+        if not improved:
+            break
+    return best
+
+
+def rep_colours(territory_sets: list[gpd.GeoDataFrame]) -> dict[str, str]:
+    """A colour per rep: neighbours differ, the same rep has the same colour in every set.
+
+    The reps' adjacency graph is the union over all scenarios, coloured greedily
+    (largest degree first, ties by ``rep_id``), each rep taking the least-used
+    colour its neighbours do not have: with at most nine reps every rep gets its
+    own colour; with more, a colour is shared by reps that do not touch, chosen
+    as far apart as possible (labels tell them apart). Colours come from Paul Tol's colour-blind-safe *muted*
+    palette (nine colours; lighter extras only when a rep has nine neighbours).
+
+    Parameters
+    ----------
+    territory_sets
+        GeoDataFrames with ``rep_id`` and ``geometry`` (units or dissolved
+        territories), one per scenario.
+
+    Returns
+    -------
+    dict
+        ``rep_id -> "#RRGGBB"``, deterministic for the same input.
+    """
+    graph = _rep_adjacency(territory_sets)
+    many = graph.number_of_nodes() > len(PALETTE)
+    dist = _rep_distances(territory_sets) if many else {}
+    palette = list(PALETTE) + list(PALETTE_EXTRA)
+    order = sorted(graph.nodes, key=lambda n: (-graph.degree(n), str(n)))
+    index: dict[str, int] = {}
+    used = [0] * len(palette)
+
+    def nearest_same(node: str, colour: int) -> float:
+        # closest approach to a rep already wearing this colour (farther is better)
+        ds = [dist.get(tuple(sorted((node, o))), 0.0) for o, k in index.items() if k == colour]
+        return min(ds) if ds else math.inf
+
+    vals = [d for d in dist.values() if math.isfinite(d)]
+    step = max(max(vals, default=0.0) / 5, 1e-9)
+    for node in order:
+        taken = {index[nb] for nb in graph.neighbors(node) if nb in index}
+        # the nine muted colours first; the lighter extras only when all nine are taken
+        free = ([i for i in range(len(PALETTE)) if i not in taken]
+                or [i for i in range(len(palette)) if i not in taken])
+        if free:
+            nbs = [index[nb] for nb in graph.neighbors(node) if nb in index]
+            # least used first; a shared colour goes to reps far apart (coarse distance
+            # buckets), then the colour that contrasts most with the neighbours'
+            pick = min(free, key=lambda i: (used[i], -min(nearest_same(node, i) // step, 99),
+                                            -(_contrast(palette[i], nbs, palette) // 150),
+                                            -round(nearest_same(node, i), 6), i))
+        else:  # more neighbours than colours: fall back to networkx's greedy colouring index
+            pick = nx.greedy_color(graph, strategy="largest_first")[node] % len(palette)
+        index[node] = pick
+        used[pick] += 1
+    if many and len(index) <= 80:
+        index = _spread_shared_colours(graph, index, dist)
+    return {str(n): palette[index[n]] for n in sorted(index)}
+
+
+# ----------------------------------------------------------------------------- geometry
+
+
+def display_tolerance(bounds: Sequence[float]) -> float:
+    """Simplification tolerance in degrees: about 1/4000 of the extent (sub-pixel at full view)."""
+    minx, miny, maxx, maxy = bounds
+    span = max(maxx - minx, (maxy - miny) * 1.3, 1e-3)
+    return span / 4000.0
+
+
+def _decimals(tol: float) -> int:
+    return int(min(6, max(3, math.ceil(-math.log10(tol / 3)))))
+
+
+def simplify_for_display(geoms: np.ndarray, tol: float) -> np.ndarray:
+    """Simplify a polygon coverage keeping shared borders shared (no gaps, no overlaps).
+
+    Uses GEOS coverage simplification; falls back to per-polygon
+    topology-preserving simplification when the input is not a clean coverage.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    if len(geoms) == 0:
+        return geoms
+    try:
+        out = shapely.coverage_simplify(geoms, tol, simplify_boundary=True)
+        if not shapely.is_valid(out).all() or shapely.is_empty(out).any():
+            raise ValueError("coverage simplification left invalid parts")
+        return out
+    except Exception as exc:  # noqa: BLE001 - any GEOS failure: fall back
+        log.debug("coverage_simplify failed (%s); per-polygon simplify", exc)
+        return shapely.simplify(geoms, tol, preserve_topology=True)
+
+
+def _feature_collection(geoms: Sequence, props: Sequence[dict], d: int) -> dict:
+    arr = np.asarray(list(geoms), dtype=object)
+    ok = ~(pd.isna(arr) | shapely.is_empty(arr)) if len(arr) else np.zeros(0, bool)
+    rounded = shapely.transform(arr[ok], lambda c: np.round(c, d)) if ok.any() else []
+    feats = []
+    for g, p in zip(rounded, [p for p, k in zip(props, ok) if k]):
+        gj = shapely.geometry.mapping(g)
+        feats.append({"type": "Feature", "properties": p,
+                      "geometry": {"type": gj["type"], "coordinates": gj["coordinates"]}})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _dissolve(geoms: np.ndarray, keys: Sequence) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    frame = pd.DataFrame({"k": list(keys), "g": list(geoms)})
+    for k, grp in frame.groupby("k", sort=True):
+        u = shapely.union_all(shapely.make_valid(np.asarray(grp["g"].tolist(), dtype=object)),
+                              grid_size=None)
+        out[str(k)] = u
+    return out
+
+
+# ----------------------------------------------------------------------------- background
+
+
+def _plotly_geo_dir() -> Path:
+    import _plotly_geo
+
+    return Path(_plotly_geo.__file__).parent / "package_data"
+
+
+@functools.lru_cache(maxsize=8)
+def _read_outline(name: str, bbox: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+    path = _plotly_geo_dir() / name
+    g = gpd.read_file(path, bbox=bbox, columns=[])
+    # cb_* shapefiles ship without .prj: they are NAD83 geographic, ~EPSG:4326 at map scale
+    g = g.set_crs("EPSG:4326", allow_override=True)
+    return g
+
+
+def background_outlines(bounds: Sequence[float], tol: float) -> dict | None:
+    """State and county outlines around ``bounds`` as two GeoJSON dicts (or None)."""
+    minx, miny, maxx, maxy = bounds
+    dx, dy = max((maxx - minx) * 1.5, 0.5), max((maxy - miny) * 1.0, 0.4)
+    box = (round(minx - dx, 2), round(miny - dy, 2), round(maxx + dx, 2), round(maxy + dy, 2))
+    try:
+        states = _read_outline("cb_2016_us_state_500k.shp", box)
+        counties = _read_outline("cb_2016_us_county_500k.shp", box)
+    except Exception as exc:  # noqa: BLE001 - no background is not fatal
+        log.warning("no background outlines: %s", exc)
+        return None
+    clip = shapely.box(*box)
+    out = {}
+    d = _decimals(tol)
+    for key, g in (("states", states), ("counties", counties)):
+        if g.empty:
+            out[key] = None
+            continue
+        geoms = shapely.intersection(shapely.make_valid(g.geometry.values), clip)
+        geoms = shapely.simplify(geoms, tol * 5, preserve_topology=True)  # context only
+        out[key] = _feature_collection(geoms, [{}] * len(geoms), d)
+    return out
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def _num(x: Any) -> float | None:
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _require(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} lacks column(s) {missing}")
+
+
+def _flag_list(flags: Any) -> list[str]:
+    if flags is None or (isinstance(flags, float) and math.isnan(flags)) or flags is pd.NA:
+        return []
+    return [f for f in str(flags).split(";") if f]
+
+
+def _unit_owner(accounts: pd.DataFrame) -> pd.Series:
+    """Current owner of each unit: the ``current_rep`` with the most revenue there."""
+    owned = accounts[accounts["current_rep"].notna()]
+    owned = owned.assign(unit_id=owned["unit_id"].astype(str),
+                         current_rep=owned["current_rep"].astype(str),
+                         revenue=pd.to_numeric(owned["revenue"], errors="coerce").fillna(0.0))
+    tot = (owned.groupby(["unit_id", "current_rep"])["revenue"].sum().reset_index()
+           .sort_values(["unit_id", "revenue", "current_rep"], ascending=[True, False, True])
+           .drop_duplicates("unit_id"))
+    return tot.set_index("unit_id")["current_rep"]
+
+
+def source_label(summary: dict) -> tuple[str, str]:
+    """The always-visible drive-time source line (escaped HTML) and its kind."""
+    src = str(summary.get("travel_source") or "estimate")
+    if src == "osm":
+        cov = _num(summary.get("travel_coverage"))
+        extra = (f" ({cov:.0%} road-routed, the rest straight-line estimates)"
+                 if cov is not None and cov < 0.999 else "")
+        return ("Drive times: OpenStreetMap road network" + esc(extra)
+                + " · © OpenStreetMap contributors", "osm")
+    return "Drive times: straight-line ESTIMATE (no road network)", "estimate"
+
+
+def _rep_rows(reps: pd.DataFrame, scorecard: pd.DataFrame, colours: dict[str, str]) -> list[dict]:
+    card = scorecard.copy()
+    card["rep_id"] = card["rep_id"].astype(str)
+    card = card.set_index("rep_id")
+    rows = []
+    rep_ids = [str(r) for r in reps["rep_id"]]
+    for r in card.index:
+        if r not in rep_ids:
+            rep_ids.append(r)
+    base = reps.assign(rep_id=reps["rep_id"].astype(str)).set_index("rep_id")
+    for rid in rep_ids:
+        c = card.loc[rid] if rid in card.index else None
+        b = base.loc[rid] if rid in base.index else None
+        name = (c["name"] if c is not None and "name" in card and pd.notna(c["name"])
+                else (b["name"] if b is not None else rid))
+        flags = _flag_list(c["flags"]) if c is not None and "flags" in card else []
+        lat = _num(b["lat"]) if b is not None else None
+        lon = _num(b["lon"]) if b is not None else None
+        rows.append({
+            "id": esc(rid), "name": esc(name), "colour": colours.get(rid, "#BBBBBB"),
+            "flagged": bool(flags), "flags": esc("; ".join(flags)),
+            "tam": _num(c["tam"]) if c is not None and "tam" in card else None,
+            "au": _num(c["account_units"]) if c is not None and "account_units" in card else None,
+            "hours": _num(c["drive_hours_per_month"]) if c is not None
+            and "drive_hours_per_month" in card else None,
+            "base": [lat, lon] if lat is not None and lon is not None else None,
+            "kind": str(b["base_kind"]) if b is not None and "base_kind" in base
+            and pd.notna(b["base_kind"]) else "centre",
+        })
+    return rows
+
+
+def legend_html(rows: list[dict], summary: dict, *, moved: bool = False) -> str:
+    """The legend panel: scenario, then one row per rep (flagged reps red)."""
+    thr = _num(summary.get("max_drive_hours_per_month")) or 30.0
+    head = (f"<h4>{esc(summary.get('scenario', 'scenario'))}</h4>"
+            f"<div class='sub'>{esc(summary.get('description') or '')}</div>")
+    body = ["<table><tr><th class='n'>Rep</th><th>TAM</th><th>Acct units</th>"
+            "<th>Drive h/mo</th></tr>"]
+    for r in rows:
+        cls = " class='flag'" if r["flagged"] else ""
+        title = f" title='flags: {r['flags']}'" if r["flagged"] else ""
+        mark = " ⚑" if r["flagged"] else ""
+        hours = r["hours"]
+        hcell = fmt_hours(hours) + (" ▲" if hours is not None and hours > thr else "")
+        au = "—" if r["au"] is None else f"{r['au']:.0f}"
+        body.append(f"<tr{cls}{title}><td class='n'><span class='sw' style='background:"
+                    f"{r['colour']}'></span>{r['name']}{mark}</td><td>{fmt_money(r['tam'])}</td>"
+                    f"<td>{au}</td><td>{hcell}</td></tr>")
+    body.append("</table>")
+    band = summary.get("account_units_band") or [None, None]
+    tol = _num(summary.get("tam_tolerance"))
+    notes = []
+    if tol is not None:
+        notes.append(f"TAM target ±{tol:.0%} of mean")
+    if band and band[0] is not None:
+        notes.append(f"account units {esc(band[0])}–{esc(band[1])}")
+    notes.append(f"red flag &gt; {thr:g} drive h/month")
+    keys = ("<div class='keys'><span><i class='tt-key-A'></i>A account</span>"
+            "<span><i class='tt-key-B'></i>B</span><span><i class='tt-key-C'></i>C</span>"
+            "<span>● home base</span><span>◆ centre</span>"
+            + ("<span><i class='tt-key-moved'></i>moved vs current owner</span>" if moved else "")
+            + "<span>numbers: clustered accounts</span></div>")
+    flagged = sum(r["flagged"] for r in rows)
+    flag_note = (f"<div class='keys' style='color:{FLAG_RED}'>⚑ {flagged} flagged rep(s): "
+                 f"red dashed outline</div>" if flagged else "")
+    return head + "".join(body) + f"<div class='keys'>{' · '.join(notes)}</div>" + keys + flag_note
+
+
+def scenario_data(
+    units: gpd.GeoDataFrame,
+    reps: pd.DataFrame,
+    accounts: pd.DataFrame | None,
+    scorecard: pd.DataFrame,
+    summary: dict,
+    *,
+    current: gpd.GeoDataFrame | None = None,
+    isochrones: gpd.GeoDataFrame | None = None,
+    colours: dict[str, str] | None = None,
+    background: bool = True,
+    unit_layer: bool = True,
+) -> dict:
+    """Everything the map's JavaScript draws, as a JSON-able dict with all text escaped.
+
+    ``units`` may be per-unit polygons or dissolved territories (one row per
+    rep, as in ``territories.geojson``); ``accounts`` may be None.
+    """
+    _require(units, _UNIT_COLS, "units")
+    _require(reps, _REP_COLS, "reps")
+    _require(scorecard, ("rep_id",), "scorecard")
+    u = units.copy()
+    if u.crs is not None and not u.crs.equals("EPSG:4326"):
+        u = u.to_crs("EPSG:4326")
+    u["rep_id"] = u["rep_id"].astype("string")
+    u = u[u.geometry.notna() & ~u.geometry.is_empty].reset_index(drop=True)
+    if (current is None and "current_rep" not in u.columns and accounts is not None
+            and {"current_rep", "unit_id", "revenue"} <= set(accounts.columns)
+            and "unit_id" in u.columns and accounts["current_rep"].notna().any()):
+        u["current_rep"] = u["unit_id"].astype(str).map(_unit_owner(accounts))
+    if colours is None:
+        colours = rep_colours([u])
+    rows = _rep_rows(reps, scorecard, colours)
+    raw_index = {str(rid): i for i, rid in enumerate(
+        [*map(str, reps["rep_id"]), *[str(x) for x in scorecard["rep_id"]
+                                      if str(x) not in set(map(str, reps["rep_id"]))]])}
+
+    bounds = tuple(u.total_bounds) if len(u) else (-84, 39, -82, 41)
+    tol = display_tolerance(bounds)
+    d = _decimals(tol)
+    geoms = simplify_for_display(shapely.make_valid(u.geometry.values), tol)
+    rep_of = [raw_index.get(str(r), -1) if pd.notna(r) else -1 for r in u["rep_id"]]
+
+    # territories: one dissolved shape per rep, labelled at its representative point
+    terr = _dissolve(geoms[np.array(rep_of) >= 0], [r for r in rep_of if r >= 0]) if len(u) else {}
+    terr_fc = _feature_collection(list(terr.values()), [{"r": int(k)} for k in terr], d)
+    for k, g in terr.items():
+        p = g.representative_point() if not g.is_empty else None
+        if p is not None:
+            rows[int(k)]["label"] = [round(p.y, 5), round(p.x, 5)]
+            rows[int(k)]["area"] = round(float(g.area), 8)
+
+    units_fc = None
+    if unit_layer:
+        _require(u, ("unit_id",), "units")
+        def col(name: str, default: Any = 0) -> list:
+            return u[name].tolist() if name in u.columns else [default] * len(u)
+
+        cur = col("current_rep", None)
+        name_of = {str(r): esc(n) for r, n in zip(reps["rep_id"], reps["name"])}
+        props = []
+        for uid, r, t, a, n, na, nb, nc, c in zip(col("unit_id"), rep_of, col("tam"),
+                                                  col("account_units"), col("n_accounts"),
+                                                  col("n_A"), col("n_B"), col("n_C"), cur):
+            p = {"u": esc(uid), "r": r, "t": _num(t) or 0.0, "a": int(_num(a) or 0),
+                 "n": int(_num(n) or 0), "A": int(_num(na) or 0), "B": int(_num(nb) or 0),
+                 "C": int(_num(nc) or 0)}
+            if c is not None and not (isinstance(c, float) and math.isnan(c)) and c is not pd.NA:
+                p["c"] = name_of.get(str(c), esc(c))
+            props.append(p)
+        units_fc = _feature_collection(geoms, props, d)
+
+    # current alignment outlines
+    cur_fc = None
+    cur_src = None
+    if current is not None:
+        cur_src = current.to_crs("EPSG:4326") if current.crs is not None else current
+        key = "current_rep" if "current_rep" in cur_src.columns else "rep_id"
+        cur_geoms = simplify_for_display(shapely.make_valid(cur_src.geometry.values), tol)
+        cur_keys = cur_src[key]
+    elif "current_rep" in u.columns and u["current_rep"].notna().any():
+        cur_geoms, cur_keys = geoms, u["current_rep"]
+    else:
+        cur_geoms, cur_keys = None, None
+    if cur_geoms is not None:
+        mask = pd.notna(pd.Series(list(cur_keys))).to_numpy()
+        cur = _dissolve(np.asarray(cur_geoms, dtype=object)[mask],
+                        [str(k) for k in np.asarray(list(cur_keys), dtype=object)[mask]])
+        names = {str(r): n for r, n in zip(reps["rep_id"], reps["name"])}
+        cur_fc = _feature_collection(
+            [shapely.boundary(g) if g.geom_type.endswith("Polygon") else g for g in cur.values()],
+            [{"name": esc(names.get(k, k))} for k in cur], d)
+
+    iso_fc = None
+    if isochrones is not None and len(isochrones):
+        iso = isochrones.to_crs("EPSG:4326") if isochrones.crs is not None else isochrones
+        iso_fc = _feature_collection(
+            shapely.simplify(iso.geometry.values, tol, preserve_topology=True),
+            [{"r": raw_index.get(str(r), -1), "m": _num(m)} for r, m in
+             zip(iso["rep_id"], iso.get("minutes", pd.Series([None] * len(iso))))], d)
+
+    acc_rows: list[list] = []
+    if accounts is not None and len(accounts):
+        _require(accounts, _ACC_COLS, "accounts")
+        acc = accounts.dropna(subset=["lon", "lat"])
+        names = {str(r): esc(n) for r, n in zip(reps["rep_id"], reps["name"])}
+        moved = acc["moved"].fillna(False).astype(bool).tolist() if "moved" in acc else [False] * len(acc)
+        curr = acc["current_rep"].tolist() if "current_rep" in acc else [None] * len(acc)
+        tiers = {"A": 0, "B": 1, "C": 2}
+        for lat, lon, nm, t, rev, r, mv, c in zip(acc["lat"], acc["lon"], acc["name"], acc["tier"],
+                                                  acc["revenue"], acc["rep_id"], moved, curr):
+            row = [round(float(lat), 5), round(float(lon), 5), tiers.get(str(t), 2), esc(nm),
+                   _num(rev) or 0.0, raw_index.get(str(r), -1) if pd.notna(r) else -1, int(mv)]
+            if mv:
+                row.append(names.get(str(c), esc(c)))
+            acc_rows.append(row)
+
+    src, kind = source_label(summary)
+    unit_word = "County" if str(summary.get("unit_level", "zip")).startswith("county") else "ZIP"
+    minx, miny, maxx, maxy = bounds
+    return {
+        "reps": rows,
+        "territories": terr_fc,
+        "units": units_fc,
+        "current": cur_fc,
+        "isochrones": iso_fc,
+        "accounts": acc_rows,
+        "background": background_outlines(bounds, tol) if background else None,
+        "bounds": [[miny, minx], [maxy, maxx]],
+        "canvas": len(u) > 2500,
+        "clusterOffZoom": 13,
+        "unitLabel": unit_word,
+        "legend": legend_html(rows, summary, moved=any(len(a) > 7 for a in acc_rows)),
+        "source": src,
+        "sourceKind": kind,
+        "attribution": "© OpenStreetMap contributors" if kind == "osm" else "",
+    }
+
+
+# ----------------------------------------------------------------------------- folium glue
+
+
+class _Raw(Element):
+    """An element whose text is emitted as is (never compiled as a Jinja template)."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs) -> str:  # noqa: D102
+        return self._text
+
+
+class _ScenarioLayers(MacroElement):
+    """Emits the inlined assets once and the ``TT.scenario`` call for its map."""
+
+    def __init__(self, data: dict, groups: dict[str, folium.FeatureGroup]):
+        super().__init__()
+        self._name = "ScenarioLayers"
+        self.data = data
+        self.groups = groups
+
+    def render(self, **kwargs) -> None:  # noqa: D102
+        figure = self.get_root()
+        figure.header.add_child(_Raw(offline_assets()), name="territory_assets")
+        groups = ", ".join(f'"{k}": {g.get_name()}' for k, g in self.groups.items())
+        call = (f"\nTT.scenario({self._parent.get_name()}, {js_data(self.data)}, "
+                f"{{{groups}}});\n")
+        figure.script.add_child(_Raw(call), name=self.get_name())
+
+
+class TerritoryMap(folium.Map):
+    """A :class:`folium.Map` that references no CDN: its assets are inlined at render."""
+
+    default_js: list = []
+    default_css: list = []
+
+
+def scenario_map(
+    units: gpd.GeoDataFrame,
+    reps: pd.DataFrame,
+    accounts: pd.DataFrame | None,
+    scorecard: pd.DataFrame,
+    summary: dict,
+    *,
+    current: gpd.GeoDataFrame | None = None,
+    isochrones: gpd.GeoDataFrame | None = None,
+    tiles: str | None = None,
+    colours: dict[str, str] | None = None,
+) -> folium.Map:
+    """The interactive map of one scenario.
+
+    Parameters
+    ----------
+    units
+        One row per unit: ``unit_id, geometry, rep_id`` and optionally ``tam,
+        account_units, n_accounts, n_A, n_B, n_C, current_rep`` (EPSG:4326).
+    reps
+        ``rep_id, name, lon, lat`` and optionally ``base_kind``.
+    accounts
+        ``name, lon, lat, tier, revenue, rep_id`` (+ ``current_rep, moved``), or None.
+    scorecard
+        One row per rep: ``rep_id, name, tam, account_units, drive_hours_per_month, flags``.
+    summary
+        The scenario summary (``scenario, description, travel_source,
+        max_drive_hours_per_month, tam_tolerance, account_units_band, ...``).
+    current
+        Polygons with ``current_rep`` (or ``rep_id``) for the current-alignment
+        layer; by default the units' own ``current_rep`` column.
+    isochrones
+        Optional drive-time polygons ``rep_id, minutes, geometry``.
+    tiles
+        None (offline vector background), ``"OpenStreetMap"`` or ``"CartoDB positron"``.
+    colours
+        ``rep_id -> colour``; default :func:`rep_colours` of this scenario alone.
+        Pass the colours of all scenarios to keep them equal across maps.
+
+    Returns
+    -------
+    folium.Map
+        Save it with :func:`save_map` for a self-contained HTML file.
+    """
+    if tiles is not None and tiles not in TILES:
+        raise ValueError(f"tiles must be None or one of {sorted(TILES)}, not {tiles!r}")
+    data = scenario_data(units, reps, accounts, scorecard, summary, current=current,
+                         isochrones=isochrones, colours=colours, background=tiles is None)
+    (s, w), (n, e) = data["bounds"]
+    m = TerritoryMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=9, tiles=None,
+                     control_scale=True, prefer_canvas=False, zoom_snap=0.25, zoom_delta=0.5)
+    m.get_root().title = esc(f"{summary.get('scenario', 'scenario')} — territory map")
+    if tiles is not None:
+        with warnings.catch_warnings():  # folium warns about CartoDB API keys; the tiles load
+            warnings.simplefilter("ignore", UserWarning)
+            folium.TileLayer(TILES[tiles], name=f"Tiles: {tiles}", control=False).add_to(m)
+    groups: dict[str, folium.FeatureGroup] = {}
+    if tiles is None:
+        groups["background"] = folium.FeatureGroup("State and county outlines", control=False)
+    if data["current"] is not None:
+        groups["current"] = folium.FeatureGroup("Current alignment (dotted)", show=False)
+    groups["territories"] = folium.FeatureGroup("Territories")
+    if data["units"] is not None:
+        unit_word = data["unitLabel"] + (" codes" if data["unitLabel"] == "ZIP" else " units")
+        groups["units"] = folium.FeatureGroup(f"{unit_word} (hover for details)")
+    if data["isochrones"] is not None:
+        groups["isochrones"] = folium.FeatureGroup("Drive-time areas", show=False)
+    groups["labels"] = folium.FeatureGroup("Rep names")
+    groups["bases"] = folium.FeatureGroup("Rep bases")
+    tiers_present = {p[2] for p in data["accounts"]}
+    for i, t in enumerate("ABC"):
+        if i in tiers_present:
+            groups[f"acc{t}"] = folium.FeatureGroup(f"Accounts tier {t}", show=t != "C" or
+                                                    len(data["accounts"]) < 3000)
+    for g in groups.values():
+        g.add_to(m)
+    m.add_child(_ScenarioLayers(data, groups))
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    return m
+
+
+def render_map(m: folium.Map) -> str:
+    """The map as one self-contained HTML string (no network references)."""
+    page = m.get_root().render()
+    page = strip_remote_assets(page)
+    if "TT.scenario" in page and "var TT" not in page:  # pragma: no cover - defensive
+        raise RuntimeError("map assets missing")
+    return page
+
+
+def save_map(m: folium.Map, path: str | os.PathLike) -> None:
+    """Write ``m`` as a self-contained HTML file: Leaflet inlined, no CDN, no tiles unless asked.
+
+    A plain :class:`folium.Map` (not made by :func:`scenario_map`) gets Leaflet
+    inlined in place of its CDN links; other plugins' remote assets are dropped.
+    """
+    if not isinstance(m, TerritoryMap):
+        m.default_js, m.default_css = [], []
+        m.get_root().header.add_child(_Raw(offline_assets()), name="territory_assets")
+    Path(path).write_text(render_map(m), encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------- size bench
+
+
+def synthetic_scenario(n_units: int, n_reps: int = 8, *, accounts_per_unit: float = 1.0,
+                       seed: int = 0) -> dict[str, Any]:
+    """A synthetic scenario of ``n_units`` irregular grid cells around Columbus, OH."""
+    rng = np.random.default_rng(seed)
+    side = int(math.ceil(math.sqrt(n_units)))
+    step = 0.03 if n_units <= 2000 else 2.0 / side * 4
+    xs = -83.0 - side * step / 2 + np.arange(side + 1) * step
+    ys = 39.96 - side * step / 2 + np.arange(side + 1) * step
+    # jitter interior vertices so cells are irregular but still tile the plane
+    gx, gy = np.meshgrid(xs, ys)
+    jx = gx + rng.uniform(-0.25, 0.25, gx.shape) * step
+    jy = gy + rng.uniform(-0.25, 0.25, gy.shape) * step
+    cells, ids = [], []
+    for i in range(side):
+        for j in range(side):
+            if len(cells) >= n_units:
+                break
+            ring = []
+            # subdivide edges to mimic real boundary detail (8 vertices per edge)
+            corners = [(i, j), (i, j + 1), (i + 1, j + 1), (i + 1, j)]
+            for (a, b), (c, d) in zip(corners, corners[1:] + corners[:1]):
+                for t in np.linspace(0, 1, 8, endpoint=False):
+                    ring.append((jx[a, b] * (1 - t) + jx[c, d] * t,
+                                 jy[a, b] * (1 - t) + jy[c, d] * t))
+            cells.append(shapely.Polygon(ring))
+            ids.append(f"{10000 + len(ids):05d}")
+    units = gpd.GeoDataFrame({"unit_id": ids}, geometry=cells, crs="EPSG:4326")
+    cx = shapely.get_x(shapely.centroid(units.geometry.values))
+    cy = shapely.get_y(shapely.centroid(units.geometry.values))
+    ang = np.arctan2(cy - cy.mean(), cx - cx.mean())
+    rep_idx = np.floor((ang + math.pi) / (2 * math.pi) * n_reps).astype(int) % n_reps
+    rep_ids = [f"R{i + 1:02d}" for i in range(n_reps)]
+    units["rep_id"] = [rep_ids[i] for i in rep_idx]
+    units["tam"] = rng.gamma(2.0, 50_000, len(units)).round(0)
+    units["n_accounts"] = rng.poisson(accounts_per_unit, len(units))
+    units["account_units"] = units["n_accounts"] * 2
+    for t in "ABC":
+        units[f"n_{t}"] = 0
+    units["current_rep"] = [rep_ids[(i + (k % 7 == 0)) % n_reps] for k, i in enumerate(rep_idx)]
+    reps = pd.DataFrame({"rep_id": rep_ids, "name": [f"Rep {i + 1}" for i in range(n_reps)],
+                         "lon": [cx[rep_idx == i].mean() for i in range(n_reps)],
+                         "lat": [cy[rep_idx == i].mean() for i in range(n_reps)],
+                         "base_kind": "home"})
+    n_acc = int(units["n_accounts"].sum())
+    pick = rng.integers(0, len(units), n_acc)
+    accounts = pd.DataFrame({
+        "account_id": [f"a{i}" for i in range(n_acc)],
+        "name": [f"Account {i}" for i in range(n_acc)],
+        "lon": cx[pick] + rng.normal(0, step / 6, n_acc),
+        "lat": cy[pick] + rng.normal(0, step / 6, n_acc),
+        "tier": rng.choice(["A", "B", "C"], n_acc, p=[0.15, 0.35, 0.5]),
+        "revenue": rng.gamma(2.0, 20_000, n_acc).round(0),
+        "rep_id": units["rep_id"].to_numpy()[pick],
+        "unit_id": units["unit_id"].to_numpy()[pick]})
+    g = units.groupby("rep_id")
+    card = pd.DataFrame({"rep_id": rep_ids, "name": reps["name"]})
+    card["tam"] = card["rep_id"].map(g["tam"].sum())
+    card["account_units"] = card["rep_id"].map(g["account_units"].sum())
+    card["n_units"] = card["rep_id"].map(g.size())
+    card["drive_hours_per_month"] = rng.uniform(10, 40, n_reps).round(1)
+    card["flags"] = np.where(card["drive_hours_per_month"] > 30, "drive>30h", "")
+    summary = {"scenario": f"synthetic-{n_units}", "description": "synthetic grid",
+               "travel_source": "estimate", "max_drive_hours_per_month": 30,
+               "tam_tolerance": 0.15, "account_units_band": [100, 150], "unit_level": "zip"}
+    return {"units": units, "reps": reps, "accounts": accounts, "scorecard": card,
+            "summary": summary}
+
+
+def measure_map_size(n_units: int, out_dir: str | os.PathLike | None = None, *,
+                     accounts_per_unit: float = 1.0, seed: int = 0) -> dict[str, Any]:
+    """Build and save the map of a synthetic scenario; report HTML size and time.
+
+    Returns
+    -------
+    dict
+        ``n_units, n_accounts, html_bytes, html_mb, build_seconds, save_seconds``.
+    """
+    import tempfile
+    import time
+
+    s = synthetic_scenario(n_units, accounts_per_unit=accounts_per_unit, seed=seed)
+    t0 = time.perf_counter()
+    m = scenario_map(s["units"], s["reps"], s["accounts"], s["scorecard"], s["summary"])
+    t1 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(out_dir or tmp) / f"map_{n_units}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_map(m, path)
+        t2 = time.perf_counter()
+        size = path.stat().st_size
+    return {"n_units": n_units, "n_accounts": int(len(s["accounts"])), "html_bytes": size,
+            "html_mb": round(size / 1e6, 2), "build_seconds": round(t1 - t0, 2),
+            "save_seconds": round(t2 - t1, 2)}

@@ -1,0 +1,290 @@
+"""Scenario maps: offline HTML, escaping, legend, flags, colours, travel-source label.
+
+The fixture is six hand-drawn squares near Columbus, three reps, a few
+accounts with hostile names. ``tiny_scenario`` and ``write_result_dir`` are
+imported by the compare and browser tests too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from territory import maps
+from territory.maps import rep_colours, save_map, scenario_map
+
+HOSTILE = "<script>alert('x')</script> Supply"
+XSS_IMG = '<img src=x onerror="window.__xss=1">'
+FORMULA = '=HYPERLINK("http://evil.example","click")'
+JINJA = "{{ 7*7 }} {# brace #} Co"
+
+
+def _square(x: float, y: float, s: float = 0.1) -> shapely.Polygon:
+    return shapely.box(x, y, x + s, y + s)
+
+
+def tiny_scenario(variant: str = "a", travel_source: str = "estimate") -> dict:
+    """Six unit squares (2 rows x 3 columns), three reps, eight accounts.
+
+    Variant ``a``: R1 = u1,u4; R2 = u2,u5; R3 = u3,u6 (R3 flagged for driving).
+    Variant ``b``: u5 moves from R2 to R1. ``current_rep`` is variant ``a`` but u3 with R2.
+    """
+    x0, y0 = -83.2, 39.9
+    ids = ["u1", "u2", "u3", "u4", "u5", "u6"]
+    geoms = [_square(x0 + 0.1 * (i % 3), y0 + 0.1 * (i // 3)) for i in range(6)]
+    rep_a = {"u1": "R1", "u4": "R1", "u2": "R2", "u5": "R2", "u3": "R3", "u6": "R3"}
+    rep = dict(rep_a)
+    if variant == "b":
+        rep["u5"] = "R1"
+    current = dict(rep_a, u3="R2")
+    units = gpd.GeoDataFrame({"unit_id": ids, "rep_id": [rep[u] for u in ids]}, geometry=geoms,
+                             crs="EPSG:4326")
+    names = [HOSTILE, XSS_IMG, FORMULA, JINJA, "Acme & Sons", "Beta", "Gamma", "Delta"]
+    acc_units = ["u1", "u2", "u3", "u4", "u5", "u6", "u1", "u5"]
+    tiers = ["A", "B", "C", "A", "B", "C", "C", "A"]
+    accounts = pd.DataFrame({
+        "account_id": [f"a{i}" for i in range(8)],
+        "name": names,
+        "unit_id": acc_units,
+        "lon": [shapely.centroid(geoms[ids.index(u)]).x + 0.01 * k for k, u in enumerate(acc_units)],
+        "lat": [shapely.centroid(geoms[ids.index(u)]).y for u in acc_units],
+        "tier": tiers,
+        "revenue": [150_000, 50_000, 10_000, 120_000, 60_000, 9_000, 5_000, 200_000],
+        "account_units": [{"A": 3, "B": 2, "C": 1}[t] for t in tiers],
+    })
+    accounts["rep_id"] = accounts["unit_id"].map(rep)
+    accounts["current_rep"] = accounts["unit_id"].map(current)
+    accounts["moved"] = accounts["rep_id"] != accounts["current_rep"]
+    accounts["zip"] = ["43001", "43002", "43003", "43004", "43005", "43006", "43001", "43005"]
+    g = accounts.groupby("unit_id")
+    units["tam"] = units["unit_id"].map(g["revenue"].sum()).fillna(0.0)
+    units["account_units"] = units["unit_id"].map(g["account_units"].sum()).fillna(0).astype(int)
+    units["n_accounts"] = units["unit_id"].map(g.size()).fillna(0).astype(int)
+    for t in "ABC":
+        units[f"n_{t}"] = units["unit_id"].map(
+            accounts[accounts["tier"] == t].groupby("unit_id").size()).fillna(0).astype(int)
+    units["current_rep"] = units["unit_id"].map(current)
+    reps = pd.DataFrame({"rep_id": ["R1", "R2", "R3"],
+                         "name": ["Ann <b>Lee</b>", "Bo Chen", "Cy Diaz"],
+                         "lon": [-83.15, -83.05, -82.95], "lat": [39.95, 39.95, 39.95],
+                         "base_kind": ["home", "home", "centre"]})
+    ga = accounts.groupby("rep_id")
+    card = reps[["rep_id", "name"]].copy()
+    card["n_accounts"] = card["rep_id"].map(ga.size()).fillna(0).astype(int)
+    card["account_units"] = card["rep_id"].map(ga["account_units"].sum()).fillna(0).astype(int)
+    card["tam"] = card["rep_id"].map(ga["revenue"].sum()).fillna(0.0)
+    card["tam_index"] = card["tam"] / card["tam"].mean()
+    card["n_units"] = card["rep_id"].map(units.groupby("rep_id").size()).astype(int)
+    card["drive_hours_per_month"] = [12.5, 18.0, 34.2] if variant == "a" else [14.0, 16.0, 31.0]
+    card["travel_share"] = card["drive_hours_per_month"] / 160
+    card["quota"] = 1_000_000.0
+    card["flags"] = ["", "", "drive>30h"] if variant == "a" else ["tam_band", "", "drive>30h"]
+    moved = accounts[accounts["moved"]]
+    summary = {
+        "scenario": "balanced" if variant == "a" else "low-travel",
+        "description": "Balanced <TAM> & units" if variant == "a" else "Less driving",
+        "accounts_in": 8, "assigned": 8, "rejected": 0, "unit_level": "zip", "n_units": 6,
+        "n_reps": 3, "solver": "highs", "status": "Optimal", "objective": 12.3,
+        "lp_bound": 12.0, "mip_gap": 0.001 if variant == "a" else 0.02, "solve_seconds": 0.4,
+        "travel_source": travel_source, "travel_coverage": 1.0, "tam_tolerance": 0.15,
+        "account_units_band": [3, 6], "contiguous": True,
+        "accounts_moved": int(len(moved)), "tam_moved": float(moved["revenue"].sum()),
+        "fairness_share": 0.67 if variant == "a" else 1.0,
+        "violations": [], "max_drive_hours_per_month": 30,
+    }
+    return {"units": units, "reps": reps, "accounts": accounts, "scorecard": card,
+            "summary": summary}
+
+
+def write_result_dir(s: dict, d: Path) -> Path:
+    """Write the on-disk result contract of a scenario dict (what ``write_result`` writes)."""
+    from territory.export import write_csv, write_json
+
+    d.mkdir(parents=True, exist_ok=True)
+    write_json(s["summary"], d / "summary.json")
+    write_csv(s["scorecard"], d / "scorecard.csv")
+    acc = s["accounts"]
+    write_csv(acc[["account_id", "name", "zip", "unit_id", "rep_id", "tier", "account_units",
+                   "revenue", "current_rep", "moved"]], d / "assignments.csv")
+    u = s["units"]
+    write_csv(u[["unit_id", "rep_id", "tam", "account_units", "n_accounts"]], d / "units.csv")
+    write_csv(s["reps"], d / "reps.csv")
+    terr = u[["rep_id", "geometry"]].dissolve("rep_id", as_index=False).merge(
+        s["scorecard"][["rep_id", "name", "tam", "account_units", "n_accounts", "n_units",
+                        "drive_hours_per_month", "flags"]], on="rep_id")
+    (d / "territories.geojson").write_text(terr.to_json(drop_id=True), encoding="utf-8")
+    m = scenario_map(u, s["reps"], acc, s["scorecard"], s["summary"])
+    save_map(m, d / "map.html")
+    return d
+
+
+def _page(tmp_path: Path, **kw) -> str:
+    s = tiny_scenario(**{k: v for k, v in kw.items() if k in ("variant", "travel_source")})
+    m = scenario_map(s["units"], s["reps"], s["accounts"], s["scorecard"], s["summary"],
+                     **{k: v for k, v in kw.items() if k in ("tiles", "isochrones", "current")})
+    path = tmp_path / "map.html"
+    save_map(m, path)
+    return path.read_text(encoding="utf-8")
+
+
+_REMOTE = re.compile(r"<(?:script|link|img|iframe)[^>]+(?:src|href)\s*=\s*[\"']?(?:https?:)?//",
+                     re.I)
+
+
+def test_saved_map_is_offline(tmp_path):
+    page = _page(tmp_path)
+    assert not _REMOTE.search(page)
+    assert "cdn.jsdelivr" not in page and "code.jquery" not in page
+    assert "L.map(" in page and "TT.scenario(" in page
+    # Leaflet's own images are data URIs, not files next to the page
+    assert "url(images/" not in page
+
+
+def test_hostile_names_are_escaped(tmp_path):
+    page = _page(tmp_path)
+    assert HOSTILE not in page
+    assert "<script>alert" not in page
+    assert XSS_IMG not in page and "<img src=x" not in page
+    assert "Ann <b>Lee</b>" not in page
+    # escaped text is there, inside a JSON string (with < written as \u003c)
+    assert "\\u0026lt;script\\u0026gt;alert" in page
+    # Jinja syntax in user text is not evaluated
+    assert "{{ 7*7 }}" in page and ">49<" not in page
+
+
+def test_legend_lists_every_rep_and_flags_red(tmp_path):
+    s = tiny_scenario()
+    d = maps.scenario_data(s["units"], s["reps"], s["accounts"], s["scorecard"], s["summary"])
+    legend = d["legend"]
+    for name in ("Ann &lt;b&gt;Lee&lt;/b&gt;", "Bo Chen", "Cy Diaz"):
+        assert name in legend
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", legend)
+    cy = next(r for r in rows if "Cy Diaz" in r)
+    assert "class='flag'" in cy and "⚑" in cy
+    assert all("class='flag'" not in r for r in rows if "Bo Chen" in r)
+    assert "$" in cy and "34.2" in cy
+    flagged = {r["name"]: r["flagged"] for r in d["reps"]}
+    assert flagged == {"Ann &lt;b&gt;Lee&lt;/b&gt;": False, "Bo Chen": False, "Cy Diaz": True}
+    assert ".tt-legend tr.flag td{color:#D1002C" in _page(tmp_path)
+
+
+@pytest.mark.parametrize("source,label", [
+    ("osm", "Drive times: OpenStreetMap road network"),
+    ("estimate", "Drive times: straight-line ESTIMATE"),
+])
+def test_travel_source_label(tmp_path, source, label):
+    page = _page(tmp_path, travel_source=source)
+    assert label in page
+    if source == "osm":
+        assert "© OpenStreetMap contributors" in page
+    else:
+        assert "OpenStreetMap road network" not in page
+
+
+def test_neighbours_differ_and_same_rep_same_colour():
+    a, b = tiny_scenario("a"), tiny_scenario("b")
+    colours = rep_colours([a["units"], b["units"]])
+    assert set(colours) == {"R1", "R2", "R3"}
+    assert len(set(colours.values())) == 3  # R1-R2, R2-R3 touch; R1-R3 touch in scenario b
+    assert rep_colours([a["units"], b["units"]]) == colours  # deterministic
+    for s in (a, b):
+        d = maps.scenario_data(s["units"], s["reps"], s["accounts"], s["scorecard"],
+                               s["summary"], colours=colours)
+        assert {r["id"]: r["colour"] for r in d["reps"]} == colours
+
+
+def test_many_reps_neighbours_differ():
+    cells = [_square(-83 + 0.1 * (i % 6), 39 + 0.1 * (i // 6)) for i in range(36)]
+    g = gpd.GeoDataFrame({"rep_id": [f"R{i:02d}" for i in range(36)]}, geometry=cells,
+                         crs="EPSG:4326")
+    colours = rep_colours([g])
+    graph = maps._rep_adjacency([g])
+    assert graph.number_of_edges() > 36
+    assert all(colours[u] != colours[v] for u, v in graph.edges)
+
+
+def test_layers_tooltips_and_current(tmp_path):
+    s = tiny_scenario()
+    d = maps.scenario_data(s["units"], s["reps"], s["accounts"], s["scorecard"], s["summary"])
+    assert len(d["territories"]["features"]) == 3
+    assert len(d["units"]["features"]) == 6
+    props = d["units"]["features"][0]["properties"]
+    assert {"u", "r", "t", "a", "n", "A", "B", "C"} <= set(props)
+    assert d["current"] is not None and len(d["current"]["features"]) == 3
+    assert len(d["accounts"]) == 8 and {p[2] for p in d["accounts"]} == {0, 1, 2}
+    assert all(r.get("label") for r in d["reps"])
+    assert d["background"] and d["background"]["states"]["features"]
+    page = _page(tmp_path)
+    for layer in ("Territories", "Current alignment", "Rep bases", "Accounts tier A"):
+        assert layer in page
+
+
+def test_tiles_option(tmp_path):
+    page = _page(tmp_path, tiles="CartoDB positron")
+    assert "basemaps.cartocdn.com" in page  # tile URL in JS, not a script/link src
+    assert not _REMOTE.search(page)
+    with pytest.raises(ValueError):
+        _page(tmp_path, tiles="Stamen")
+
+
+def test_isochrones_layer(tmp_path):
+    iso = gpd.GeoDataFrame({"rep_id": ["R1"], "minutes": [30]},
+                           geometry=[shapely.Point(-83.15, 39.95).buffer(0.05)], crs="EPSG:4326")
+    page = _page(tmp_path, isochrones=iso)
+    assert "Drive-time areas" in page
+
+
+def test_simplify_keeps_shared_borders():
+    s = maps.synthetic_scenario(100)
+    geoms = s["units"].geometry.values
+    tol = maps.display_tolerance(s["units"].total_bounds) * 20
+    out = maps.simplify_for_display(geoms, tol)
+    assert shapely.get_num_coordinates(out).sum() < shapely.get_num_coordinates(geoms).sum()
+    # coverage kept: the union has no holes opened between neighbours
+    assert shapely.union_all(out).area == pytest.approx(shapely.union_all(geoms).area, rel=0.02)
+    assert shapely.is_valid(out).all()
+
+
+def test_measure_map_size_small(tmp_path):
+    r = maps.measure_map_size(300, tmp_path)
+    assert r["n_units"] == 300 and 50_000 < r["html_bytes"] < 2_000_000
+
+
+def test_json_in_script_cannot_close_it(tmp_path):
+    s = tiny_scenario()
+    s["accounts"].loc[0, "name"] = "</script><script>window.__x=1</script>"
+    m = scenario_map(s["units"], s["reps"], s["accounts"], s["scorecard"], s["summary"])
+    save_map(m, tmp_path / "m.html")
+    page = (tmp_path / "m.html").read_text()
+    assert "</script><script>window.__x" not in page
+    assert page.count("<script") == page.count("</script>")
+
+
+def test_plain_folium_map_saved_offline(tmp_path):
+    import folium
+
+    m = folium.Map(tiles=None)
+    save_map(m, tmp_path / "plain.html")
+    page = (tmp_path / "plain.html").read_text()
+    assert not _REMOTE.search(page) and "L.map(" in page
+
+
+def test_data_summary_json_roundtrip():
+    s = tiny_scenario()
+    d = maps.scenario_data(s["units"], s["reps"], s["accounts"], s["scorecard"], s["summary"])
+    json.dumps(d, allow_nan=False)
+
+
+def test_current_layer_from_accounts_when_units_lack_it():
+    s = tiny_scenario()
+    units = s["units"].drop(columns="current_rep")
+    d = maps.scenario_data(units, s["reps"], s["accounts"], s["scorecard"], s["summary"])
+    assert d["current"] is not None and len(d["current"]["features"]) == 3
+    tips = {f["properties"]["u"]: f["properties"].get("c") for f in d["units"]["features"]}
+    assert tips["u3"] == "Bo Chen"  # u3's accounts are currently Bo's
