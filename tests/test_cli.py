@@ -50,7 +50,8 @@ def planned(tmp_path_factory) -> Path:
 
 def test_output_contract(planned: Path):
     for name in ("assignments.csv", "rejects.csv", "scorecard.csv", "territories.geojson",
-                 "units.csv", "map.html", "summary.json", "reps.csv"):
+                 "units.csv", "map.html", "summary.json", "reps.csv", "territories.gpkg",
+                 "assignments.xlsx"):
         assert (planned / name).is_file(), name
     a = pd.read_csv(planned / "assignments.csv", dtype=str)
     assert list(a.columns)[:8] == ["account_id", "name", "zip", "unit_id", "rep_id", "tier",
@@ -74,6 +75,17 @@ def test_output_contract(planned: Path):
                 "tam_tolerance", "account_units_band", "violations"):
         assert key in s, key
     assert s["travel_source"] in ("osm", "estimate")
+
+
+def test_excel_export_has_a_sheet_per_rep_and_safe_cells(planned: Path):
+    sheets = pd.read_excel(planned / "assignments.xlsx", sheet_name=None, dtype=str)
+    card = pd.read_csv(planned / "scorecard.csv", dtype=str)
+    assert set(card["rep_id"]) <= set(sheets)
+    everyone = sheets["all accounts"]
+    assert len(everyone) == sum(len(sheets[r]) for r in card["rep_id"])
+    assert not everyone["name"].str.startswith(("=", "+", "@")).any()
+    terr = gpd.read_file(planned / "territories.gpkg")
+    assert sorted(terr["rep_id"]) == sorted(card["rep_id"])
 
 
 def test_every_account_is_accounted_for(planned: Path):

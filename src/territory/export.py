@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["safe_csv_value", "safe_frame", "write_csv", "write_json", "write_geojson",
-           "write_excel"]
+           "write_geopackage", "write_excel"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -86,4 +86,14 @@ def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
     p = Path(path)
     out = gdf.to_crs("EPSG:4326")
     p.write_text(out.to_json(drop_id=True, to_wgs84=True), encoding="utf-8")
+    return p
+
+
+def write_geopackage(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str) -> Path:
+    """Write one layer of a GeoPackage (replacing the file), text cells formula-safe."""
+    p = Path(path)
+    p.unlink(missing_ok=True)
+    safe = gpd.GeoDataFrame(safe_frame(pd.DataFrame(gdf.drop(columns="geometry"))),
+                            geometry=gdf.geometry.values, crs=gdf.crs)
+    safe.to_file(p, layer=layer, driver="GPKG")
     return p

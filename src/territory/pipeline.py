@@ -41,7 +41,7 @@ from .accounts import (REJECT_COLUMNS, assign_tiers, normalise_zip, read_table,
 from .assign import AssignProblem, check_plan, solve_assignment
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
-from .export import write_csv, write_geojson, write_json
+from .export import write_csv, write_excel, write_geojson, write_geopackage, write_json
 from .geocode import geocode_accounts, zip_table
 from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disruption, fairness,
                       quota_table, rep_scorecard, tam_cv)
@@ -576,7 +576,14 @@ def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool 
     write_csv(result.reps[["rep_id", "name", "lon", "lat", "base_kind"]], out / "reps.csv")
     if not result.substitutions.empty:
         write_csv(result.substitutions, out / "substitutions.csv")
-    write_geojson(territories(result.units, result.scorecard), out / "territories.geojson")
+    terr = territories(result.units, result.scorecard)
+    write_geojson(terr, out / "territories.geojson")
+    write_geopackage(terr, out / "territories.gpkg", layer="territories")
+    sheets = {"all accounts": acc[cols], "scorecard": result.scorecard[
+        [c for c in card_cols if c in result.scorecard]]}
+    for rep in result.reps.itertuples():
+        sheets[str(rep.rep_id)] = acc.loc[acc["rep_id"] == rep.rep_id, cols]
+    write_excel(sheets, out / "assignments.xlsx")
     write_json(result.summary, out / "summary.json")
     if map_html:
         from .maps import save_map, scenario_map
