@@ -218,3 +218,8 @@ def test_plan_does_not_depend_on_pythonhashseed(tmp_path: Path):
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
     s = json.loads((outs[0] / "summary.json").read_text())
     assert s["travel_source"] == "osm"
+    assert 0 < s["travel_coverage"] <= 1
+    card = pd.read_csv(outs[0] / "scorecard.csv")
+    assert (card["drive_hours_per_month"] > 0).all()
+    html = (outs[0] / "map.html").read_text(encoding="utf-8")
+    assert "Drive-time areas" in html and "OpenStreetMap contributors" in html

@@ -83,6 +83,7 @@ class ScenarioResult:
     summary: dict
     substitutions: pd.DataFrame
     adjacency: nx.Graph
+    isochrones: gpd.GeoDataFrame | None = None
 
 
 # ----------------------------------------------------------------------------- reps
@@ -418,7 +419,19 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
         "wall_seconds": round(time.perf_counter() - t0, 2),
     }
     return ScenarioResult(config, acc, inputs.rejects, units, reps, card, summary,
-                          inputs.substitutions, inputs.adjacency)
+                          inputs.substitutions, inputs.adjacency,
+                          rep_isochrones(reps, network) if network is not None else None)
+
+
+def rep_isochrones(reps: pd.DataFrame, network, minutes=(30, 60, 90)) -> gpd.GeoDataFrame:
+    """Drive-time areas (30 / 60 / 90 min) around every rep's base, for the map."""
+    from .travel import isochrones
+
+    parts = [isochrones(network, float(r.lon), float(r.lat), minutes).assign(rep_id=r.rep_id)
+             for r in reps.itertuples()]
+    out = pd.concat(parts, ignore_index=True)
+    return gpd.GeoDataFrame(out[["rep_id", "minutes", "geometry"]], geometry="geometry",
+                            crs="EPSG:4326")
 
 
 def _summary_base(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame, tm) -> dict:
@@ -589,6 +602,6 @@ def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool 
         from .maps import save_map, scenario_map
 
         m = scenario_map(result.units, result.reps, acc, result.scorecard, result.summary,
-                         tiles=tiles, colours=colours)
+                         tiles=tiles, colours=colours, isochrones=result.isochrones)
         save_map(m, out / "map.html")
     return out
