@@ -82,7 +82,7 @@ def rep_scorecard(
     return card
 
 
-def add_flags(card: pd.DataFrame, column: str, mask: np.ndarray, flag: str) -> pd.DataFrame:
+def add_flags(card: pd.DataFrame, mask: np.ndarray, flag: str) -> pd.DataFrame:
     """A copy of ``card`` with ``flag`` appended to ``flags`` where ``mask``."""
     out = card.copy()
     out["flags"] = [

@@ -376,12 +376,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
                                      config.balance.account_units_max),
                          tam_target=pd.Series(problem.tam_target, index=rep_ids))
     burden = travel_burden(units[["unit_id", "rep_id"]], units, reps, network, config.travel)
-    card = card.merge(burden, on="rep_id", how="left")
-    card = add_flags(card, "flags", card["over_hours"].fillna(False).to_numpy(),
-                     f"drive>{config.travel.max_drive_hours_per_month:g}h")
-    card = add_flags(card, "flags", card["over_share"].fillna(False).to_numpy(),
-                     f"travel>{config.travel.max_travel_share:.0%}")
-    card = card.merge(quota_table(card, reps, config.quota), on="rep_id", how="left")
+    card = _with_travel_and_quota(card, burden, reps, config)
     moves = disruption(acc)
     fair = fairness(card, acc, (config.balance.account_units_min,
                                 config.balance.account_units_max))
@@ -432,6 +427,17 @@ def rep_isochrones(reps: pd.DataFrame, network, minutes=(30, 60, 90)) -> gpd.Geo
     out = pd.concat(parts, ignore_index=True)
     return gpd.GeoDataFrame(out[["rep_id", "minutes", "geometry"]], geometry="geometry",
                             crs="EPSG:4326")
+
+
+def _with_travel_and_quota(card: pd.DataFrame, burden: pd.DataFrame, reps: pd.DataFrame,
+                           config: ScenarioConfig) -> pd.DataFrame:
+    """The scorecard with drive hours, their red flags and the quota columns."""
+    card = card.merge(burden, on="rep_id", how="left")
+    card = add_flags(card, card["over_hours"].fillna(False).to_numpy(),
+                     f"drive>{config.travel.max_drive_hours_per_month:g}h")
+    card = add_flags(card, card["over_share"].fillna(False).to_numpy(),
+                     f"travel>{config.travel.max_travel_share:.0%}")
+    return card.merge(quota_table(card, reps, config.quota), on="rep_id", how="left")
 
 
 def _summary_base(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame, tm) -> dict:
@@ -518,12 +524,7 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
     vu = visits.join(pts, on="unit_id")
     vu["unit_id"] = vu["rep_id"] + "|" + vu["unit_id"]
     burden = travel_burden(vu[["unit_id", "rep_id"]], vu, reps, network, config.travel)
-    card = card.merge(burden, on="rep_id", how="left")
-    card = add_flags(card, "flags", card["over_hours"].fillna(False).to_numpy(),
-                     f"drive>{config.travel.max_drive_hours_per_month:g}h")
-    card = add_flags(card, "flags", card["over_share"].fillna(False).to_numpy(),
-                     f"travel>{config.travel.max_travel_share:.0%}")
-    card = card.merge(quota_table(card, reps, config.quota), on="rep_id", how="left")
+    card = _with_travel_and_quota(card, burden, reps, config)
     pieces = contiguity_report(units.dropna(subset=["rep_id"]), inputs.adjacency)
     out_acc = acc.assign(rep_id=acc["current_rep"], moved=False)
     summary = {
