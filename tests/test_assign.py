@@ -10,7 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from territory.assign import AssignProblem, check_plan, explain_infeasible, solve_assignment
+from territory import _lns
+from territory.assign import (
+    AssignProblem,
+    check_plan,
+    explain_infeasible,
+    feasible_rep_counts,
+    inertia_cost,
+    solve_assignment,
+)
 from territory.config import BalanceConfig, SolverConfig
 from territory.errors import InfeasibleError
 
@@ -196,3 +204,182 @@ def test_random_instances_meet_every_invariant(rows, cols, seed, k):
     assert len(r.rep_of_unit) == n and set(r.rep_of_unit) <= set(range(k))
     assert check_plan(p, r.rep_of_unit) == []
     assert r.bound is None or r.bound <= r.objective + 1e-6
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def random_problem(n: int = 60, m: int = 4, *, seed: int = 0, tol: float = 0.10,
+                   band: float = 0.10) -> AssignProblem:
+    """Units scattered on a 100 x 100 square, bases at random, no contiguity."""
+    rng = np.random.default_rng(seed)
+    xy = rng.random((n, 2)) * 100
+    bases = rng.random((m, 2)) * 100
+    cost = np.linalg.norm(xy[:, None] - bases[None], axis=2)
+    tam = rng.lognormal(0, 0.6, n) * 100
+    au = rng.integers(1, 5, n).astype(float)
+    per = au.sum() / m
+    bal = BalanceConfig(tam_tolerance=tol, account_units_min=per * (1 - band),
+                        account_units_max=per * (1 + band))
+    return AssignProblem.with_balance(
+        bal, unit_ids=tuple(f"u{i}" for i in range(n)), rep_ids=tuple(f"R{j}" for j in range(m)),
+        tam=tam, account_units=au, cost=cost)
+
+
+# ----------------------------------------------------------------------------- compactness
+
+
+def test_compactness_term_picks_the_compact_plan():
+    # Travel is free; compactness (squared distance to the bases at both ends) decides.
+    p = grid_problem(1, 4, [(0, 0), (0, 3)], contiguity=False, roots=None,
+                     balance=BalanceConfig(tam_tolerance=0.0, account_units_min=0,
+                                           account_units_max=1e9))
+    q = np.array([[0.0, 9.0], [1.0, 4.0], [4.0, 1.0], [9.0, 0.0]])
+    p = dataclasses.replace(p, cost=np.zeros((4, 2)), compactness=q, compactness_weight=2.0)
+    r = solve_assignment(p, SOLVER)
+    assert r.rep_of_unit.tolist() == [0, 0, 1, 1]
+    assert r.objective == pytest.approx(2.0 * (0 + 1 + 1 + 0))
+    off = solve_assignment(dataclasses.replace(p, compactness_weight=0.0), SOLVER)
+    assert off.objective == pytest.approx(0.0)
+
+
+def test_inertia_cost_is_tam_weighted_squared_distance():
+    xy = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]])
+    bases = np.array([[0.0, 0.0], [3.0, 0.0]])
+    q = inertia_cost(np.array([1.0, 2.0, 0.0]), xy, bases)
+    # reference: mean squared distance to the nearest base = (0 + 1 + 0) / 3
+    ref = 1 / 3
+    w = np.array([1.0, 2.0, 0.0]) / 1.5
+    assert q[1, 0] == pytest.approx(w[1] * 1 / ref)
+    assert q[1, 1] == pytest.approx(w[1] * 4 / ref)
+    assert q[2, 0] == pytest.approx(0.02 * 9 / ref)  # empty units weigh a little
+
+
+# ----------------------------------------------------------------------------- soft bands
+
+
+def test_soft_tam_band_reports_its_penalty():
+    # Two units of TAM 100 and 300, each rep rooted on one: targets 200 +- 0 cannot hold.
+    # Soft: rep 0 is 100 under, rep 1 is 100 over; slack in units of the mean target (200).
+    p = grid_problem(1, 2, [(0, 0), (0, 1)], tam=[100, 300],
+                     balance=BalanceConfig(tam_tolerance=0.0, account_units_min=0,
+                                           account_units_max=1e9, soft_tam=True, penalty=10.0))
+    r = solve_assignment(p, SOLVER)
+    assert r.rep_of_unit.tolist() == [0, 1]
+    assert r.slack["tam_band_under"] == pytest.approx(0.5)
+    assert r.slack["tam_band_over"] == pytest.approx(0.5)
+    assert r.penalty_cost == pytest.approx(10.0)
+    assert r.objective == pytest.approx(0 + 0 + 10.0)
+
+
+# ----------------------------------------------------------------------------- time limit
+
+
+def test_time_limit_returns_the_incumbent_with_gap_and_bound():
+    p = random_problem(600, 12, seed=3, tol=0.08, band=0.05)
+    cfg = SolverConfig(time_limit_seconds=0.5, mip_gap=0.0, candidates=4)
+    r = solve_assignment(p, cfg)
+    assert r.status == "time_limit"
+    assert check_plan(p, r.rep_of_unit) == []
+    assert r.bound is not None and r.bound <= r.objective + 1e-6
+    assert r.gap is not None and r.gap > 0
+    assert len(r.history) >= 1  # the progress callback saw the incumbent
+    assert r.objective == pytest.approx(float(p.cost[np.arange(p.n_units), r.rep_of_unit].sum()))
+
+
+# ----------------------------------------------------------------------------- LNS engine
+
+
+def test_lns_reaches_the_mip_optimum_on_a_small_instance():
+    p = random_problem(60, 5, seed=11)
+    exact = solve_assignment(p, SolverConfig(time_limit_seconds=30, mip_gap=0.0, candidates=5))
+    assert exact.status == "optimal"
+    cfg = SolverConfig(time_limit_seconds=30, mip_gap=0.0, candidates=3)
+    lns = _lns.solve_lns(p, cfg, seed=0, k=3, full_mip=False)
+    assert lns is not None and lns.engine == "lns"
+    assert check_plan(p, lns.rep_of_unit) == []
+    assert lns.lp_bound <= exact.objective + 1e-6  # priced LP bound is valid for all pairs
+    assert lns.objective == pytest.approx(exact.objective, rel=1e-4)
+
+
+def test_lns_is_deterministic_and_used_by_solve_assignment():
+    p = random_problem(80, 6, seed=5)
+    cfg = SolverConfig(time_limit_seconds=20, mip_gap=0.0, candidates=3)
+    a = _lns.solve_lns(p, cfg, seed=3, k=3, full_mip=False)
+    b = _lns.solve_lns(p, cfg, seed=3, k=3, full_mip=False)
+    assert a.rep_of_unit.tolist() == b.rep_of_unit.tolist()
+    big = dataclasses.replace(SOLVER, candidates=3)
+    object.__setattr__(big, "engine", "lns")  # config field read with getattr
+    r = solve_assignment(p, big, seed=3)
+    assert r.engine == "lns" and check_plan(p, r.rep_of_unit) == []
+    assert r.objective == pytest.approx(a.objective, rel=1e-4)
+
+
+def test_lns_honours_locks():
+    p = dataclasses.replace(random_problem(60, 4, seed=2, tol=0.3, band=0.3), locks={0: 3, 1: 2})
+    r = _lns.solve_lns(p, SolverConfig(time_limit_seconds=20, mip_gap=0.0), seed=0, k=2,
+                       full_mip=False)
+    assert r.rep_of_unit[0] == 3 and r.rep_of_unit[1] == 2
+    assert check_plan(p, r.rep_of_unit) == []
+
+
+# ----------------------------------------------------------------------------- infeasibility
+
+
+def test_infeasible_lock_is_named_and_unlocking_suggested():
+    # Each rep must carry exactly 2 account units; three units locked to R1 make that impossible.
+    p = grid_problem(1, 4, [(0, 0), (0, 3)], contiguity=False, roots=None,
+                     locks={0: 1, 1: 1, 3: 1},
+                     balance=BalanceConfig(tam_tolerance=1.0, account_units_min=2,
+                                           account_units_max=2))
+    with pytest.raises(InfeasibleError) as err:
+        solve_assignment(p, SOLVER)
+    diag = err.value.diagnosis
+    assert diag["constraint"] == "locks"
+    assert "unlock" in str(err.value)
+    assert len(diag["locks"]) == 1 and diag["locks"][0] in ("u0→R1", "u1→R1", "u3→R1")
+    assert diag["locks"][0] in str(err.value)
+
+
+def test_rep_count_range_is_computed_from_both_bands():
+    # 1,000 account units, band 100-150: 7..10 reps; largest unit TAM 300 of 2,000 at +-15%:
+    # n <= 2000 * 1.15 / 300 = 7.67 -> at most 7. Together: exactly 7.
+    n = 10
+    tam = np.array([300.0] + [1700 / 9] * 9)
+    au = np.full(n, 100.0)
+    p = AssignProblem.with_balance(
+        BalanceConfig(tam_tolerance=0.15, account_units_min=100, account_units_max=150),
+        unit_ids=tuple(f"u{i}" for i in range(n)), rep_ids=tuple(f"R{j}" for j in range(12)),
+        tam=tam, account_units=au, cost=np.zeros((n, 12)))
+    rc = feasible_rep_counts(p)
+    assert rc["by_units"] == [7, 10]
+    assert rc["by_tam"] == [1, 7]
+    assert (rc["min"], rc["max"]) == (7, 7) and not rc["fits"]
+    with pytest.raises(InfeasibleError) as err:
+        solve_assignment(p, SOLVER)  # 12 reps x 100 > 1,000 units
+    assert "7–7" in str(err.value) and err.value.diagnosis["feasible_rep_counts"] == [7, 7]
+
+
+def test_lns_with_contiguity_keeps_territories_connected():
+    rng = np.random.default_rng(4)
+    p = grid_problem(8, 8, [(1, 1), (6, 6), (1, 6)], tam=rng.integers(50, 150, 64),
+                     units=rng.integers(1, 4, 64),
+                     balance=BalanceConfig(tam_tolerance=0.2, account_units_min=0,
+                                           account_units_max=1e9))
+    exact = solve_assignment(p, SOLVER)
+    r = _lns.solve_lns(p, SolverConfig(time_limit_seconds=20, mip_gap=0.0), seed=0, k=3)
+    assert r is not None and r.engine == "lns"
+    assert check_plan(p, r.rep_of_unit) == []
+    assert r.lp_bound <= exact.objective + 1e-6
+    assert r.objective == pytest.approx(exact.objective, rel=0.02)
+
+
+def test_unit_cut_off_from_every_base_is_named():
+    p = grid_problem(1, 4, [(0, 0), (0, 1)])
+    graph = p.adjacency.copy()
+    graph.remove_edge("u2", "u3")
+    graph.remove_edge("u1", "u2")
+    with pytest.raises(InfeasibleError) as err:
+        solve_assignment(dataclasses.replace(p, adjacency=graph), SOLVER)
+    assert err.value.diagnosis["constraint"] == "contiguity"
+    assert err.value.diagnosis["unreachable_units"] == ["u2", "u3"]

@@ -32,14 +32,26 @@ Constraints (each built by a small named function below)
     * ``disruption``: :math:`\sum_{u,r} m_{ur} x_{ur} \le \mu M` (share
       :math:`\mu` of all currently owned accounts or TAM :math:`M`).
 Objective
-    :math:`\min \sum_{u,r} c_{ur} x_{ur} + \lambda \sum_{u,r} m_{ur} x_{ur} / M
-    + \text{penalty} \cdot \sum s`.
+    :math:`\min \sum_{u,r} (c_{ur} + \kappa q_{ur}) x_{ur}
+    + \lambda \sum_{u,r} m_{ur} x_{ur} / M + \text{penalty} \cdot \sum s`,
+    where :math:`q_{ur}` is the optional compactness cost (moment of inertia:
+    TAM-weighted squared distance from unit :math:`u` to :math:`r`'s base, see
+    :func:`inertia_cost`) and :math:`\kappa` its weight (0 by default).
 
 Units with no accounts (:math:`t_u = a_u = 0`) are assigned too, at no cost
 to the bands: they connect territories and leave no holes on the map.
 
 The solver is passed in by name (HiGHS by default, CBC where present); the
-status is checked and turned into a clear result. When the pruned model is
+status is checked and turned into a clear result. While HiGHS runs, every
+improving plan is logged (objective, bound, gap, elapsed); at the time limit
+the best plan found so far is returned with its gap and bound.
+
+Large instances without contiguity (many thousand units) go to a primal
+strategy of our own on the *same* formulation (:mod:`territory._lns`): the
+model is built directly in ``highspy``, its LP relaxation gives the bound and a
+warm start (fix the units the LP assigns whole, solve the rest as a small MIP),
+and a large-neighbourhood search re-solves sub-MIPs over a few neighbouring reps
+at a time (fix-and-optimise) until the time limit. When the pruned model is
 infeasible the candidate sets are widened (k, 2k, ..., all reps); when even
 the full model is infeasible, :func:`explain_infeasible` solves an elastic
 version and says which rule breaks, for which rep, by how much, and what to
@@ -48,6 +60,7 @@ change.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -65,6 +78,8 @@ __all__ = [
     "AssignResult",
     "check_plan",
     "explain_infeasible",
+    "feasible_rep_counts",
+    "inertia_cost",
     "make_solver",
     "solve_assignment",
 ]
@@ -97,6 +112,9 @@ class AssignProblem:
     moved
         ``(n, m)`` accounts (or TAM) moved away from their current rep if unit i
         goes to rep j; None when no current alignment is known.
+    compactness, compactness_weight
+        Optional ``(n, m)`` compactness cost (e.g. :func:`inertia_cost`) and its
+        weight in the objective; the term is off while the weight is 0.
     """
 
     unit_ids: tuple[str, ...]
@@ -119,17 +137,26 @@ class AssignProblem:
     soft_tam: bool = False
     soft_units: bool = False
     penalty: float = 1000.0
+    compactness_weight: float = 0.0
+    compactness: np.ndarray | None = None
 
     @property
     def n_units(self) -> int:
         return len(self.unit_ids)
 
     @property
+    def effective_cost(self) -> np.ndarray:
+        """Per-pair objective coefficient: travel cost plus weighted compactness."""
+        if self.compactness_weight and self.compactness is not None:
+            return self.cost + self.compactness_weight * self.compactness
+        return self.cost
+
+    @property
     def n_reps(self) -> int:
         return len(self.rep_ids)
 
     @classmethod
-    def with_balance(cls, balance: BalanceConfig, **kwargs) -> "AssignProblem":
+    def with_balance(cls, balance: BalanceConfig, **kwargs) -> AssignProblem:
         """Build a problem taking tolerance, bands and softness from a :class:`BalanceConfig`."""
         m = len(kwargs["rep_ids"])
         capacity = np.asarray(kwargs.pop("capacity", np.ones(m)), dtype=float)
@@ -156,19 +183,98 @@ class AssignResult:
     solver: str
     candidates: int
     slack: dict[str, float] = field(default_factory=dict)
+    #: objective part paid for soft-band slack (penalty x total slack)
+    penalty_cost: float = 0.0
+    #: "pulp" (the documented PuLP model) or "lns" (same model in highspy + our search)
+    engine: str = "pulp"
+    #: LP-relaxation bound of the (pruned) model, when computed
+    lp_bound: float | None = None
+    #: improving plans as (seconds, objective, bound) rows
+    history: tuple[tuple[float, float, float | None], ...] = ()
+
+
+def inertia_cost(tam: np.ndarray, unit_xy: np.ndarray, base_xy: np.ndarray) -> np.ndarray:
+    """Compactness cost: TAM-weighted squared distance from each unit to each base.
+
+    The moment of inertia of a territory about its rep's base is the sum of
+    this cost over its units. Values are normalised (TAM by its mean, squared
+    distance by the mean squared distance to the nearest base) so that a
+    ``compactness_weight`` of 1 weighs compactness about like one unit of
+    weighted drive hours; units without TAM weigh a little (2%) so they still
+    sit close.
+
+    Parameters
+    ----------
+    tam
+        ``(n,)`` TAM per unit.
+    unit_xy, base_xy
+        ``(n, 2)`` and ``(m, 2)`` planar coordinates (e.g. equal-area km from
+        :func:`territory.seed.project_points`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, m)`` matrix for :attr:`AssignProblem.compactness`.
+    """
+    tam = np.asarray(tam, dtype=float)
+    d2 = ((np.asarray(unit_xy, float)[:, None, :] - np.asarray(base_xy, float)[None]) ** 2).sum(2)
+    ref = float(d2.min(axis=1).mean()) or 1.0
+    w = tam / tam[tam > 0].mean() if (tam > 0).any() else np.ones_like(tam)
+    return np.maximum(w, 0.02)[:, None] * d2 / ref
 
 
 # ----------------------------------------------------------------------------- solver
 
 
+class Progress:
+    """Logs every improving MIP solution HiGHS reports and keeps the history.
+
+    Used as a HiGHS callback (``kCallbackMipImprovingSolution``) through PuLP's
+    ``callbackTuple``; each improvement is one ``INFO`` line: objective, bound,
+    gap, elapsed seconds.
+    """
+
+    def __init__(self, label: str = "MIP") -> None:
+        self.label = label
+        self.history: list[tuple[float, float, float | None]] = []
+        self.t0 = time.perf_counter()
+
+    def record(self, objective: float, bound: float | None, elapsed: float | None = None) -> None:
+        elapsed = time.perf_counter() - self.t0 if elapsed is None else elapsed
+        bound = bound if bound is not None and math.isfinite(bound) else None
+        self.history.append((float(elapsed), float(objective), bound))
+        gap = (abs(objective - bound) / max(abs(objective), 1e-9)) if bound is not None else None
+        log.info("%s improving plan: objective %.6g, bound %s, gap %s, %.1f s", self.label,
+                 objective, "-" if bound is None else f"{bound:.6g}",
+                 "-" if gap is None else f"{gap:.2%}", elapsed)
+
+    def __call__(self, callback_type, message, data_out, data_in, user_data) -> None:
+        try:
+            self.record(data_out.objective_function_value, data_out.mip_dual_bound,
+                        data_out.running_time)
+        except Exception:  # never let logging break the solve
+            log.debug("progress callback failed", exc_info=True)
+
+
 def make_solver(cfg: SolverConfig, *, seed: int = 0, mip: bool = True,
-                time_limit: float | None = None) -> pulp.LpSolver:
-    """The PuLP solver named in the config (HiGHS by default, CBC on request)."""
+                time_limit: float | None = None,
+                progress: Progress | None = None) -> pulp.LpSolver:
+    """The PuLP solver named in the config (HiGHS by default, CBC on request).
+
+    With ``progress`` (HiGHS only), improving solutions are logged as they come.
+    """
     limit = float(time_limit if time_limit is not None else cfg.time_limit_seconds)
     name = cfg.name.lower()
     if name == "highs":
+        extra = {}
+        if progress is not None and mip:
+            import highspy
+
+            extra = {"callbackTuple": (progress, None), "callbacksToActivate":
+                     [highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution]}
         solver = pulp.HiGHS(mip=mip, msg=cfg.msg, timeLimit=limit, gapRel=cfg.mip_gap,
-                            threads=cfg.threads or None, random_seed=int(seed) % (2**31))
+                            threads=cfg.threads or None, random_seed=int(seed) % (2**31),
+                            **extra)
     else:
         solver = pulp.PULP_CBC_CMD(mip=mip, msg=cfg.msg, timeLimit=limit, gapRel=cfg.mip_gap,
                                    threads=cfg.threads or None,
@@ -188,6 +294,7 @@ class _Model:
     x: dict[tuple[int, int], pulp.LpVariable]
     slacks: dict[str, list[pulp.LpVariable]]
     cand: list[list[int]]
+    lock_slack: dict[int, pulp.LpVariable] = field(default_factory=dict)
 
 
 def _candidates(p: AssignProblem, k: int) -> list[list[int]]:
@@ -196,7 +303,7 @@ def _candidates(p: AssignProblem, k: int) -> list[list[int]]:
     if k >= m:
         return [list(range(m)) for _ in range(p.n_units)]
     # argsort with a stable tie-break by rep index keeps the model deterministic
-    order = np.argsort(p.cost, axis=1, kind="stable")[:, :k]
+    order = np.argsort(p.effective_cost, axis=1, kind="stable")[:, :k]
     cand = [set(row.tolist()) for row in order]
     if p.roots is not None:
         for r, u in enumerate(p.roots):
@@ -253,12 +360,19 @@ def _add_units_band(model: _Model, p: AssignProblem, soft: bool) -> None:
           soft, scale)
 
 
-def _add_locks(model: _Model, p: AssignProblem) -> None:
+def _add_locks(model: _Model, p: AssignProblem, soft: bool = False) -> None:
     fixed = dict(p.locks)
     if p.roots is not None:
         fixed.update({u: r for r, u in enumerate(p.roots)})
     for u, r in sorted(fixed.items()):
-        model.lp += model.x[u, r] == 1, f"lock_{u}"
+        if soft and u in p.locks:
+            # elastic lock: breaking it costs one unit of slack
+            s = model.lp.add_variable(f"slack_lock_{u}", lowBound=0, upBound=1)
+            model.slacks.setdefault("locks", []).append(s)
+            model.lock_slack[u] = s
+            model.lp += model.x[u, r] + s >= 1, f"lock_{u}"
+        else:
+            model.lp += model.x[u, r] == 1, f"lock_{u}"
 
 
 def _add_contiguity(model: _Model, p: AssignProblem) -> None:
@@ -312,8 +426,12 @@ def _add_disruption(model: _Model, p: AssignProblem, soft: bool) -> None:
 
 
 def _build(p: AssignProblem, k: int, *, elastic: bool = False,
-           contiguity: bool | None = None) -> _Model:
+           contiguity: bool | None = None, soft_locks: bool = False) -> _Model:
     cand = _candidates(p, k)
+    if soft_locks and p.locks:
+        free = _candidates(dataclasses.replace(p, locks={}), k)
+        for u, r in p.locks.items():
+            cand[u] = sorted(set(free[u]) | {r})
     lp = pulp.LpProblem("territory_assignment", pulp.LpMinimize)
     x = {(u, r): lp.add_variable(f"x_{u}_{r}", lowBound=0, upBound=1, cat=pulp.LpBinary)
          for u, reps in enumerate(cand) for r in reps}
@@ -321,11 +439,12 @@ def _build(p: AssignProblem, k: int, *, elastic: bool = False,
     _add_one_rep_per_unit(model, p)
     _add_tam_band(model, p, soft=elastic or p.soft_tam)
     _add_units_band(model, p, soft=elastic or p.soft_units)
-    _add_locks(model, p)
+    _add_locks(model, p, soft=soft_locks)
     if p.contiguity if contiguity is None else contiguity:
         _add_contiguity(model, p)
     _add_disruption(model, p, soft=elastic)
-    travel = pulp.lpSum(float(p.cost[u, r]) * x[u, r] for (u, r) in sorted(x))
+    cost = p.effective_cost
+    travel = pulp.lpSum(float(cost[u, r]) * x[u, r] for (u, r) in sorted(x))
     slack_sum = pulp.lpSum(v for name in sorted(model.slacks) for v in model.slacks[name])
     if elastic:
         # Minimise the breach first; travel only breaks ties between equal breaches.
@@ -339,17 +458,36 @@ def _build(p: AssignProblem, k: int, *, elastic: bool = False,
     return model
 
 
-def _solve(model: _Model, solver: pulp.LpSolver) -> tuple[int, float, float | None, float | None]:
+@dataclass
+class _Solved:
+    status: int
+    seconds: float
+    bound: float | None
+    gap: float | None
+    has_plan: bool
+    time_limit: bool
+
+
+def _solve(model: _Model, solver: pulp.LpSolver) -> _Solved:
     t0 = time.perf_counter()
     status = model.lp.solve(solver)
     seconds = time.perf_counter() - t0
     bound = gap = None
+    has_plan = model.lp.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+    time_limit = False
     highs = getattr(model.lp, "solverModel", None)
     if highs is not None and hasattr(highs, "getInfo"):
+        import highspy
+
         info = highs.getInfo()
         bound = float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else None
         gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
-    return status, seconds, bound, gap
+        # PuLP maps "time limit" to optimal/integer-feasible even when HiGHS has no plan
+        has_plan = has_plan and info.primal_solution_status == 2
+        time_limit = highs.getModelStatus() == highspy.HighsModelStatus.kTimeLimit
+        if not isinstance(solver, pulp.HiGHS) or not solver.mip:
+            bound = gap = None
+    return _Solved(status, seconds, bound, gap, has_plan, time_limit)
 
 
 def _extract(model: _Model, p: AssignProblem) -> np.ndarray:
@@ -368,8 +506,38 @@ def _status_name(model: _Model) -> str:
     return pulp.LpStatus[model.lp.status].lower()
 
 
+#: above this many candidate pairs (and without contiguity), "auto" uses the LNS engine
+LNS_MIN_PAIRS = 20_000
+#: the elastic (explaining) model uses every rep as a candidate up to this many pairs
+ELASTIC_MAX_PAIRS = 2_000_000
+#: with contiguity (flow model, much harder for the solver) from this many units on
+LNS_MIN_UNITS_CONTIGUOUS = 400
+
+
+def _engine(p: AssignProblem, cfg: SolverConfig, k: int) -> str:
+    engine = str(getattr(cfg, "engine", "auto")).lower()
+    if engine not in ("auto", "pulp", "lns"):
+        raise InputError(f"config: solver.engine must be 'auto', 'pulp' or 'lns', got {engine!r}")
+    lns_ok = (cfg.name.lower() == "highs" and p.max_moved_share is None
+              and (not p.contiguity or (p.roots is not None and p.adjacency is not None)))
+    if engine == "lns" and not lns_ok:
+        log.info("the LNS engine needs HiGHS, no disruption cap, and roots with contiguity; "
+                 "using PuLP")
+        return "pulp"
+    if engine == "auto":
+        big = (p.n_units >= LNS_MIN_UNITS_CONTIGUOUS if p.contiguity
+               else p.n_units * k >= LNS_MIN_PAIRS)
+        return "lns" if lns_ok and big else "pulp"
+    return engine
+
+
 def solve_assignment(p: AssignProblem, cfg: SolverConfig, *, seed: int = 0) -> AssignResult:
     """Solve the assignment, widening candidate sets until feasible.
+
+    At the time limit the best plan found so far is returned (``status``
+    ``"time_limit"``, with ``gap`` and ``bound``). Large instances without
+    contiguity use the LNS engine (:mod:`territory._lns`) on the same model;
+    ``solver.engine`` (``auto``/``pulp``/``lns``) overrides the choice.
 
     Raises
     ------
@@ -379,6 +547,13 @@ def solve_assignment(p: AssignProblem, cfg: SolverConfig, *, seed: int = 0) -> A
     _precheck(p)
     k = min(cfg.candidates, p.n_reps)
     deadline = time.perf_counter() + cfg.time_limit_seconds
+    if _engine(p, cfg, k) == "lns":
+        from ._lns import solve_lns
+
+        result = solve_lns(p, cfg, seed=seed, k=k, deadline=deadline)
+        if result is not None:
+            return result
+        log.info("the LNS engine found no plan; trying the full PuLP model")
     while True:
         t0 = time.perf_counter()
         model = _build(p, k)
@@ -387,24 +562,32 @@ def solve_assignment(p: AssignProblem, cfg: SolverConfig, *, seed: int = 0) -> A
         log.info("solving %d units x %d reps (%d candidates per unit, %d variables, %d rows) "
                  "with %s, time limit %.0f s", p.n_units, p.n_reps, k,
                  model.lp.numVariables(), model.lp.numConstraints(), cfg.name, remaining)
-        status, seconds, bound, gap = _solve(model, make_solver(cfg, seed=seed,
-                                                                time_limit=remaining))
-        has_plan = model.lp.sol_status in (pulp.LpSolutionOptimal,
-                                           pulp.LpSolutionIntegerFeasible)
-        if status == pulp.LpStatusOptimal and has_plan:
+        progress = Progress()
+        solved = _solve(model, make_solver(cfg, seed=seed, time_limit=remaining,
+                                           progress=progress))
+        if solved.status == pulp.LpStatusOptimal and solved.has_plan:
             rep_of = _extract(model, p)
             slack = {name: float(sum(v.varValue or 0.0 for v in vs))
                      for name, vs in model.slacks.items()}
             objective = float(pulp.value(model.lp.objective))
-            log.info("plan found: %s, objective %.4g, bound %s, gap %s, %.1f s",
-                     _status_name(model), objective, bound, gap, seconds)
-            return AssignResult(rep_of, _status_name(model), objective, bound, gap, seconds,
-                                build, cfg.name, k, slack)
+            status = _status_name(model)
+            log.info("plan found: %s, objective %.6g, bound %s, gap %s, %.1f s",
+                     status, objective, solved.bound, solved.gap, solved.seconds)
+            return AssignResult(rep_of, status, objective, solved.bound, solved.gap,
+                                solved.seconds, build, cfg.name, k, slack,
+                                penalty_cost=p.penalty * sum(slack.values()),
+                                history=tuple(progress.history))
+        if solved.time_limit or (time.perf_counter() >= deadline
+                                 and solved.status != pulp.LpStatusInfeasible):
+            raise InfeasibleError(
+                f"no plan was found within the time limit ({cfg.time_limit_seconds:g} s); "
+                "the model may well be feasible: raise solver.time_limit_seconds.",
+                {"constraint": "time_limit", "time_limit_seconds": cfg.time_limit_seconds})
         if k >= p.n_reps:
             break
         new_k = min(p.n_reps, 2 * k)
         log.info("no plan with %d candidate reps per unit (%s); widening to %d",
-                 k, pulp.LpStatus[status], new_k)
+                 k, pulp.LpStatus[solved.status], new_k)
         k = new_k
     message, diagnosis = explain_infeasible(p, cfg, seed=seed)
     raise InfeasibleError(message, diagnosis)
@@ -459,6 +642,54 @@ def _feasible_rep_counts(total: float, lo: float, hi: float) -> tuple[int, int]:
     return max(1, math.ceil(total / hi)) if hi > 0 else 1, math.floor(total / lo) if lo > 0 else 10**9
 
 
+def feasible_rep_counts(p: AssignProblem) -> dict:
+    """The rep counts that both bands allow, computed (not guessed) from the data.
+
+    With equal capacities and ``n`` reps, a plan needs
+    (account units) ``n * lo <= total <= n * hi`` and every unit within one rep's
+    ``hi``, i.e. ``ceil(total/hi) <= n <= floor(total/lo)``; (TAM) the largest
+    unit fits a territory, ``t_max <= (1+tol) * total_tam / n``, i.e.
+    ``n <= floor(total_tam * (1+tol) / t_max)``. Soft bands impose nothing.
+    These are necessary conditions: outside the range no plan exists.
+
+    Returns
+    -------
+    dict
+        ``min``, ``max`` (None when unbounded), ``by_units`` and ``by_tam``
+        (each ``[min, max]``), and ``fits`` (the current count is inside).
+    """
+    inf = None
+    by_units: list[int | None] = [1, inf]
+    if not p.soft_units:
+        lo, hi = float(p.units_lo.mean()), float(p.units_hi.mean())
+        total = float(p.account_units.sum())
+        n_min, n_max = _feasible_rep_counts(total, lo, hi)
+        by_units = [n_min, n_max if lo > 0 else inf]
+        if p.account_units.size and p.account_units.max() > hi + 1e-9:
+            by_units = [n_min, 0]  # no count fits: a single unit is too big
+    by_tam: list[int | None] = [1, inf]
+    if not p.soft_tam and p.tam.size and p.tam.max() > 0:
+        total_tam = float(p.tam.sum())
+        by_tam = [1, int(math.floor(total_tam * (1 + p.tam_tolerance) / float(p.tam.max())
+                                    + 1e-9))]
+    lo_n = max(by_units[0], by_tam[0])
+    his = [h for h in (by_units[1], by_tam[1]) if h is not None]
+    hi_n = min(his) if his else None
+    fits = lo_n <= p.n_reps and (hi_n is None or p.n_reps <= hi_n)
+    return {"min": lo_n, "max": hi_n, "by_units": by_units, "by_tam": by_tam, "fits": fits,
+            "n_reps": p.n_reps}
+
+
+def _rep_count_text(rc: dict) -> str:
+    if rc["max"] is not None and rc["min"] > rc["max"]:
+        return "no rep count satisfies both bands: widen a band or use finer units"
+    span = f"{rc['min']}–{rc['max']}" if rc["max"] is not None else f"at least {rc['min']}"
+    return (f"the bands allow {span} reps (account units: "
+            f"{rc['by_units'][0]}–{rc['by_units'][1] if rc['by_units'][1] is not None else '∞'}, "
+            f"TAM: at most {rc['by_tam'][1] if rc['by_tam'][1] is not None else '∞'}; now "
+            f"{rc['n_reps']})")
+
+
 def _precheck(p: AssignProblem) -> None:
     """Cheap, exact reasons a plan cannot exist; raise before building any model."""
     if p.roots is not None:
@@ -471,21 +702,38 @@ def _precheck(p: AssignProblem) -> None:
                     {"constraint": "locks", "unit": p.unit_ids[u]})
         if len(set(p.roots)) != len(p.roots):
             raise InputError("two reps share a root unit; give each rep its own base unit")
+    if p.contiguity and p.adjacency is not None and p.roots is not None:
+        sub = p.adjacency.subgraph(p.unit_ids)
+        rooted = {p.unit_ids[u] for u in p.roots}
+        stray = sorted((c for c in nx.connected_components(sub) if not (c & rooted)),
+                       key=lambda c: (-len(c), min(c)))
+        if stray or sub.number_of_nodes() < p.n_units:
+            missing = sorted(set(p.unit_ids) - set(sub.nodes))
+            units = sorted(set().union(*stray)) if stray else missing
+            raise InfeasibleError(
+                f"contiguity cannot hold: {len(units)} unit(s) are not connected to any rep's "
+                f"home base in the adjacency graph (e.g. {', '.join(map(str, units[:5]))}). "
+                "Islands and gaps in the unit map do this: turn contiguity off, add a base "
+                "there, or join the pieces in the adjacency graph.",
+                {"constraint": "contiguity", "unreachable_units": list(map(str, units))})
     total_au = float(p.account_units.sum())
     lo, hi = float(p.units_lo.sum()), float(p.units_hi.sum())
     if not p.soft_units and (total_au < lo - 1e-9 or total_au > hi + 1e-9):
         mean_lo, mean_hi = float(p.units_lo.mean()), float(p.units_hi.mean())
-        n_min, n_max = _feasible_rep_counts(total_au, mean_lo, mean_hi)
+        rc = feasible_rep_counts(p)
+        n_min, n_max = rc["min"], rc["max"]
         which = "too many" if total_au < lo else "too few"
-        span = f"{n_min}–{n_max} reps" if n_min <= n_max else "no rep count fits: widen the band"
+        span = (f"{n_min}–{n_max} reps" if n_max is None or n_min <= n_max
+                else "no rep count fits both bands: widen a band")
         per_rep = total_au / p.n_reps
         raise InfeasibleError(
             f"account-units band cannot hold: {p.n_reps} reps x {mean_lo:.0f}–{mean_hi:.0f} "
             f"units take {lo:.0f}–{hi:.0f} account units, but the accounts total {total_au:.0f} "
-            f"({per_rep:.1f} per rep). {which} reps: use {span}, or widen the band to include "
-            f"{per_rep:.0f} units per rep.",
+            f"({per_rep:.1f} per rep). {which} reps: use {span} ({_rep_count_text(rc)}), "
+            f"or widen the band to include {per_rep:.0f} units per rep.",
             {"constraint": "units_band", "total_account_units": total_au, "n_reps": p.n_reps,
-             "feasible_rep_counts": [n_min, n_max], "units_per_rep": per_rep},
+             "feasible_rep_counts": [n_min, n_max], "rep_counts": rc,
+             "units_per_rep": per_rep},
         )
     if not p.soft_units:
         big = np.flatnonzero(p.account_units > p.units_hi.max() + 1e-9)
@@ -505,13 +753,16 @@ def _precheck(p: AssignProblem) -> None:
         if big.size:
             u = int(big[np.argmax(p.tam[big])])
             need = p.tam[u] / p.tam_target.max() - 1
+            rc = feasible_rep_counts(p)
             raise InfeasibleError(
                 f"TAM band cannot hold: unit {p.unit_ids[u]} alone has TAM "
                 f"{p.tam[u]:,.0f}, {need:+.0%} over a territory's target "
                 f"{p.tam_target.max():,.0f} (allowed +{p.tam_tolerance:.0%}). Use finer units, "
-                f"fewer reps, or widen tam_tolerance to at least {math.ceil(need * 100) / 100:.2f}.",
+                f"fewer reps ({_rep_count_text(rc)}), or widen tam_tolerance to at least "
+                f"{math.ceil(need * 100) / 100:.2f}.",
                 {"constraint": "tam_band", "unit": p.unit_ids[u], "unit_tam": float(p.tam[u]),
-                 "min_tolerance": need},
+                 "min_tolerance": need, "feasible_rep_counts": [rc["min"], rc["max"]],
+                 "rep_counts": rc},
             )
 
 
@@ -528,27 +779,54 @@ def explain_infeasible(p: AssignProblem, cfg: SolverConfig, *, seed: int = 0) ->
     (message, diagnosis)
     """
     solver = make_solver(cfg, seed=seed)
-    model = _build(p, p.n_reps, elastic=True)
-    status, *_ = _solve(model, solver)
-    if model.lp.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+    # all reps as candidates, unless that model would not fit in memory
+    k_all = p.n_reps if p.n_units * p.n_reps <= ELASTIC_MAX_PAIRS else min(
+        p.n_reps, max(4 * cfg.candidates, ELASTIC_MAX_PAIRS // max(p.n_units, 1)))
+    model = _build(p, k_all, elastic=True)
+    solved = _solve(model, solver)
+    rc = feasible_rep_counts(p)
+    if not solved.has_plan and solved.time_limit:
+        return (("no plan was found within the time limit, and the check for which rule "
+                 "breaks ran out of time too: raise solver.time_limit_seconds, or use fewer "
+                 "candidates or no contiguity to find out."),
+                {"constraint": "time_limit", "rep_counts": rc})
+    if not solved.has_plan:
         text = ("no plan exists even with every band relaxed: the locks and roots conflict "
                 "(a unit locked to two reps, or contiguity impossible from the roots). "
                 "Check locks.csv and the reps' home bases.")
-        return text, {"constraint": "locks", "status": pulp.LpStatus[status]}
+        return text, {"constraint": "locks", "status": pulp.LpStatus[solved.status],
+                      "locks": _lock_names(p, p.locks)}
     breaches = _breaches(model, p)
     if not breaches and p.contiguity:
-        return ("no feasible plan was found within the time limit, although the elastic model "
-                "found a plan that breaks no band: raise solver.time_limit_seconds.",
+        return (("no feasible plan was found within the time limit, although the elastic "
+                 "model found a plan that breaks no band: raise solver.time_limit_seconds."),
                 {"constraint": "time_limit"})
     if p.contiguity:
-        relaxed = _build(p, p.n_reps, elastic=True, contiguity=False)
+        relaxed = _build(p, k_all, elastic=True, contiguity=False)
         _solve(relaxed, make_solver(cfg, seed=seed))
         if not _breaches(relaxed, p):
+            unlock = (f" Locks are involved: unlocking {', '.join(_lock_names(p, p.locks))} "
+                      "may also help." if p.locks else "")
             return ("contiguity cannot hold together with the bands: every band can be met "
                     "only by splitting some territory into pieces (often a rep's home base sits "
                     "where its territory cannot grow). Options: turn contiguity off, widen "
-                    "the bands, move or drop a rep's home base, or use finer units.",
-                    {"constraint": "contiguity"})
+                    "the bands, move or drop a rep's home base, or use finer units." + unlock,
+                    {"constraint": "contiguity", "locks": _lock_names(p, p.locks)})
+    if p.locks:
+        unlocked = _build(p, k_all, elastic=True, soft_locks=True)
+        _solve(unlocked, make_solver(cfg, seed=seed))
+        loose = _breaches(unlocked, p)
+        if not [b for b in loose if b["constraint"] != "locks"]:
+            broken = {u: r for u, r in p.locks.items()
+                      if (unlocked.lock_slack[u].varValue or 0.0) > 1e-6}
+            names = _lock_names(p, broken or p.locks)
+            return ((f"the locks make the plan infeasible: every band can be met once "
+                     f"{'this lock is' if len(names) == 1 else 'these locks are'} released: "
+                     f"{', '.join(names)}. Suggestion: unlock "
+                     f"{'it' if len(names) == 1 else 'them'} (or lock to another rep), or "
+                     f"widen the bands."),
+                    {"constraint": "locks", "locks": names, "rep_counts": rc,
+                     "suggestions": [f"unlock {n}" for n in names]})
     total = sum(b["amount"] for b in breaches)
     families = sorted({b["constraint"] for b in breaches})
     lines = [f"no plan meets every rule; the closest plan breaks {', '.join(families)}:"]
@@ -556,10 +834,18 @@ def explain_infeasible(p: AssignProblem, cfg: SolverConfig, *, seed: int = 0) ->
         lines.append("  - " + b["text"])
     if len(breaches) > 12:
         lines.append(f"  - ... and {len(breaches) - 12} more")
-    lines.append("What would make it feasible: " + "; ".join(_suggestions(p, breaches)) + ".")
+    tips = _suggestions(p, breaches)
+    if p.locks:
+        tips.append(f"try unlocking {', '.join(_lock_names(p, p.locks)[:5])}")
+    lines.append("What would make it feasible: " + "; ".join(tips) + ".")
     return "\n".join(lines), {"constraint": families[0] if len(families) == 1 else families,
                               "breaches": breaches, "total_breach": total,
-                              "suggestions": _suggestions(p, breaches)}
+                              "suggestions": tips, "rep_counts": rc,
+                              "feasible_rep_counts": [rc["min"], rc["max"]]}
+
+
+def _lock_names(p: AssignProblem, locks: dict[int, int]) -> list[str]:
+    return [f"{p.unit_ids[u]}→{p.rep_ids[r]}" for u, r in sorted(locks.items())]
 
 
 def _breaches(model: _Model, p: AssignProblem) -> list[dict]:
@@ -567,6 +853,8 @@ def _breaches(model: _Model, p: AssignProblem) -> list[dict]:
     tam_scale = max(float(p.tam_target.mean()), 1.0)
     units_scale = max(float(p.units_hi.mean()), 1.0)
     for name, vars_ in sorted(model.slacks.items()):
+        if name == "locks":
+            continue
         for r, v in enumerate(vars_):
             amount = float(v.varValue or 0.0)
             if amount <= 1e-6:
@@ -611,11 +899,8 @@ def _suggestions(p: AssignProblem, breaches: list[dict]) -> list[str]:
         lo = float(p.units_lo.mean()) - under
         hi = float(p.units_hi.mean()) + over
         tips.append(f"widen the account-units band to about {math.floor(lo)}–{math.ceil(hi)}")
-        n_min, n_max = _feasible_rep_counts(float(p.account_units.sum()),
-                                            float(p.units_lo.mean()), float(p.units_hi.mean()))
-        if n_min <= n_max:
-            tips.append(f"the account units fit {n_min}–{n_max} reps "
-                        f"(now {p.n_reps})")
+    if tam or units:
+        tips.append(_rep_count_text(feasible_rep_counts(p)))
     if any(b["constraint"] == "disruption" for b in breaches):
         extra = max(b["amount"] for b in breaches if b["constraint"] == "disruption")
         tips.append(f"raise disruption.max_moved_share to at least "

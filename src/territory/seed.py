@@ -91,22 +91,22 @@ def rebalance_centres(
     """
     xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
     w = units["account_units"].to_numpy(dtype=float) + 1e-3
-    soft = dataclasses.replace(balance, soft_tam=True, soft_account_units=True)
     for i in range(rounds):
+        cost = _distance_cost(xy, centres, units)
+        # Bands soft so the LP always solves, but priced well above any distance:
+        # a breach must cost more than sending a territory's units across the map.
+        penalty = max(balance.penalty, 100.0 * float(cost.max()) * len(units) / len(centres))
+        soft = dataclasses.replace(balance, soft_tam=True, soft_account_units=True,
+                                   penalty=penalty)
         p = AssignProblem.with_balance(
             soft, unit_ids=tuple(units["unit_id"]), rep_ids=tuple(f"c{j}" for j in range(len(centres))),
             tam=units["tam"].to_numpy(float), account_units=units["account_units"].to_numpy(float),
-            cost=_distance_cost(xy, centres, units),
+            cost=cost,
         )
-        model = _build(p, min(candidates, len(centres)))
-        model.lp.solve(make_solver(solver, mip=False))
-        if model.lp.status != pulp.LpStatusOptimal:
-            log.warning("LP re-centring round %d ended with %s; keeping centres",
-                        i + 1, pulp.LpStatus[model.lp.status])
+        share = _lp_share(p, min(candidates, len(centres)), solver)
+        if share is None:
+            log.warning("LP re-centring round %d found no LP solution; keeping centres", i + 1)
             break
-        share = np.zeros((len(units), len(centres)))
-        for (u, r), var in model.x.items():
-            share[u, r] = var.varValue or 0.0
         mass = share * w[:, None]
         total = mass.sum(axis=0)
         moved = total > 0
@@ -118,6 +118,38 @@ def rebalance_centres(
         if shift < 0.5:
             break
     return centres
+
+
+def _lp_share(p: AssignProblem, k: int, solver: SolverConfig) -> np.ndarray | None:
+    """(n, m) LP-relaxation shares of the banded model over the k cheapest reps.
+
+    HiGHS builds it from arrays directly (the same model as :func:`territory.assign._build`
+    with soft bands), which at national scale takes well under a second where PuLP
+    needs tens of seconds; CBC goes through PuLP.
+    """
+    import time
+
+    if solver.name.lower() == "highs":
+        from . import _lns
+
+        d = _lns._data(p)
+        pu, pr = _lns._initial_pairs(d, k, None)
+        pu, pr, x, _, _ = _lns._solve_lp(d, pu, pr, solver, 0,
+                                         time.perf_counter() + solver.time_limit_seconds,
+                                         price=False)
+        if x is None:
+            return None
+        share = np.zeros((p.n_units, p.n_reps))
+        share[pu, pr] = x
+        return share
+    model = _build(p, k)
+    model.lp.solve(make_solver(solver, mip=False))
+    if model.lp.status != pulp.LpStatusOptimal:
+        return None
+    share = np.zeros((p.n_units, p.n_reps))
+    for (u, r), var in model.x.items():
+        share[u, r] = var.varValue or 0.0
+    return share
 
 
 def root_units(units: pd.DataFrame, points_lonlat: np.ndarray) -> np.ndarray:
