@@ -160,7 +160,14 @@ class BalanceConfig:
 
 @dataclass(frozen=True)
 class SolverConfig:
-    """Which MIP solver, and how long it may take."""
+    """Which MIP solver, and how long it may take.
+
+    ``engine``: ``"pulp"`` solves the documented PuLP model directly; ``"lns"``
+    builds the same model in highspy and adds our primal search (LP rounding,
+    repair, fix-and-optimise over neighbouring reps) for large instances;
+    ``"auto"`` picks by size. Under a wall-clock limit the search depth depends
+    on the machine: set ``lns_iterations`` when a large run must repeat exactly.
+    """
 
     name: str = "highs"
     time_limit_seconds: float = 60.0
@@ -168,6 +175,8 @@ class SolverConfig:
     threads: int = 0
     candidates: int = 6
     msg: bool = False
+    engine: str = "auto"
+    lns_iterations: int | None = None
 
     def __post_init__(self) -> None:
         if self.name.lower() not in ("highs", "cbc"):
@@ -176,6 +185,12 @@ class SolverConfig:
         _check_fraction("solver.mip_gap", self.mip_gap)
         if self.candidates < 1:
             raise InputError("config: solver.candidates must be at least 1")
+        if self.engine not in ("auto", "pulp", "lns"):
+            raise InputError(
+                f"config: solver.engine must be 'auto', 'pulp' or 'lns', got {self.engine!r}"
+            )
+        if self.lns_iterations is not None and self.lns_iterations < 1:
+            raise InputError("config: solver.lns_iterations must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -184,10 +199,14 @@ class ObjectiveConfig:
 
     ``weight`` is what each unit's drive time from its rep is weighted by:
     ``"tam"`` (revenue potential) or ``"visits"`` (visits per year).
+    ``compactness_weight`` adds the TAM-weighted squared distance of each unit
+    to its rep's base (moment of inertia); ``disruption_weight`` penalises the
+    share of accounts moved off their current rep.
     """
 
     weight: str = "tam"
     disruption_weight: float = 0.0
+    compactness_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.weight not in ("tam", "visits"):
@@ -196,6 +215,8 @@ class ObjectiveConfig:
             )
         if self.disruption_weight < 0:
             raise InputError("config: objective.disruption_weight must be >= 0")
+        if self.compactness_weight < 0:
+            raise InputError("config: objective.compactness_weight must be >= 0")
 
 
 @dataclass(frozen=True)

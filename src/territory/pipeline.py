@@ -38,14 +38,14 @@ import shapely
 from . import __version__
 from .accounts import (REJECT_COLUMNS, assign_tiers, normalise_zip, read_table,
                        validate_accounts)
-from .assign import AssignProblem, check_plan, solve_assignment
+from .assign import AssignProblem, check_plan, inertia_cost, solve_assignment
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
 from .export import write_csv, write_excel, write_geojson, write_geopackage, write_json
 from .geocode import geocode_accounts, zip_table
 from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disruption, fairness,
                       quota_table, rep_scorecard, tam_cv)
-from .seed import root_units, seed_centres
+from .seed import project_points, root_units, seed_centres
 from .units import (aggregate_units, approximate_zip_units, county_units, load_unit_polygons,
                     locate_accounts, unit_adjacency, unit_states)
 
@@ -321,6 +321,11 @@ def build_problem(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
     """The :class:`AssignProblem` of a scenario; ``hours`` is (units, reps) drive hours."""
     units = inputs.units
     cost = _unit_weights(units, config.objective.weight)[:, None] * hours
+    compactness = None
+    if config.objective.compactness_weight > 0:
+        compactness = inertia_cost(units["tam"].to_numpy(float),
+                                   project_points(units["lon"].to_numpy(), units["lat"].to_numpy()),
+                                   project_points(reps["lon"].to_numpy(), reps["lat"].to_numpy()))
     moved, moved_total = _moved_matrix(inputs, reps, config.disruption.basis)
     return AssignProblem.with_balance(
         config.balance,
@@ -332,6 +337,7 @@ def build_problem(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
         moved=moved, moved_total=moved_total,
         max_moved_share=config.disruption.max_moved_share,
         disruption_weight=config.objective.disruption_weight,
+        compactness=compactness, compactness_weight=config.objective.compactness_weight,
     )
 
 
@@ -390,8 +396,11 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
         **base,
         "status": solved.status,
         "objective": solved.objective,
-        "lp_bound": solved.bound,
+        "lp_bound": solved.lp_bound if solved.lp_bound is not None else solved.bound,
+        "mip_bound": solved.bound,
         "mip_gap": solved.gap,
+        "engine": solved.engine,
+        "penalty_cost": solved.penalty_cost,
         "solve_seconds": round(solved.solve_seconds, 3),
         "build_seconds": round(solved.build_seconds, 3),
         "candidates_per_unit": solved.candidates,
