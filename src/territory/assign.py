@@ -565,19 +565,24 @@ def solve_assignment(p: AssignProblem, cfg: SolverConfig, *, seed: int = 0) -> A
         progress = Progress()
         solved = _solve(model, make_solver(cfg, seed=seed, time_limit=remaining,
                                            progress=progress))
+        # CBC (through PuLP) reports neither "time limit" nor "stopped with a plan";
+        # a solve that used its whole budget is read as timed out, never as infeasible.
+        used_budget = solved.seconds >= 0.95 * remaining
         if solved.status == pulp.LpStatusOptimal and solved.has_plan:
             rep_of = _extract(model, p)
             slack = {name: float(sum(v.varValue or 0.0 for v in vs))
                      for name, vs in model.slacks.items()}
             objective = float(pulp.value(model.lp.objective))
             status = _status_name(model)
+            if status == "optimal" and used_budget and cfg.name.lower() != "highs":
+                status = "time_limit"
             log.info("plan found: %s, objective %.6g, bound %s, gap %s, %.1f s",
                      status, objective, solved.bound, solved.gap, solved.seconds)
             return AssignResult(rep_of, status, objective, solved.bound, solved.gap,
                                 solved.seconds, build, cfg.name, k, slack,
                                 penalty_cost=p.penalty * sum(slack.values()),
                                 history=tuple(progress.history))
-        if solved.time_limit or (time.perf_counter() >= deadline
+        if solved.time_limit or used_budget or (time.perf_counter() >= deadline
                                  and solved.status != pulp.LpStatusInfeasible):
             raise InfeasibleError(
                 f"no plan was found within the time limit ({cfg.time_limit_seconds:g} s); "
