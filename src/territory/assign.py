@@ -585,8 +585,11 @@ def solve_assignment(p: AssignProblem, cfg: SolverConfig, *, seed: int = 0) -> A
         if solved.time_limit or used_budget or (time.perf_counter() >= deadline
                                  and solved.status != pulp.LpStatusInfeasible):
             raise InfeasibleError(
-                f"no plan was found within the time limit ({cfg.time_limit_seconds:g} s); "
-                "the model may well be feasible: raise solver.time_limit_seconds.",
+                f"no plan was found within the time limit ({cfg.time_limit_seconds:g} s) for "
+                f"{p.n_units} units x {p.n_reps} reps"
+                f"{' with contiguity' if p.contiguity else ''}; the model may well be "
+                "feasible: raise solver.time_limit_seconds, or make the model smaller "
+                "(region = \"accounts\", coarser units, contiguity = false).",
                 {"constraint": "time_limit", "time_limit_seconds": cfg.time_limit_seconds})
         if k >= p.n_reps:
             break

@@ -108,13 +108,17 @@ def _run_scenarios(accounts: Path | str, reps: str, configs: list[ScenarioConfig
             result = plan(inputs, cfg, network=network_for(cfg, inputs.units))
         except InfeasibleError as exc:
             target.mkdir(parents=True, exist_ok=True)
-            write_json(exc.diagnosis.get("summary", {"status": "infeasible"}) | {
-                "status": "infeasible", "explanation": str(exc),
+            # a time-out is not a proof of infeasibility: say which one it is
+            status = ("time_limit" if exc.diagnosis.get("constraint") == "time_limit"
+                      else "infeasible")
+            write_json(exc.diagnosis.get("summary", {}) | {
+                "status": status, "explanation": str(exc),
                 "diagnosis": {k: v for k, v in exc.diagnosis.items() if k != "summary"}},
                 target / "summary.json")
-            print(f"\n[{cfg.name}] INFEASIBLE — {exc}\n(written to {target / 'summary.json'})",
+            label = "NO PLAN IN TIME" if status == "time_limit" else "INFEASIBLE"
+            print(f"\n[{cfg.name}] {label} — {exc}\n(written to {target / 'summary.json'})",
                   file=sys.stderr)
-            rows.append((cfg.name, {"status": "infeasible"}, None))
+            rows.append((cfg.name, {"status": status}, None))
             exit_code = 3
             continue
         results.append((target, result))
