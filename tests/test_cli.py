@@ -147,29 +147,18 @@ def test_infeasible_exits_3_with_explanation(tmp_path: Path, capsys):
     assert s["diagnosis"]["constraint"] == "units_band"
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--accounts", "missing.csv"], "file not found"),
+@pytest.mark.parametrize("content, needle", [
+    (None, "file not found"),
+    ("acct,name,zip,revenue\n1,a,43215,100\n", "'account_id'"),  # missing column named
+    ("", "empty"),
 ])
-def test_unusable_input_exits_2(tmp_path: Path, capsys, args, needle):
-    code = main(["plan", *args, "--reps", "3", "--out", str(tmp_path / "x")])
+def test_unusable_input_exits_2(tmp_path: Path, capsys, content, needle):
+    accounts = tmp_path / "accounts.csv"
+    if content is not None:
+        accounts.write_text(content)
+    code = main(["plan", "--accounts", str(accounts), "--reps", "2", "--out", str(tmp_path / "x")])
     assert code == 2
     assert needle in capsys.readouterr().err
-
-
-def test_missing_column_exits_2_and_names_it(tmp_path: Path, capsys):
-    bad = tmp_path / "bad.csv"
-    bad.write_text("acct,name,zip,revenue\n1,a,43215,100\n")
-    code = main(["plan", "--accounts", str(bad), "--reps", "2", "--out", str(tmp_path / "x")])
-    assert code == 2
-    assert "'account_id'" in capsys.readouterr().err
-
-
-def test_empty_file_exits_2(tmp_path: Path, capsys):
-    empty = tmp_path / "empty.csv"
-    empty.write_text("")
-    code = main(["plan", "--accounts", str(empty), "--reps", "2", "--out", str(tmp_path / "x")])
-    assert code == 2
-    assert "empty" in capsys.readouterr().err
 
 
 def test_unknown_config_key_exits_2(tmp_path: Path, capsys):

@@ -38,6 +38,15 @@ TIER_SHAPES = {"A": "diamond", "B": "triangle", "C": "circle"}
 # ----------------------------------------------------------------------------- escaping
 
 
+def finite_or_none(x: Any) -> float | None:
+    """``float(x)`` when it is a finite number, else None (blanks, text, NaN, inf)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
 def esc(value: Any) -> str:
     """HTML-escape any value (``None`` and NaN become an empty string)."""
     if value is None:

@@ -29,8 +29,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ._html import (CSS, FLAG_RED, esc, fmt_hours, fmt_money, js_data, leaflet_css, leaflet_js,
-                    svg_bar_chart)
+from ._html import (CSS, esc, finite_or_none, fmt_hours, fmt_money, js_data, leaflet_css,
+                    leaflet_js, svg_bar_chart)
 from ._html import JS as MAP_JS
 from .maps import background_outlines, display_tolerance, rep_colours, scenario_data
 
@@ -115,14 +115,6 @@ def load_result(result_dir: str | Path) -> _Result:
 # ----------------------------------------------------------------------------- metrics
 
 
-def _f(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def _flags(card: pd.DataFrame, flag: str) -> int:
     if "flags" not in card or card.empty:
         return 0
@@ -137,13 +129,13 @@ def _metrics(r: _Result) -> dict[str, Any]:
           else pd.Series(dtype=float))
     hrs = (card["drive_hours_per_month"].astype(float)
            if "drive_hours_per_month" in card and len(card) else pd.Series(dtype=float))
-    thr = _f(s.get("max_drive_hours_per_month")) or 30.0
+    thr = finite_or_none(s.get("max_drive_hours_per_month")) or 30.0
     band = s.get("account_units_band") or [None, None]
     mean = tam.mean() if len(tam) else None
     out: dict[str, Any] = {
         "status": s.get("status"),
         "solver": s.get("solver"),
-        "gap": _f(s.get("mip_gap")),
+        "gap": finite_or_none(s.get("mip_gap")),
         "tam_min": tam.min() if len(tam) else None,
         "tam_max": tam.max() if len(tam) else None,
         "tam_cv": (tam.std(ddof=0) / mean) if mean else None,
@@ -156,13 +148,13 @@ def _metrics(r: _Result) -> dict[str, Any]:
         "hrs_max": hrs.max() if len(hrs) else None,
         "hrs_over": int((hrs > thr).sum()) if len(hrs) else None,
         "contiguous": s.get("contiguous"),
-        "acc_moved": _f(s.get("accounts_moved")),
-        "tam_moved": _f(s.get("tam_moved")),
-        "fair": _f(s.get("fairness_share")),
+        "acc_moved": finite_or_none(s.get("accounts_moved")),
+        "tam_moved": finite_or_none(s.get("tam_moved")),
+        "fair": finite_or_none(s.get("fairness_share")),
         "fair_flag": bool(s.get("fairness_flag")) or (
-            _f(s.get("fairness_share")) is not None
-            and _f(s.get("fairness_share")) < (_f(s.get("fairness_threshold")) or 0.8)),
-        "seconds": _f(s.get("solve_seconds")),
+            finite_or_none(s.get("fairness_share")) is not None
+            and finite_or_none(s.get("fairness_share")) < (finite_or_none(s.get("fairness_threshold")) or 0.8)),
+        "seconds": finite_or_none(s.get("solve_seconds")),
         "thr": thr,
     }
     if band[0] is not None and len(au):
@@ -228,7 +220,7 @@ def _best(values: list[Any], better: str | None) -> set[int]:
         return {i for i, v in enumerate(values) if v is True} if len(set(map(bool, [
             v for v in values if v is not None]))) > 1 else set()
     nums = [(i, float(v)) for i, v in enumerate(values)
-            if v is not None and not isinstance(v, bool) and _f(v) is not None]
+            if v is not None and not isinstance(v, bool) and finite_or_none(v) is not None]
     if len(nums) < 2:
         return set()
     pick = min if better == "min" else max
@@ -280,7 +272,7 @@ def _charts(results: list[_Result], colours: dict[str, str]) -> str:
         fl = card["flags"].astype(str) if "flags" in card else pd.Series([""] * len(card))
         tam = card["tam"].astype(float).tolist()
         mean = float(np.mean(tam)) if tam else 0.0
-        tol = _f(s.get("tam_tolerance")) or 0.15
+        tol = finite_or_none(s.get("tam_tolerance")) or 0.15
         rows["tam"].append(svg_bar_chart(
             names, tam, cols, title=f"TAM per rep (band: mean ±{tol:.0%})",
             band=(mean * (1 - tol), mean * (1 + tol)), band_label=f"mean ±{tol:.0%}",
@@ -294,7 +286,7 @@ def _charts(results: list[_Result], colours: dict[str, str]) -> str:
             band=(float(band[0]), float(band[1])) if band[0] is not None else None,
             band_label="target band", vmax=max(au_max, float(band[1] or 0)),
             flagged=fl.str.contains("units_band").tolist()))
-        thr = _f(s.get("max_drive_hours_per_month")) or 30.0
+        thr = finite_or_none(s.get("max_drive_hours_per_month")) or 30.0
         hrs = (card["drive_hours_per_month"].astype(float).tolist()
                if "drive_hours_per_month" in card else [float("nan")] * len(ids))
         rows["hrs"].append(svg_bar_chart(
@@ -680,7 +672,7 @@ def _moved_table(frames: list[pd.DataFrame]) -> str:
         for key, _, num in cols:
             v = d.get(key, "")
             if num:
-                fv = _f(v) or 0.0
+                fv = finite_or_none(v) or 0.0
                 cells.append(f"<td class='num' data-v='{fv:.2f}'>{fmt_money(fv)}</td>")
             else:
                 cells.append(f"<td>{esc(v)}</td>")

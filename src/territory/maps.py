@@ -30,8 +30,8 @@ import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
 
-from ._html import (FLAG_RED, PALETTE, PALETTE_EXTRA, esc, fmt_hours, fmt_money, js_data,
-                    offline_assets, strip_remote_assets)
+from ._html import (FLAG_RED, PALETTE, PALETTE_EXTRA, esc, finite_or_none, fmt_hours, fmt_money,
+                    js_data, offline_assets, strip_remote_assets)
 
 __all__ = ["measure_map_size", "rep_colours", "save_map", "scenario_map", "scenario_data",
            "TerritoryMap"]
@@ -301,14 +301,6 @@ def background_outlines(bounds: Sequence[float], tol: float) -> dict | None:
 # ----------------------------------------------------------------------------- data
 
 
-def _num(x: Any) -> float | None:
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
 def _require(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
@@ -337,7 +329,7 @@ def source_label(summary: dict) -> tuple[str, str]:
     """The always-visible drive-time source line (escaped HTML) and its kind."""
     src = str(summary.get("travel_source") or "estimate")
     if src == "osm":
-        cov = _num(summary.get("travel_coverage"))
+        cov = finite_or_none(summary.get("travel_coverage"))
         extra = (f" ({cov:.0%} road-routed, the rest straight-line estimates)"
                  if cov is not None and cov < 0.999 else "")
         return ("Drive times: OpenStreetMap road network" + esc(extra)
@@ -361,14 +353,14 @@ def _rep_rows(reps: pd.DataFrame, scorecard: pd.DataFrame, colours: dict[str, st
         name = (c["name"] if c is not None and "name" in card and pd.notna(c["name"])
                 else (b["name"] if b is not None else rid))
         flags = _flag_list(c["flags"]) if c is not None and "flags" in card else []
-        lat = _num(b["lat"]) if b is not None else None
-        lon = _num(b["lon"]) if b is not None else None
+        lat = finite_or_none(b["lat"]) if b is not None else None
+        lon = finite_or_none(b["lon"]) if b is not None else None
         rows.append({
             "id": esc(rid), "name": esc(name), "colour": colours.get(rid, "#BBBBBB"),
             "flagged": bool(flags), "flags": esc("; ".join(flags)),
-            "tam": _num(c["tam"]) if c is not None and "tam" in card else None,
-            "au": _num(c["account_units"]) if c is not None and "account_units" in card else None,
-            "hours": _num(c["drive_hours_per_month"]) if c is not None
+            "tam": finite_or_none(c["tam"]) if c is not None and "tam" in card else None,
+            "au": finite_or_none(c["account_units"]) if c is not None and "account_units" in card else None,
+            "hours": finite_or_none(c["drive_hours_per_month"]) if c is not None
             and "drive_hours_per_month" in card else None,
             "base": [lat, lon] if lat is not None and lon is not None else None,
             "kind": str(b["base_kind"]) if b is not None and "base_kind" in base
@@ -379,7 +371,7 @@ def _rep_rows(reps: pd.DataFrame, scorecard: pd.DataFrame, colours: dict[str, st
 
 def legend_html(rows: list[dict], summary: dict, *, moved: bool = False) -> str:
     """The legend panel: scenario, then one row per rep (flagged reps red)."""
-    thr = _num(summary.get("max_drive_hours_per_month")) or 30.0
+    thr = finite_or_none(summary.get("max_drive_hours_per_month")) or 30.0
     head = (f"<h4>{esc(summary.get('scenario', 'scenario'))}</h4>"
             f"<div class='sub'>{esc(summary.get('description') or '')}</div>")
     body = ["<table><tr><th class='n'>Rep</th><th>TAM</th><th>Acct units</th>"
@@ -396,7 +388,7 @@ def legend_html(rows: list[dict], summary: dict, *, moved: bool = False) -> str:
                     f"<td>{au}</td><td>{hcell}</td></tr>")
     body.append("</table>")
     band = summary.get("account_units_band") or [None, None]
-    tol = _num(summary.get("tam_tolerance"))
+    tol = finite_or_none(summary.get("tam_tolerance"))
     notes = []
     if tol is not None:
         notes.append(f"TAM target ±{tol:.0%} of mean")
@@ -478,9 +470,9 @@ def scenario_data(
         for uid, r, t, a, n, na, nb, nc, c in zip(col("unit_id"), rep_of, col("tam"),
                                                   col("account_units"), col("n_accounts"),
                                                   col("n_A"), col("n_B"), col("n_C"), cur):
-            p = {"u": esc(uid), "r": r, "t": _num(t) or 0.0, "a": int(_num(a) or 0),
-                 "n": int(_num(n) or 0), "A": int(_num(na) or 0), "B": int(_num(nb) or 0),
-                 "C": int(_num(nc) or 0)}
+            p = {"u": esc(uid), "r": r, "t": finite_or_none(t) or 0.0, "a": int(finite_or_none(a) or 0),
+                 "n": int(finite_or_none(n) or 0), "A": int(finite_or_none(na) or 0), "B": int(finite_or_none(nb) or 0),
+                 "C": int(finite_or_none(nc) or 0)}
             if c is not None and not (isinstance(c, float) and math.isnan(c)) and c is not pd.NA:
                 p["c"] = name_of.get(str(c), esc(c))
             props.append(p)
@@ -512,7 +504,7 @@ def scenario_data(
         iso = isochrones.to_crs("EPSG:4326") if isochrones.crs is not None else isochrones
         iso_fc = _feature_collection(
             shapely.simplify(iso.geometry.values, tol, preserve_topology=True),
-            [{"r": raw_index.get(str(r), -1), "m": _num(m)} for r, m in
+            [{"r": raw_index.get(str(r), -1), "m": finite_or_none(m)} for r, m in
              zip(iso["rep_id"], iso.get("minutes", pd.Series([None] * len(iso))))], d)
 
     acc_rows: list[list] = []
@@ -526,7 +518,7 @@ def scenario_data(
         for lat, lon, nm, t, rev, r, mv, c in zip(acc["lat"], acc["lon"], acc["name"], acc["tier"],
                                                   acc["revenue"], acc["rep_id"], moved, curr):
             row = [round(float(lat), 5), round(float(lon), 5), tiers.get(str(t), 2), esc(nm),
-                   _num(rev) or 0.0, raw_index.get(str(r), -1) if pd.notna(r) else -1, int(mv)]
+                   finite_or_none(rev) or 0.0, raw_index.get(str(r), -1) if pd.notna(r) else -1, int(mv)]
             if mv:
                 row.append(names.get(str(c), esc(c)))
             acc_rows.append(row)

@@ -115,8 +115,8 @@ def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.Data
     dup = reps["rep_id"].duplicated()
     if dup.any():
         raise InputError(f"{source}: rep_id {reps['rep_id'][dup].iloc[0]!r} occurs twice")
-    reps["name"] = raw.get("name", reps["rep_id"]).where(raw.get("name", reps["rep_id"]) != "",
-                                                         reps["rep_id"])
+    names = raw["name"].str.strip() if "name" in raw else reps["rep_id"]
+    reps["name"] = names.where(names != "", reps["rep_id"])
     reps["home_zip"] = ""
     reps["lon"] = np.nan
     reps["lat"] = np.nan
