@@ -22,7 +22,7 @@ import networkx as nx
 import numpy as np
 from sklearn.cluster import KMeans
 
-from territory.assign import AssignProblem
+from territory.optimize.assign import AssignProblem
 
 __all__ = ["greedy_capacity", "kmeans_alone", "nearest_base", "score_plan"]
 

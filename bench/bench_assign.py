@@ -6,7 +6,7 @@ realistic TAM and account units: skewed (lognormal), denser in cities (scaled
 by the number of ZIPs within 25 km). Bands: TAM ±15%, 100–150 account units.
 Costs: straight-line distance (km / 50 km/h, hours) from the rep's base times
 the unit's TAM weight, as in the pipeline. Bases: weighted k-means centres
-rebalanced by the LP (``territory.seed``).
+rebalanced by the LP (``territory.optimize.seed``).
 
 * ``state``: Ohio's ZIPs (about 1,000) x 20 reps, both bands + contiguity
   (adjacency = Delaunay triangulation of the centroids), PuLP engine.
@@ -36,7 +36,7 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
-from territory.assign import AssignProblem, check_plan, solve_assignment
+from territory.optimize.assign import AssignProblem, check_plan, solve_assignment
 from territory.config import BalanceConfig, SolverConfig
 
 LOWER48_EXCLUDE = {"AK", "HI", "PR", "VI", "GU", "AS", "MP", "FM", "MH", "PW", "AA", "AE", "AP"}
@@ -60,7 +60,7 @@ def synthetic_units(df: pd.DataFrame, n_reps: int, *, n_units: int | None = None
     """TAM and account units: lognormal, scaled by local ZIP density (cities)."""
     from scipy.spatial import cKDTree
 
-    from territory.seed import project_points
+    from territory.optimize.seed import project_points
 
     rng = np.random.default_rng(seed)
     xy = project_points(df["lon"].to_numpy(), df["lat"].to_numpy())
@@ -83,7 +83,7 @@ def synthetic_units(df: pd.DataFrame, n_reps: int, *, n_units: int | None = None
 
 
 def bases(units: pd.DataFrame, n_reps: int, seed: int = 0) -> np.ndarray:
-    from territory.seed import kmeans_centres, rebalance_centres
+    from territory.optimize.seed import kmeans_centres, rebalance_centres
 
     solver = SolverConfig(time_limit_seconds=300)
     centres = kmeans_centres(units, n_reps, seed=seed)
@@ -170,7 +170,7 @@ def plain_highs(p: AssignProblem, k: int, seconds: float, seed: int = 0) -> dict
     The candidate pairs are the k cheapest plus those the LP pricing adds (the
     pairs our engine works with; at k alone the band model can be infeasible).
     """
-    from territory import _lns
+    from territory.optimize import lns as _lns
 
     d = _lns._data(p)
     pu, pr = _lns._initial_pairs(d, k, None)
@@ -191,7 +191,7 @@ def plain_highs(p: AssignProblem, k: int, seconds: float, seed: int = 0) -> dict
 
 
 def lp_bound(p: AssignProblem, k: int) -> tuple[float, bool]:
-    from territory import _lns
+    from territory.optimize import lns as _lns
 
     d = _lns._data(p)
     pu, pr = _lns._initial_pairs(d, k, None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
-from territory.maps import measure_map_size
+from territory.web.maps import measure_map_size
 
 
 def run(quick: bool = False) -> dict:

@@ -78,7 +78,7 @@ def _core_points(net, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def bench_real(quick: bool) -> dict:
     from territory.config import TravelConfig
-    from territory.travel import load_road_network, travel_matrix
+    from territory.travel.burden import load_road_network, travel_matrix
 
     path = SHARED_GRAPH if SHARED_GRAPH.is_file() else DEMO_GRAPH
     with tempfile.TemporaryDirectory() as tmp:  # a cold load: no cached graph
@@ -127,7 +127,7 @@ def bench_real(quick: bool) -> dict:
 
 def grid_network(n_side: int = 317, seed: int = 0):
     """A grid-like road graph: lattice streets ~150 m apart, random speeds, 10% one-way."""
-    from territory.travel import RoadNetwork
+    from territory.travel.burden import RoadNetwork
 
     rng = np.random.default_rng(seed)
     idx = np.arange(n_side * n_side).reshape(n_side, n_side)
@@ -153,7 +153,7 @@ def grid_network(n_side: int = 317, seed: int = 0):
 
 def bench_synthetic(quick: bool) -> dict:
     from territory.config import TravelConfig
-    from territory.travel import travel_matrix
+    from territory.travel.burden import travel_matrix
 
     t = time.perf_counter()
     net = grid_network()

@@ -39,9 +39,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from territory import units as U
-from territory import zcta
-from territory.geocode import zip_table
+from territory.geo import units as U
+from territory.geo import zcta
+from territory.geo.geocode import zip_table
 
 DELAWARE = Path("/work/shared/data/delaware_zctas.geojson")
 

@@ -41,17 +41,17 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from territory.assign import AssignProblem
+from territory.optimize.assign import AssignProblem
 from territory.config import BalanceConfig, SolverConfig
-from territory.geocode import zip_table
-from territory.seed import (
+from territory.geo.geocode import zip_table
+from territory.optimize.seed import (
     kmeans_centres,
     project_points,
     rebalance_centres,
     root_units,
     unproject_points,
 )
-from territory.units import (
+from territory.geo.units import (
     approximate_zip_units,
     county_units,
     load_unit_polygons,

@@ -299,7 +299,7 @@ def _load_instance(path: str):
 
 
 def _work_floor(spec: dict) -> dict:
-    import territory.assign  # noqa: F401
+    import territory.optimize.assign  # noqa: F401
     from bench import baselines  # noqa: F401
 
     _load_instance(spec["instance"])
@@ -330,7 +330,7 @@ class _LogTail:
 
 def _work_assign(spec: dict) -> dict:
     from bench import baselines
-    from territory.assign import check_plan, solve_assignment
+    from territory.optimize.assign import check_plan, solve_assignment
     from territory.config import SolverConfig
     from territory.errors import InfeasibleError
 
@@ -339,7 +339,7 @@ def _work_assign(spec: dict) -> dict:
     cfg = SolverConfig(name=spec["solver"], time_limit_seconds=spec["time_limit"], mip_gap=MIP_GAP,
                        candidates=CANDIDATES)
     if spec.get("engine"):
-        # territory.assign reads an optional ``engine`` ("auto" | "pulp" | "lns") from the config
+        # territory.optimize.assign reads an optional ``engine`` ("auto" | "pulp" | "lns") from the config
         import dataclasses
 
         if "engine" in {f.name for f in dataclasses.fields(SolverConfig)}:
@@ -641,8 +641,8 @@ def render_markdown(res: dict) -> str:
              "city (ZIP units) or per county (county units), lognormal revenue (median $20K, "
              "σ = 1), tiers A/B/C → 3/2/1 account units. Bands: account units ±20% of "
              "total / reps, TAM ±15% of the mean. Bases: weighted k-means centres rebalanced "
-             "by the banded LP (`territory.seed`), roots by `root_units`; cost = (TAM / mean "
-             "TAM + 0.01) × straight-line km. The bases come from `territory.seed`, so a change "
+             "by the banded LP (`territory.optimize.seed`), roots by `root_units`; cost = (TAM / mean "
+             "TAM + 0.01) × straight-line km. The bases come from `territory.optimize.seed`, so a change "
              "there changes the instances (see *fingerprint* in `results.json`): compare runs only "
              "at the same commit.\n")
     rows = []

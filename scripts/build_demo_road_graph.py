@@ -40,9 +40,9 @@ TEST_BOX = (-83.000, 39.950, -82.975, 39.975)
 
 
 def build_demo(source: Path, out: Path) -> None:
-    from territory import _osm
+    from territory.travel import network as _osm
     from territory.config import TravelConfig
-    from territory.travel import _network_from_arrays
+    from territory.travel.burden import _network_from_arrays
 
     cfg = TravelConfig(source="file", path=str(source))
     t0 = time.perf_counter()

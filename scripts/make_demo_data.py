@@ -305,7 +305,7 @@ def zcta_table(zctas: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def adjacency(zctas: gpd.GeoDataFrame, tolerance_m: float = 50.0) -> nx.Graph:
-    """Queen adjacency within ``tolerance_m`` (as territory.units does)."""
+    """Queen adjacency within ``tolerance_m`` (as territory.geo.units does)."""
     ids = zctas["ZCTA5CE10"].to_numpy()
     geoms = zctas.geometry.to_crs(EQUAL_AREA_CRS).values
     left, right = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=tolerance_m)

@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from territory.accounts import (REASON_BAD_COORDS, REASON_BAD_REVENUE, REASON_BAD_TIER,
+from territory.io.accounts import (REASON_BAD_COORDS, REASON_BAD_REVENUE, REASON_BAD_TIER,
                                 REASON_BAD_ZIP, REASON_BLANK_ID, REASON_BLANK_REVENUE,
                                 REASON_DUPLICATE, REASON_EXTRA_FIELDS, REASON_MISSING_COORD,
                                 REASON_NEGATIVE_REVENUE, REASON_NO_LOCATION,
                                 REASON_NONNUMERIC_COORDS)
 from territory.config import ColumnsConfig
-from territory.geocode import REASON_UNKNOWN_ZIP
-from territory.units import REASON_OUTSIDE_UNITS
+from territory.geo.geocode import REASON_UNKNOWN_ZIP
+from territory.geo.units import REASON_OUTSIDE_UNITS
 
 #: The export's own column names, mapped in the scenario's [columns].
 COLUMNS = ColumnsConfig(account_id="Customer ID", name="Account Name", zip="Postal Code",

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from messy import COLUMNS, KINDS, make_messy, write_csv, write_excel, write_parquet
-from territory import accounts as A
+from territory.io import accounts as A
 from territory.config import ColumnsConfig, ScenarioConfig, TierConfig
 from territory.errors import InputError
-from territory.geocode import REASON_UNKNOWN_ZIP, geocode_accounts
+from territory.geo.geocode import REASON_UNKNOWN_ZIP, geocode_accounts
 
 DATA = Path(__file__).parent / "data"
 DC_ZCTA = DATA / "zcta_dc.geojson"

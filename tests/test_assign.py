@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from territory import _lns
-from territory.assign import (
+from territory.optimize import lns as _lns
+from territory.optimize.assign import (
     AssignProblem,
     check_plan,
     explain_infeasible,

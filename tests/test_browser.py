@@ -75,7 +75,7 @@ def pages(tmp_path_factory) -> dict[str, Path]:
     a["scorecard"].loc[0, "name"] = '<img src=y onerror="window.__xss=2">'
     da = write_result_dir(a, root / "balanced")
     db = write_result_dir(tiny_scenario("b", travel_source="osm"), root / "low-travel")
-    from territory.compare import compare_page
+    from territory.web.compare import compare_page
 
     cmp = compare_page([da, db], root / "compare.html")
     return {"map": da / "map.html", "compare": cmp}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from territory.compare import compare_page, moved_accounts
+from territory.web.compare import compare_page, moved_accounts
 from test_maps import FORMULA, HOSTILE, XSS_IMG, _REMOTE, tiny_scenario, write_result_dir
 
 

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from territory import maps
-from territory.maps import rep_colours, save_map, scenario_map
+from territory.web import maps
+from territory.web.maps import rep_colours, save_map, scenario_map
 
 HOSTILE = "<script>alert('x')</script> Supply"
 XSS_IMG = '<img src=x onerror="window.__xss=1">'
@@ -104,7 +104,7 @@ def tiny_scenario(variant: str = "a", travel_source: str = "estimate") -> dict:
 
 def write_result_dir(s: dict, d: Path) -> Path:
     """Write the on-disk result contract of a scenario dict (what ``write_result`` writes)."""
-    from territory.export import write_csv, write_json
+    from territory.io.export import write_csv, write_json
 
     d.mkdir(parents=True, exist_ok=True)
     write_json(s["summary"], d / "summary.json")

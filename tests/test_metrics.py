@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from territory.config import QuotaConfig
-from territory.export import safe_csv_value, write_csv
+from territory.io.export import safe_csv_value, write_csv
 from territory.metrics import (contiguity_report, disruption, fairness, quota_table,
                                rep_scorecard, tam_cv)
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from territory.assign import AssignProblem
+from territory.optimize.assign import AssignProblem
 from territory.config import BalanceConfig, SolverConfig
-from territory.seed import (
+from territory.optimize.seed import (
     _lp_share,
     kmeans_centres,
     project_points,
@@ -66,7 +66,7 @@ def test_lp_share_is_a_fractional_assignment():
 def test_rebalancing_lowers_the_banded_lp_cost():
     import time
 
-    from territory import _lns
+    from territory.optimize import lns as _lns
 
     units = ohio_like_units()
     balance = BalanceConfig(tam_tolerance=0.05, account_units_min=85, account_units_max=95)

@@ -1,4 +1,4 @@
-"""Tests of territory.travel on a small real OSM extract (downtown Columbus, ODbL).
+"""Tests of territory.travel.burden on a small real OSM extract (downtown Columbus, ODbL).
 
 The extract ``tests/data/columbus_downtown_small.osm.bz2`` is about 2 x 3 km
 and includes motorway/motorway-link merges whose list-valued attributes make
@@ -28,10 +28,10 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from territory import _osm
+from territory.travel import network as _osm
 from territory.config import TravelConfig
 from territory.errors import DataUnavailableError, InputError
-from territory.travel import (
+from territory.travel.burden import (
     RoadNetwork,
     estimate_matrix,
     haversine_km,
@@ -152,7 +152,7 @@ def test_bad_files_are_input_errors(tmp_path):
 
 
 def test_raw_osm_graph_is_cached(tmp_path, network):
-    from territory._cache import cache_dir
+    from territory.cache import cache_dir
 
     plain = tmp_path / "copy.osm.bz2"
     plain.write_bytes(OSM.read_bytes())
@@ -472,7 +472,7 @@ def fake_overpass(monkeypatch):
 
 
 def test_download_then_cache_hit(fake_overpass, network):
-    from territory._cache import cache_dir
+    from territory.cache import cache_dir
 
     p = _points_on_nodes(network, [0, 100, 200, 300])
     centre = p.mean(axis=0)
@@ -528,9 +528,10 @@ def test_download_unreachable_host_fails_fast(monkeypatch):
 _SCRIPT = textwrap.dedent("""
     import hashlib, sys
     import numpy as np
-    from territory import _osm, travel
+    from territory.travel import network as _osm
+    from territory.travel import burden as travel
     from territory.config import TravelConfig
-    from territory.travel import load_road_network, travel_matrix
+    from territory.travel.burden import load_road_network, travel_matrix
     travel._FILE_CACHE = False  # build from the file every time
 
     def digest():

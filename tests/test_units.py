@@ -13,7 +13,7 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from territory import units as U
+from territory.geo import units as U
 from territory.errors import InputError
 
 DATA = Path(__file__).parent / "data"

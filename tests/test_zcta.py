@@ -17,9 +17,9 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 
-from territory import zcta
+from territory.geo import zcta
 from territory.errors import DataUnavailableError, InputError
-from territory.units import load_unit_polygons
+from territory.geo.units import load_unit_polygons
 
 DATA = Path(__file__).parent / "data"
 CB_NAME = "cb_2020_us_zcta520_500k.zip"

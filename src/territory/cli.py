@@ -75,8 +75,8 @@ def _run_scenarios(accounts: Path | str, reps: str, configs: list[ScenarioConfig
                    *, zcta: str | None, units_path: str | None, unit_id: str | None,
                    locks: str | None, tiles: str | None, with_current: bool) -> int:
     """Plan every scenario, then write them all with one colour per rep across maps."""
-    from .export import write_json
-    from .maps import rep_colours
+    from .io.export import write_json
+    from .web.maps import rep_colours
     from .pipeline import current_alignment, plan, prepare, write_result
 
     out.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,7 @@ def _run_scenarios(accounts: Path | str, reps: str, configs: list[ScenarioConfig
         if key not in networks:
             networks[key] = None
             if cfg.travel.source != "estimate":
-                from .travel import load_road_network
+                from .travel.burden import load_road_network
 
                 networks[key] = load_road_network(cfg.travel, lon=units["lon"].to_numpy(),
                                                   lat=units["lat"].to_numpy())
@@ -144,7 +144,7 @@ def _run_scenarios(accounts: Path | str, reps: str, configs: list[ScenarioConfig
         print(f"accounts: {s['accounts_in']} in = {s['assigned']} assigned + {s['rejected']} "
               f"rejected (see rejects.csv)")
     if len(planned) >= 2:
-        from .compare import compare_page
+        from .web.compare import compare_page
 
         page = compare_page([t for t, _ in planned[:3]], out / "compare.html")
         print(f"open {page.resolve()}")
@@ -180,7 +180,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import compare_page
+    from .web.compare import compare_page
 
     dirs = [Path(d) for d in args.dirs]
     if not 2 <= len(dirs) <= 3:
@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default="compare.html", help="output HTML file")
     c.set_defaults(func=cmd_compare)
 
-    from .zcta import add_geo_parser
+    from .geo.zcta import add_geo_parser
 
     add_geo_parser(sub)
     return parser

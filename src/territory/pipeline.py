@@ -36,17 +36,17 @@ import pandas as pd
 import shapely
 
 from . import __version__
-from .accounts import (REJECT_COLUMNS, assign_tiers, normalise_zip, read_table,
+from .io.accounts import (REJECT_COLUMNS, assign_tiers, normalise_zip, read_table,
                        validate_accounts)
-from .assign import AssignProblem, check_plan, inertia_cost, solve_assignment
+from .optimize.assign import AssignProblem, check_plan, inertia_cost, solve_assignment
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
-from .export import write_csv, write_excel, write_geojson, write_geopackage, write_json
-from .geocode import geocode_accounts, zip_table
+from .io.export import write_csv, write_excel, write_geojson, write_geopackage, write_json
+from .geo.geocode import geocode_accounts, zip_table
 from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disruption, fairness,
                       quota_table, rep_scorecard, tam_cv)
-from .seed import project_points, root_units, seed_centres
-from .units import (aggregate_units, approximate_zip_units, county_units, load_unit_polygons,
+from .optimize.seed import project_points, root_units, seed_centres
+from .geo.units import (aggregate_units, approximate_zip_units, county_units, load_unit_polygons,
                     locate_accounts, unit_adjacency, unit_states)
 
 __all__ = ["PreparedInputs", "ScenarioResult", "current_alignment", "plan", "prepare",
@@ -177,7 +177,7 @@ def _load_units(level: str, states: list[str], zcta: str | Path | None,
         return county_units(states), "county polygons (Census cb_2016 1:500k via plotly-geo)"
     if zcta is not None:
         return load_unit_polygons(zcta, unit_id), f"ZCTA polygons from {Path(zcta).name}"
-    from .zcta import cached_zcta_units
+    from .geo.zcta import cached_zcta_units
 
     cached = cached_zcta_units(states)
     if cached is not None:
@@ -247,7 +247,7 @@ def prepare(
 
 
 def _road_network(config: ScenarioConfig, lon: np.ndarray, lat: np.ndarray):
-    from .travel import load_road_network
+    from .travel.burden import load_road_network
 
     return load_road_network(config.travel, lon=lon, lat=lat)
 
@@ -355,7 +355,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     InfeasibleError
         With the explanation from :func:`territory.assign.explain_infeasible`.
     """
-    from .travel import travel_burden, travel_matrix
+    from .travel.burden import travel_burden, travel_matrix
 
     t0 = time.perf_counter()
     units = inputs.units
@@ -429,7 +429,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
 
 def rep_isochrones(reps: pd.DataFrame, network, minutes=(30, 60, 90)) -> gpd.GeoDataFrame:
     """Drive-time areas (30 / 60 / 90 min) around every rep's base, for the map."""
-    from .travel import isochrones
+    from .travel.burden import isochrones
 
     parts = [isochrones(network, float(r.lon), float(r.lat), minutes).assign(rep_id=r.rep_id)
              for r in reps.itertuples()]
@@ -491,7 +491,7 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
     Accounts keep their ``current_rep``; a unit shows the rep owning most of its
     TAM. Accounts without a current owner are reported, not assigned.
     """
-    from .travel import travel_burden, travel_matrix
+    from .travel.burden import travel_burden, travel_matrix
 
     acc = inputs.accounts
     if acc["current_rep"].isna().all():
@@ -609,7 +609,7 @@ def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool 
     write_excel(sheets, out / "assignments.xlsx")
     write_json(result.summary, out / "summary.json")
     if map_html:
-        from .maps import save_map, scenario_map
+        from .web.maps import save_map, scenario_map
 
         m = scenario_map(result.units, result.reps, acc, result.scorecard, result.summary,
                          tiles=tiles, colours=colours, isochrones=result.isochrones)

@@ -42,10 +42,10 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
-from . import _osm
-from ._cache import cache_dir
-from .config import TravelConfig
-from .errors import InputError
+from . import network as _osm
+from ..cache import cache_dir
+from ..config import TravelConfig
+from ..errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd

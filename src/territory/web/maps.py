@@ -30,7 +30,7 @@ import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
 
-from ._html import (FLAG_RED, PALETTE, PALETTE_EXTRA, esc, finite_or_none, fmt_hours, fmt_money,
+from .html import (FLAG_RED, PALETTE, PALETTE_EXTRA, esc, finite_or_none, fmt_hours, fmt_money,
                     js_data, offline_assets, strip_remote_assets)
 
 __all__ = ["measure_map_size", "rep_colours", "save_map", "scenario_map", "scenario_data",

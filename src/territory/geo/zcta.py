@@ -38,8 +38,8 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._cache import cache_dir
-from .errors import DataUnavailableError, InputError
+from ..cache import cache_dir
+from ..errors import DataUnavailableError, InputError
 
 if TYPE_CHECKING:  # geopandas loads lazily: the CLI imports this module for its parser
     import geopandas as gpd

@@ -32,8 +32,8 @@ import pandas as pd
 import shapely
 from shapely.geometry import MultiPoint
 
-from .accounts import REJECT_COLUMNS
-from .errors import InputError
+from ..io.accounts import REJECT_COLUMNS
+from ..errors import InputError
 from .geocode import zip_table
 
 __all__ = [

@@ -24,8 +24,8 @@ import pulp
 from sklearn.cluster import KMeans
 
 from .assign import AssignProblem, _build, make_solver
-from .config import BalanceConfig, SolverConfig
-from .units import EQUAL_AREA_CRS
+from ..config import BalanceConfig, SolverConfig
+from ..geo.units import EQUAL_AREA_CRS
 
 __all__ = ["kmeans_centres", "project_points", "rebalance_centres", "root_units", "seed_centres"]
 
@@ -130,7 +130,7 @@ def _lp_share(p: AssignProblem, k: int, solver: SolverConfig) -> np.ndarray | No
     import time
 
     if solver.name.lower() == "highs":
-        from . import _lns
+        from . import lns as _lns
 
         d = _lns._data(p)
         pu, pr = _lns._initial_pairs(d, k, None)

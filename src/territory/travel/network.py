@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataUnavailableError, InputError
+from ..errors import DataUnavailableError, InputError
 
 log = logging.getLogger(__name__)
 

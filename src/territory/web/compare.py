@@ -29,13 +29,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ._html import (CSS, esc, finite_or_none, fmt_hours, fmt_money, js_data, leaflet_css,
+from .html import (CSS, esc, finite_or_none, fmt_hours, fmt_money, js_data, leaflet_css,
                     leaflet_js, svg_bar_chart)
-from ._html import JS as MAP_JS
+from .html import JS as MAP_JS
 from .maps import background_outlines, display_tolerance, rep_colours, scenario_data
 
 try:  # the shared helper of the export stage
-    from .export import safe_csv_value
+    from ..io.export import safe_csv_value
 except ImportError:  # pragma: no cover - before export.py had it
     def safe_csv_value(value: Any) -> Any:
         """Prefix ``'`` to text a spreadsheet would run as a formula."""

@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .accounts import REJECT_COLUMNS
+from ..io.accounts import REJECT_COLUMNS
 
 __all__ = ["REASON_UNKNOWN_ZIP", "geocode_accounts", "zip_table"]
 

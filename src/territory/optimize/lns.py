@@ -51,7 +51,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .assign import AssignProblem, AssignResult, Progress
-from .config import SolverConfig
+from ..config import SolverConfig
 
 log = logging.getLogger(__name__)
 

@@ -47,7 +47,7 @@ improving plan is logged (objective, bound, gap, elapsed); at the time limit
 the best plan found so far is returned with its gap and bound.
 
 Large instances without contiguity (many thousand units) go to a primal
-strategy of our own on the *same* formulation (:mod:`territory._lns`): the
+strategy of our own on the *same* formulation (:mod:`territory.optimize.lns`): the
 model is built directly in ``highspy``, its LP relaxation gives the bound and a
 warm start (fix the units the LP assigns whole, solve the rest as a small MIP),
 and a large-neighbourhood search re-solves sub-MIPs over a few neighbouring reps
@@ -70,8 +70,8 @@ import networkx as nx
 import numpy as np
 import pulp
 
-from .config import BalanceConfig, SolverConfig
-from .errors import InfeasibleError, InputError
+from ..config import BalanceConfig, SolverConfig
+from ..errors import InfeasibleError, InputError
 
 __all__ = [
     "AssignProblem",
@@ -536,7 +536,7 @@ def solve_assignment(p: AssignProblem, cfg: SolverConfig, *, seed: int = 0) -> A
 
     At the time limit the best plan found so far is returned (``status``
     ``"time_limit"``, with ``gap`` and ``bound``). Large instances without
-    contiguity use the LNS engine (:mod:`territory._lns`) on the same model;
+    contiguity use the LNS engine (:mod:`territory.optimize.lns`) on the same model;
     ``solver.engine`` (``auto``/``pulp``/``lns``) overrides the choice.
 
     Raises
@@ -548,7 +548,7 @@ def solve_assignment(p: AssignProblem, cfg: SolverConfig, *, seed: int = 0) -> A
     k = min(cfg.candidates, p.n_reps)
     deadline = time.perf_counter() + cfg.time_limit_seconds
     if _engine(p, cfg, k) == "lns":
-        from ._lns import solve_lns
+        from .lns import solve_lns
 
         result = solve_lns(p, cfg, seed=seed, k=k, deadline=deadline)
         if result is not None:

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import ColumnsConfig, TierConfig
-from .errors import InputError
+from ..config import ColumnsConfig, TierConfig
+from ..errors import InputError
 
 __all__ = [
     "AccountsReadInfo",
