@@ -42,7 +42,8 @@ from .optimize.assign import AssignProblem, check_plan, inertia_cost, solve_assi
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
 from .io.export import write_csv, write_excel, write_geojson, write_geopackage, write_json
-from .geo.geocode import geocode_accounts, zip_table
+from .geo.geocode import geocode_accounts
+from .geo.reference import zip_table
 from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disruption, fairness,
                       quota_table, rep_scorecard, tam_cv)
 from .optimize.seed import project_points, root_units, seed_centres
