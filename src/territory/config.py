@@ -9,7 +9,7 @@ Example
 .. code-block:: toml
 
     name = "balanced"
-    unit_level = "zip"            # "zip" | "county"
+    unit_level = "zip"            # "zip" | "county" | "auto"
 
     [balance]
     tam_tolerance = 0.15          # every rep within +-15% of the mean TAM
@@ -314,7 +314,10 @@ class ScenarioConfig:
     ``"queen"`` (a shared corner is enough) or ``"rook"`` (a shared edge).
     ``nearest_unit_km`` is how far a PO-box / unique ZIP or a point off every
     polygon may be placed in the nearest unit (farther: rejected). ``n_reps`` keeps the first n reps of the roster (or
-    designs n territories when no roster is given).
+    designs n territories when no roster is given). ``unit_level = "auto"``: counties,
+    split into their ZIPs where one county alone breaks a band.
+    ``contract_empty_units`` merges every unit without accounts into a nearby
+    account-bearing one before the solve (see :mod:`territory.geo.contract`).
     """
 
     name: str = "scenario"
@@ -325,6 +328,7 @@ class ScenarioConfig:
     nearest_unit_km: float = 10.0
     n_reps: int | None = None
     contiguity: bool = True
+    contract_empty_units: bool = True
     seed: int = 42
     columns: ColumnsConfig = field(default_factory=ColumnsConfig)
     tiers: TierConfig = field(default_factory=TierConfig)
@@ -336,9 +340,9 @@ class ScenarioConfig:
     quota: QuotaConfig = field(default_factory=QuotaConfig)
 
     def __post_init__(self) -> None:
-        if self.unit_level not in ("zip", "county"):
+        if self.unit_level not in ("zip", "county", "auto"):
             raise InputError(
-                f"config: unit_level must be 'zip' or 'county', got {self.unit_level!r}"
+                f"config: unit_level must be 'zip', 'county' or 'auto', got {self.unit_level!r}"
             )
         if self.region not in ("states", "all", "accounts"):
             raise InputError(
