@@ -378,6 +378,9 @@ class TravelConfig:
     cached) or ``"estimate"`` (straight line x ``circuity`` / ``estimate_speed_kph``,
     labelled as an estimate everywhere). ``max_route_seconds`` optionally cuts
     the shortest-path search (pairs beyond it get the estimate).
+    ``service_minutes_per_visit`` is the time spent at each account: drive hours
+    plus visits x service time above ``working_hours_per_month`` make a plan
+    impossible for that rep (flagged, never silently reported).
     ``max_home_km``: a rep whose home is farther than this (great-circle) from
     every placed account is refused, naming the rep (a mistyped home ZIP).
     """
@@ -394,6 +397,7 @@ class TravelConfig:
     working_hours_per_month: Positive = 160.0
     max_drive_hours_per_month: Positive = 30.0
     max_travel_share: Fraction = 0.25
+    service_minutes_per_visit: NonNegative = 45.0
     max_home_km: Positive = 250.0
     fallback_speeds_kph: dict[str, Positive] = field(default_factory=dict)
 

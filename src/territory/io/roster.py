@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..geo.geocode import zip_table
+from ..geo.reference import zip_table
 from .accounts import normalise_zip, read_table
 
 __all__ = ["read_locks", "read_reps"]
