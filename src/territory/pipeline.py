@@ -47,8 +47,9 @@ from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disrupti
                       quota_table, rep_scorecard, tam_cv)
 from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
 from .optimize.seed import project_points, root_units, seed_centres
-from .geo.units import (aggregate_units, approximate_zip_units, county_units, load_unit_polygons,
-                    locate_accounts, unit_adjacency, unit_states)
+from .geo.units import (aggregate_units, approximate_zip_units, county_units, heavy_units,
+                        load_unit_polygons, locate_accounts, split_units_into_zips,
+                        unit_adjacency, unit_states)
 
 __all__ = ["PreparedInputs", "ScenarioResult", "current_alignment", "plan", "prepare",
            "read_reps", "read_locks", "write_result"]
@@ -94,7 +95,7 @@ def _load_units(level: str, states: list[str], zcta: str | Path | None,
                 units_path: str | Path | None, unit_id: str | None) -> tuple[gpd.GeoDataFrame, str]:
     if units_path is not None:
         return load_unit_polygons(units_path, unit_id), f"custom units from {Path(units_path).name}"
-    if level == "county":
+    if level in ("county", "auto"):
         return county_units(states), "county polygons (Census cb_2016 1:500k via plotly-geo)"
     if zcta is not None:
         return load_unit_polygons(zcta, unit_id), f"ZCTA polygons from {Path(zcta).name}"
@@ -107,6 +108,38 @@ def _load_units(level: str, states: list[str], zcta: str | Path | None,
     log.warning("no ZCTA file given: using APPROXIMATE ZIP areas (Voronoi cells of ZIP centroids "
                 "clipped to state outlines). Pass --zcta FILE for real ZCTA polygons.")
     return approximate_zip_units(states), "APPROXIMATE ZIP areas (Voronoi of ZIP centroids)"
+
+
+def _roster(reps: str | Path | int, config: ScenarioConfig) -> pd.DataFrame:
+    if isinstance(reps, int) or str(reps).isdigit():
+        # a number of territories to design; the scenario's n_reps overrides it
+        return read_reps(config.n_reps or int(reps))
+    return read_reps(reps, n_reps=config.n_reps)
+
+
+def _split_heavy(counties: gpd.GeoDataFrame, source: str, accounts: pd.DataFrame, n_reps: int,
+                 config: ScenarioConfig, zcta: str | Path | None) -> tuple[gpd.GeoDataFrame, str]:
+    """``unit_level = "auto"``: split into ZIPs each county that alone breaks a band."""
+    placed, _, _ = locate_accounts(accounts, counties, level="county",
+                                   max_nearest_km=config.nearest_unit_km)
+    b = config.balance
+    heavy = heavy_units(counties, placed,
+                        tam_max=(1 + b.tam_tolerance) * placed["revenue"].sum() / max(n_reps, 1),
+                        account_units_max=b.account_units_max)
+    if not heavy:
+        return counties.assign(unit_kind="county"), source
+    zips = None
+    if zcta is not None:
+        zips = load_unit_polygons(zcta)
+    else:
+        from .geo.zcta import cached_zcta_units
+
+        zips = cached_zcta_units(sorted(set(counties.set_index("unit_id").loc[heavy, "state"])))
+    log.info("unit_level auto: %d counties alone break a band (%s): split into ZIPs",
+             len(heavy), ", ".join(counties.set_index("unit_id").loc[heavy, "name"]))
+    kind = "ZCTA polygons" if zips is not None else "APPROXIMATE ZIP areas (Voronoi of ZIP centroids)"
+    return (split_units_into_zips(counties, heavy, zips),
+            f"{source}; {len(heavy)} counties that alone break a band split into {kind}")
 
 
 def prepare(
@@ -128,7 +161,10 @@ def prepare(
     accounts = assign_tiers(accounts, config.tiers)
     accounts, geo_rejects = geocode_accounts(accounts)
     states = sorted(s for s in accounts["state"].unique() if s)
+    roster = _roster(reps, config)
     units, unit_source = _load_units(config.unit_level, states, zcta, units_path, unit_id)
+    if config.unit_level == "auto" and units_path is None:
+        units, unit_source = _split_heavy(units, unit_source, accounts, len(roster), config, zcta)
     accounts, place_rejects, subs = locate_accounts(accounts, units, level=config.unit_level,
                                                       max_nearest_km=config.nearest_unit_km)
     if config.region != "all":
@@ -143,11 +179,6 @@ def prepare(
     adjacency, bridges = unit_adjacency(units, contiguity=config.adjacency)
     all_rejects = pd.concat([rejects, geo_rejects, place_rejects], ignore_index=True)
     all_rejects = all_rejects.sort_values("row", kind="stable").reset_index(drop=True)
-    if isinstance(reps, int) or str(reps).isdigit():
-        # a number of territories to design; the scenario's n_reps overrides it
-        roster = read_reps(config.n_reps or int(reps))
-    else:
-        roster = read_reps(reps, n_reps=config.n_reps)
     info = {
         "accounts_file": str(accounts_path),
         "accounts_in": int(len(raw)),
