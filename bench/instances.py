@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from territory.optimize import AssignProblem, BandRules, Solver
-from territory.geo.geocode import zip_table
+from territory.geo.reference import zip_table
 from territory.optimize.seed import (
     kmeans_centres,
     project_points,
