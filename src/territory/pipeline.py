@@ -45,6 +45,7 @@ from .io.export import write_csv, write_excel, write_geojson, write_geopackage, 
 from .geo.geocode import geocode_accounts
 from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disruption, fairness,
                       quota_table, rep_scorecard, tam_cv)
+from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
 from .optimize.seed import project_points, root_units, seed_centres
 from .geo.units import (aggregate_units, approximate_zip_units, county_units, load_unit_polygons,
                     locate_accounts, unit_adjacency, unit_states)
@@ -278,6 +279,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     from .travel.burden import travel_burden, travel_matrix
 
     t0 = time.perf_counter()
+    full, (inputs, contraction) = inputs, _contract(inputs, config)
     units = inputs.units
     reps, roots = _bases(inputs, config)
     if network is None and config.travel.source != "estimate":
@@ -287,7 +289,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
                        config.travel)
     hours = tm.seconds.T / 3600.0
     problem = build_problem(inputs, config, reps, roots, hours)
-    base = _summary_base(inputs, config, reps, tm)
+    base = {**_summary_base(full, config, reps, tm), "n_units_solved": int(len(units))}
     try:
         solved = solve_assignment(problem, config.solver, seed=config.seed)
     except InfeasibleError as exc:
@@ -295,7 +297,9 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
                                              "explanation": str(exc)})
         raise
     rep_ids = np.asarray(reps["rep_id"])
-    units = units.assign(rep_id=rep_ids[solved.rep_of_unit])
+    rep_of_unit = (solved.rep_of_unit if contraction is None
+                   else expand_assignment(contraction, solved.rep_of_unit))
+    inputs, units = full, full.units.assign(rep_id=rep_ids[rep_of_unit])
     acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
     card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
                          units_band=(config.balance.account_units_min,
@@ -345,6 +349,23 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     return ScenarioResult(config, acc, inputs.rejects, units, reps, card, summary,
                           inputs.substitutions, inputs.adjacency,
                           rep_isochrones(reps, network) if network is not None else None)
+
+
+def _contract(inputs: PreparedInputs, config: ScenarioConfig
+              ) -> tuple[PreparedInputs, Contraction | None]:
+    """Inputs on the contracted units (empty units merged into anchors; see geo.contract)."""
+    units = inputs.units
+    empty = units["n_accounts"].to_numpy() == 0
+    if not config.contract_empty_units or not empty.any():
+        return inputs, None
+    xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
+    c = contract_units(units["unit_id"], ~empty, inputs.adjacency, xy)
+    anchor_id = dict(zip(units["unit_id"], units["unit_id"].to_numpy()[c.anchor]))
+    locks = inputs.locks.assign(unit_id=[anchor_id.get(u, u) if u else u
+                                         for u in inputs.locks["unit_id"]])
+    work = dataclasses.replace(inputs, units=contracted_frame(units, c), adjacency=c.graph,
+                               locks=locks)
+    return work, c
 
 
 def rep_isochrones(reps: pd.DataFrame, network, minutes=(30, 60, 90)) -> gpd.GeoDataFrame:
