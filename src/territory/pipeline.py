@@ -36,15 +36,16 @@ import pandas as pd
 import shapely
 
 from . import __version__
-from .io.accounts import (REJECT_COLUMNS, assign_tiers, normalise_zip, read_table,
-                       validate_accounts)
+from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_accounts
+from .io.roster import read_locks, read_reps
 from .optimize.assign import AssignProblem, check_plan, inertia_cost, solve_assignment
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
 from .io.export import write_csv, write_excel, write_geojson, write_geopackage, write_json
-from .geo.geocode import geocode_accounts, zip_table
+from .geo.geocode import geocode_accounts
 from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disruption, fairness,
                       quota_table, rep_scorecard, tam_cv)
+from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
 from .optimize.seed import project_points, root_units, seed_centres
 from .geo.units import (aggregate_units, approximate_zip_units, county_units, load_unit_polygons,
                     locate_accounts, unit_adjacency, unit_states)
@@ -84,86 +85,6 @@ class ScenarioResult:
     substitutions: pd.DataFrame
     adjacency: nx.Graph
     isochrones: gpd.GeoDataFrame | None = None
-
-
-# ----------------------------------------------------------------------------- reps
-
-
-def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.DataFrame:
-    """The rep roster: a CSV / Excel file, or a number of territories to design.
-
-    A file needs ``rep_id`` and a home (``home_zip``, or ``lat`` and ``lon``);
-    ``name``, ``capacity`` (FTE, default 1) and ``start_date`` are optional.
-
-    Returns ``rep_id, name, home_zip, lon, lat, capacity, start_date``
-    (``lon/lat`` NaN when the territory centre is to be chosen).
-    """
-    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
-        n = int(source)
-        if n < 1:
-            raise InputError("--reps must be a positive number of territories or a reps file")
-        width = max(2, len(str(n)))
-        ids = [f"T{i + 1:0{width}d}" for i in range(n)]
-        return pd.DataFrame({"rep_id": ids, "name": [f"Territory {i + 1}" for i in range(n)],
-                             "home_zip": "", "lon": np.nan, "lat": np.nan, "capacity": 1.0,
-                             "start_date": ""})
-    raw, _ = read_table(source, required=("rep_id",))
-    reps = pd.DataFrame({"rep_id": raw["rep_id"].str.strip()})
-    if (reps["rep_id"] == "").any():
-        row = int(np.flatnonzero(reps["rep_id"] == "")[0]) + 1
-        raise InputError(f"{source}: row {row} has a blank rep_id")
-    dup = reps["rep_id"].duplicated()
-    if dup.any():
-        raise InputError(f"{source}: rep_id {reps['rep_id'][dup].iloc[0]!r} occurs twice")
-    names = raw["name"].str.strip() if "name" in raw else reps["rep_id"]
-    reps["name"] = names.where(names != "", reps["rep_id"])
-    reps["home_zip"] = ""
-    reps["lon"] = np.nan
-    reps["lat"] = np.nan
-    table = zip_table()
-    for i in range(len(raw)):
-        lat = raw["lat"].iat[i] if "lat" in raw else ""
-        lon = raw["lon"].iat[i] if "lon" in raw else ""
-        z = raw["home_zip"].iat[i] if "home_zip" in raw else ""
-        if str(lat).strip() and str(lon).strip():
-            try:
-                reps.loc[i, ["lat", "lon"]] = float(lat), float(lon)
-            except ValueError:
-                raise InputError(f"{source}: row {i + 1} has non-numeric lat/lon") from None
-        elif str(z).strip():
-            z5, _ = normalise_zip(z)
-            if z5 is None or z5 not in table.index:
-                raise InputError(f"{source}: row {i + 1} ({reps['rep_id'].iat[i]}) has an "
-                                 f"unknown home_zip {z!r}")
-            reps.loc[i, ["home_zip", "lat", "lon"]] = z5, table.at[z5, "lat"], table.at[z5, "lon"]
-    if reps["lat"].isna().any() and reps["lat"].notna().any():
-        row = int(np.flatnonzero(reps["lat"].isna())[0]) + 1
-        raise InputError(f"{source}: row {row} has no home (home_zip or lat/lon); give every "
-                         "rep a home or none")
-    cap = raw.get("capacity", pd.Series([""] * len(raw)))
-    try:
-        reps["capacity"] = [float(c) if str(c).strip() else 1.0 for c in cap]
-    except ValueError:
-        raise InputError(f"{source}: capacity must be a number (FTE, e.g. 1 or 0.5)") from None
-    if (reps["capacity"] <= 0).any():
-        raise InputError(f"{source}: capacity must be positive")
-    reps["start_date"] = raw.get("start_date", pd.Series([""] * len(raw))).astype(str)
-    if n_reps is not None:
-        if n_reps > len(reps):
-            raise InputError(f"n_reps = {n_reps} but the roster has only {len(reps)} reps")
-        reps = reps.iloc[:n_reps]
-    return reps.reset_index(drop=True)
-
-
-def read_locks(path: str | Path | None) -> pd.DataFrame:
-    """``locks.csv``: ``rep_id`` and ``unit_id`` or ``account_id`` per row."""
-    if path is None:
-        return pd.DataFrame(columns=["unit_id", "account_id", "rep_id"])
-    raw, _ = read_table(path, required=("rep_id",))
-    if "unit_id" not in raw and "account_id" not in raw:
-        raise InputError(f"{path}: locks need a unit_id or an account_id column")
-    return pd.DataFrame({"unit_id": raw.get("unit_id", ""), "account_id": raw.get("account_id", ""),
-                         "rep_id": raw["rep_id"]}).fillna("")
 
 
 # ----------------------------------------------------------------------------- prepare
@@ -358,6 +279,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     from .travel.burden import travel_burden, travel_matrix
 
     t0 = time.perf_counter()
+    full, (inputs, contraction) = inputs, _contract(inputs, config)
     units = inputs.units
     reps, roots = _bases(inputs, config)
     if network is None and config.travel.source != "estimate":
@@ -367,7 +289,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
                        config.travel)
     hours = tm.seconds.T / 3600.0
     problem = build_problem(inputs, config, reps, roots, hours)
-    base = _summary_base(inputs, config, reps, tm)
+    base = {**_summary_base(full, config, reps, tm), "n_units_solved": int(len(units))}
     try:
         solved = solve_assignment(problem, config.solver, seed=config.seed)
     except InfeasibleError as exc:
@@ -375,13 +297,15 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
                                              "explanation": str(exc)})
         raise
     rep_ids = np.asarray(reps["rep_id"])
-    units = units.assign(rep_id=rep_ids[solved.rep_of_unit])
+    rep_of_unit = (solved.rep_of_unit if contraction is None
+                   else expand_assignment(contraction, solved.rep_of_unit))
+    inputs, units = full, full.units.assign(rep_id=rep_ids[rep_of_unit])
     acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
     card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
                          units_band=(config.balance.account_units_min,
                                      config.balance.account_units_max),
                          tam_target=pd.Series(problem.tam_target, index=rep_ids))
-    burden = travel_burden(units[["unit_id", "rep_id"]], units, reps, network, config.travel)
+    burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
     card = _with_travel_and_quota(card, burden, reps, config)
     moves = disruption(acc)
     fair = fairness(card, acc, (config.balance.account_units_min,
@@ -427,6 +351,23 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
                           rep_isochrones(reps, network) if network is not None else None)
 
 
+def _contract(inputs: PreparedInputs, config: ScenarioConfig
+              ) -> tuple[PreparedInputs, Contraction | None]:
+    """Inputs on the contracted units (empty units merged into anchors; see geo.contract)."""
+    units = inputs.units
+    empty = units["n_accounts"].to_numpy() == 0
+    if not config.contract_empty_units or not empty.any():
+        return inputs, None
+    xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
+    c = contract_units(units["unit_id"], ~empty, inputs.adjacency, xy)
+    anchor_id = dict(zip(units["unit_id"], units["unit_id"].to_numpy()[c.anchor]))
+    locks = inputs.locks.assign(unit_id=[anchor_id.get(u, u) if u else u
+                                         for u in inputs.locks["unit_id"]])
+    work = dataclasses.replace(inputs, units=contracted_frame(units, c), adjacency=c.graph,
+                               locks=locks)
+    return work, c
+
+
 def rep_isochrones(reps: pd.DataFrame, network, minutes=(30, 60, 90)) -> gpd.GeoDataFrame:
     """Drive-time areas (30 / 60 / 90 min) around every rep's base, for the map."""
     from .travel.burden import isochrones
@@ -438,6 +379,14 @@ def rep_isochrones(reps: pd.DataFrame, network, minutes=(30, 60, 90)) -> gpd.Geo
                             crs="EPSG:4326")
 
 
+def _visit_stops(acc: pd.DataFrame) -> pd.DataFrame:
+    """Each account as a visit stop of its rep; own coordinates only where the input gave them."""
+    own = acc["point_source"].eq("input lat/lon") if "point_source" in acc else False
+    return pd.DataFrame({"account_id": acc["account_id"], "rep_id": acc["rep_id"],
+                         "unit_id": acc["unit_id"], "visits_per_year": acc["touches_per_year"],
+                         "lon": acc["lon"].where(own), "lat": acc["lat"].where(own)})
+
+
 def _with_travel_and_quota(card: pd.DataFrame, burden: pd.DataFrame, reps: pd.DataFrame,
                            config: ScenarioConfig) -> pd.DataFrame:
     """The scorecard with drive hours, their red flags and the quota columns."""
@@ -446,6 +395,8 @@ def _with_travel_and_quota(card: pd.DataFrame, burden: pd.DataFrame, reps: pd.Da
                      f"drive>{config.travel.max_drive_hours_per_month:g}h")
     card = add_flags(card, card["over_share"].fillna(False).to_numpy(),
                      f"travel>{config.travel.max_travel_share:.0%}")
+    card = add_flags(card, card["over_time"].fillna(False).to_numpy(),
+                     f"impossible:drive+visits>{config.travel.working_hours_per_month:g}h")
     return card.merge(quota_table(card, reps, config.quota), on="rep_id", how="left")
 
 
@@ -527,12 +478,8 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
                          units_band=(config.balance.account_units_min,
                                      config.balance.account_units_max))
     # travel of the current book: per-account owner, so a split unit is visited by each owner
-    visits = (owned.groupby(["rep_id", "unit_id"])["touches_per_year"].sum()
-              .reset_index().rename(columns={"touches_per_year": "visits_per_year"}))
-    pts = inputs.units.set_index("unit_id")[["lon", "lat"]]
-    vu = visits.join(pts, on="unit_id")
-    vu["unit_id"] = vu["rep_id"] + "|" + vu["unit_id"]
-    burden = travel_burden(vu[["unit_id", "rep_id"]], vu, reps, network, config.travel)
+    burden = travel_burden(None, inputs.units, reps, network, config.travel,
+                           accounts=_visit_stops(owned))
     card = _with_travel_and_quota(card, burden, reps, config)
     pieces = contiguity_report(units.dropna(subset=["rep_id"]), inputs.adjacency)
     out_acc = acc.assign(rep_id=acc["current_rep"], moved=False)
@@ -590,8 +537,8 @@ def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool 
     write_csv(acc[cols], out / "assignments.csv")
     write_csv(result.rejects[REJECT_COLUMNS], out / "rejects.csv")
     card_cols = ["rep_id", "name", "n_accounts", "account_units", "tam", "tam_index", "n_units",
-                 "drive_hours_per_month", "visits_per_month", "travel_share", "quota_multiplier",
-                 "ramp", "quota", "flags"]
+                 "drive_hours_per_month", "visits_per_month", "travel_share", "routed_share",
+                 "hours_basis", "quota_multiplier", "ramp", "quota", "flags"]
     write_csv(result.scorecard[[c for c in card_cols if c in result.scorecard]],
               out / "scorecard.csv")
     write_csv(result.units[["unit_id", "rep_id", "tam", "account_units", "n_accounts"]],
