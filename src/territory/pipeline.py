@@ -320,7 +320,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
                          units_band=(config.balance.account_units_min,
                                      config.balance.account_units_max),
                          tam_target=pd.Series(problem.tam_target, index=rep_ids))
-    burden = travel_burden(units[["unit_id", "rep_id"]], units, reps, network, config.travel)
+    burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
     card = _with_travel_and_quota(card, burden, reps, config)
     moves = disruption(acc)
     fair = fairness(card, acc, (config.balance.account_units_min,
@@ -394,6 +394,14 @@ def rep_isochrones(reps: pd.DataFrame, network, minutes=(30, 60, 90)) -> gpd.Geo
                             crs="EPSG:4326")
 
 
+def _visit_stops(acc: pd.DataFrame) -> pd.DataFrame:
+    """Each account as a visit stop of its rep; own coordinates only where the input gave them."""
+    own = acc["point_source"].eq("input lat/lon") if "point_source" in acc else False
+    return pd.DataFrame({"account_id": acc["account_id"], "rep_id": acc["rep_id"],
+                         "unit_id": acc["unit_id"], "visits_per_year": acc["touches_per_year"],
+                         "lon": acc["lon"].where(own), "lat": acc["lat"].where(own)})
+
+
 def _with_travel_and_quota(card: pd.DataFrame, burden: pd.DataFrame, reps: pd.DataFrame,
                            config: ScenarioConfig) -> pd.DataFrame:
     """The scorecard with drive hours, their red flags and the quota columns."""
@@ -402,6 +410,8 @@ def _with_travel_and_quota(card: pd.DataFrame, burden: pd.DataFrame, reps: pd.Da
                      f"drive>{config.travel.max_drive_hours_per_month:g}h")
     card = add_flags(card, card["over_share"].fillna(False).to_numpy(),
                      f"travel>{config.travel.max_travel_share:.0%}")
+    card = add_flags(card, card["over_time"].fillna(False).to_numpy(),
+                     f"impossible:drive+visits>{config.travel.working_hours_per_month:g}h")
     return card.merge(quota_table(card, reps, config.quota), on="rep_id", how="left")
 
 
@@ -483,12 +493,8 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
                          units_band=(config.balance.account_units_min,
                                      config.balance.account_units_max))
     # travel of the current book: per-account owner, so a split unit is visited by each owner
-    visits = (owned.groupby(["rep_id", "unit_id"])["touches_per_year"].sum()
-              .reset_index().rename(columns={"touches_per_year": "visits_per_year"}))
-    pts = inputs.units.set_index("unit_id")[["lon", "lat"]]
-    vu = visits.join(pts, on="unit_id")
-    vu["unit_id"] = vu["rep_id"] + "|" + vu["unit_id"]
-    burden = travel_burden(vu[["unit_id", "rep_id"]], vu, reps, network, config.travel)
+    burden = travel_burden(None, inputs.units, reps, network, config.travel,
+                           accounts=_visit_stops(owned))
     card = _with_travel_and_quota(card, burden, reps, config)
     pieces = contiguity_report(units.dropna(subset=["rep_id"]), inputs.adjacency)
     out_acc = acc.assign(rep_id=acc["current_rep"], moved=False)
@@ -546,8 +552,8 @@ def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool 
     write_csv(acc[cols], out / "assignments.csv")
     write_csv(result.rejects[REJECT_COLUMNS], out / "rejects.csv")
     card_cols = ["rep_id", "name", "n_accounts", "account_units", "tam", "tam_index", "n_units",
-                 "drive_hours_per_month", "visits_per_month", "travel_share", "quota_multiplier",
-                 "ramp", "quota", "flags"]
+                 "drive_hours_per_month", "visits_per_month", "travel_share", "routed_share",
+                 "hours_basis", "quota_multiplier", "ramp", "quota", "flags"]
     write_csv(result.scorecard[[c for c in card_cols if c in result.scorecard]],
               out / "scorecard.csv")
     write_csv(result.units[["unit_id", "rep_id", "tam", "account_units", "n_accounts"]],
