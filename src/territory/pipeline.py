@@ -38,13 +38,15 @@ import shapely
 from . import __version__
 from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_accounts
 from .io.roster import read_locks, read_reps
-from .optimize.assign import AssignProblem, check_plan, inertia_cost, solve_assignment
+from .optimize import (AssignProblem, BandRules, Disruption, Solver, check_plan, inertia_cost,
+                       solve)
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
 from .io.export import write_csv, write_excel, write_geojson, write_geopackage, write_json
 from .geo.geocode import coordinate_substitutions, geocode_accounts
 from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disruption, fairness,
                       quota_table, rep_scorecard, tam_cv)
+from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
 from .optimize.seed import project_points, root_units, seed_centres
 from .geo.units import (aggregate_units, approximate_zip_units, county_units, load_unit_polygons,
                     locate_accounts, unit_adjacency, unit_states)
@@ -184,7 +186,8 @@ def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame
         roots = root_units(units, reps[["lon", "lat"]].to_numpy())
         reps["base_kind"] = "home"
     else:
-        centres = seed_centres(units, len(reps), config.balance, config.solver, seed=config.seed)
+        centres = seed_centres(units, len(reps), _band_rules(config), _solver(config),
+                               seed=config.seed)
         roots = root_units(units, centres)
         reps["lon"] = units["lon"].to_numpy()[roots]
         reps["lat"] = units["lat"].to_numpy()[roots]
@@ -251,18 +254,31 @@ def build_problem(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
                                    project_points(units["lon"].to_numpy(), units["lat"].to_numpy()),
                                    project_points(reps["lon"].to_numpy(), reps["lat"].to_numpy()))
     moved, moved_total = _moved_matrix(inputs, reps, config.disruption.basis)
-    return AssignProblem.with_balance(
-        config.balance,
-        unit_ids=tuple(units["unit_id"]), rep_ids=tuple(reps["rep_id"]),
-        tam=units["tam"].to_numpy(float), account_units=units["account_units"].to_numpy(float),
-        cost=cost, capacity=reps["capacity"].to_numpy(float),
+    disruption = None if moved is None else Disruption(
+        moved, moved_total, config.disruption.max_moved_share,
+        config.objective.disruption_weight)
+    return AssignProblem.create(
+        tuple(units["unit_id"]), tuple(reps["rep_id"]), units["tam"].to_numpy(float),
+        units["account_units"].to_numpy(float), cost, _band_rules(config),
+        capacity=reps["capacity"].to_numpy(float),
         contiguity=config.contiguity, adjacency=inputs.adjacency,
-        roots=tuple(int(r) for r in roots), locks=_locks(inputs, reps),
-        moved=moved, moved_total=moved_total,
-        max_moved_share=config.disruption.max_moved_share,
-        disruption_weight=config.objective.disruption_weight,
+        roots=tuple(int(r) for r in roots), locks=_locks(inputs, reps), disruption=disruption,
         compactness=compactness, compactness_weight=config.objective.compactness_weight,
     )
+
+
+def _band_rules(config: ScenarioConfig) -> BandRules:
+    """The optimizer's band rules from the scenario's balance section."""
+    b = config.balance
+    return BandRules(b.tam_tolerance, b.account_units_min, b.account_units_max, b.soft_tam,
+                     b.soft_account_units, b.penalty)
+
+
+def _solver(config: ScenarioConfig) -> Solver:
+    """The optimizer's solver from the scenario's solver section."""
+    s = config.solver
+    return Solver(s.name, s.time_limit_seconds, s.mip_gap, s.threads, s.candidates, s.msg,
+                  s.engine, s.lns_iterations)
 
 
 def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> ScenarioResult:
@@ -277,11 +293,12 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     Raises
     ------
     InfeasibleError
-        With the explanation from :func:`territory.assign.explain_infeasible`.
+        With the explanation from :func:`territory.optimize.explain_infeasible`.
     """
     from .travel.burden import travel_burden, travel_matrix
 
     t0 = time.perf_counter()
+    full, (inputs, contraction) = inputs, _contract(inputs, config)
     units = inputs.units
     reps, roots = _bases(inputs, config)
     if network is None and config.travel.source != "estimate":
@@ -291,21 +308,23 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
                        config.travel)
     hours = tm.seconds.T / 3600.0
     problem = build_problem(inputs, config, reps, roots, hours)
-    base = _summary_base(inputs, config, reps, tm)
+    base = {**_summary_base(full, config, reps, tm), "n_units_solved": int(len(units))}
     try:
-        solved = solve_assignment(problem, config.solver, seed=config.seed)
+        solved = solve(problem, _solver(config), seed=config.seed)
     except InfeasibleError as exc:
         exc.diagnosis.setdefault("summary", {**base, "status": "infeasible",
                                              "explanation": str(exc)})
         raise
     rep_ids = np.asarray(reps["rep_id"])
-    units = units.assign(rep_id=rep_ids[solved.rep_of_unit])
+    rep_of_unit = (solved.rep_of_unit if contraction is None
+                   else expand_assignment(contraction, solved.rep_of_unit))
+    inputs, units = full, full.units.assign(rep_id=rep_ids[rep_of_unit])
     acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
     card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
                          units_band=(config.balance.account_units_min,
                                      config.balance.account_units_max),
                          tam_target=pd.Series(problem.tam_target, index=rep_ids))
-    burden = travel_burden(units[["unit_id", "rep_id"]], units, reps, network, config.travel)
+    burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
     card = _with_travel_and_quota(card, burden, reps, config)
     moves = disruption(acc)
     fair = fairness(card, acc, (config.balance.account_units_min,
@@ -351,6 +370,23 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
                           rep_isochrones(reps, network) if network is not None else None)
 
 
+def _contract(inputs: PreparedInputs, config: ScenarioConfig
+              ) -> tuple[PreparedInputs, Contraction | None]:
+    """Inputs on the contracted units (empty units merged into anchors; see geo.contract)."""
+    units = inputs.units
+    empty = units["n_accounts"].to_numpy() == 0
+    if not config.contract_empty_units or not empty.any():
+        return inputs, None
+    xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
+    c = contract_units(units["unit_id"], ~empty, inputs.adjacency, xy)
+    anchor_id = dict(zip(units["unit_id"], units["unit_id"].to_numpy()[c.anchor]))
+    locks = inputs.locks.assign(unit_id=[anchor_id.get(u, u) if u else u
+                                         for u in inputs.locks["unit_id"]])
+    work = dataclasses.replace(inputs, units=contracted_frame(units, c), adjacency=c.graph,
+                               locks=locks)
+    return work, c
+
+
 def rep_isochrones(reps: pd.DataFrame, network, minutes=(30, 60, 90)) -> gpd.GeoDataFrame:
     """Drive-time areas (30 / 60 / 90 min) around every rep's base, for the map."""
     from .travel.burden import isochrones
@@ -362,6 +398,14 @@ def rep_isochrones(reps: pd.DataFrame, network, minutes=(30, 60, 90)) -> gpd.Geo
                             crs="EPSG:4326")
 
 
+def _visit_stops(acc: pd.DataFrame) -> pd.DataFrame:
+    """Each account as a visit stop of its rep; own coordinates only where the input gave them."""
+    own = acc["point_source"].eq("input lat/lon") if "point_source" in acc else False
+    return pd.DataFrame({"account_id": acc["account_id"], "rep_id": acc["rep_id"],
+                         "unit_id": acc["unit_id"], "visits_per_year": acc["touches_per_year"],
+                         "lon": acc["lon"].where(own), "lat": acc["lat"].where(own)})
+
+
 def _with_travel_and_quota(card: pd.DataFrame, burden: pd.DataFrame, reps: pd.DataFrame,
                            config: ScenarioConfig) -> pd.DataFrame:
     """The scorecard with drive hours, their red flags and the quota columns."""
@@ -370,6 +414,8 @@ def _with_travel_and_quota(card: pd.DataFrame, burden: pd.DataFrame, reps: pd.Da
                      f"drive>{config.travel.max_drive_hours_per_month:g}h")
     card = add_flags(card, card["over_share"].fillna(False).to_numpy(),
                      f"travel>{config.travel.max_travel_share:.0%}")
+    card = add_flags(card, card["over_time"].fillna(False).to_numpy(),
+                     f"impossible:drive+visits>{config.travel.working_hours_per_month:g}h")
     return card.merge(quota_table(card, reps, config.quota), on="rep_id", how="left")
 
 
@@ -452,12 +498,8 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
                          units_band=(config.balance.account_units_min,
                                      config.balance.account_units_max))
     # travel of the current book: per-account owner, so a split unit is visited by each owner
-    visits = (owned.groupby(["rep_id", "unit_id"])["touches_per_year"].sum()
-              .reset_index().rename(columns={"touches_per_year": "visits_per_year"}))
-    pts = inputs.units.set_index("unit_id")[["lon", "lat"]]
-    vu = visits.join(pts, on="unit_id")
-    vu["unit_id"] = vu["rep_id"] + "|" + vu["unit_id"]
-    burden = travel_burden(vu[["unit_id", "rep_id"]], vu, reps, network, config.travel)
+    burden = travel_burden(None, inputs.units, reps, network, config.travel,
+                           accounts=_visit_stops(owned))
     card = _with_travel_and_quota(card, burden, reps, config)
     pieces = contiguity_report(units.dropna(subset=["rep_id"]), inputs.adjacency)
     out_acc = acc.assign(rep_id=acc["current_rep"], moved=False)
@@ -515,8 +557,8 @@ def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool 
     write_csv(acc[cols], out / "assignments.csv")
     write_csv(result.rejects[REJECT_COLUMNS], out / "rejects.csv")
     card_cols = ["rep_id", "name", "n_accounts", "account_units", "tam", "tam_index", "n_units",
-                 "drive_hours_per_month", "visits_per_month", "travel_share", "quota_multiplier",
-                 "ramp", "quota", "flags"]
+                 "drive_hours_per_month", "visits_per_month", "travel_share", "routed_share",
+                 "hours_basis", "quota_multiplier", "ramp", "quota", "flags"]
     write_csv(result.scorecard[[c for c in card_cols if c in result.scorecard]],
               out / "scorecard.csv")
     write_csv(result.units[["unit_id", "rep_id", "tam", "account_units", "n_accounts"]],
