@@ -43,7 +43,7 @@ from .optimize import (AssignProblem, BandRules, Disruption, Solver, check_plan,
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
 from .io.export import write_csv, write_excel, write_geojson, write_geopackage, write_json
-from .geo.geocode import geocode_accounts
+from .geo.geocode import coordinate_substitutions, geocode_accounts
 from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disruption, fairness,
                       quota_table, rep_scorecard, tam_cv)
 from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
@@ -158,7 +158,7 @@ def prepare(
     Every account row ends in ``accounts`` or ``rejects`` (one reason each).
     """
     raw, read_info = read_table(accounts_path)
-    accounts, rejects = validate_accounts(raw, config.columns)
+    accounts, rejects = validate_accounts(raw, config.columns, checks=config.accounts)
     accounts = assign_tiers(accounts, config.tiers)
     accounts, geo_rejects = geocode_accounts(accounts)
     states = sorted(s for s in accounts["state"].unique() if s)
@@ -168,6 +168,9 @@ def prepare(
         units, unit_source = _split_heavy(units, unit_source, accounts, len(roster), config, zcta)
     accounts, place_rejects, subs = locate_accounts(accounts, units, level=config.unit_level,
                                                       max_nearest_km=config.nearest_unit_km)
+    coord_subs = coordinate_substitutions(accounts)
+    if not coord_subs.empty:
+        subs = pd.concat([coord_subs, subs], ignore_index=True)
     if config.region != "all":
         keep = units["unit_id"].isin(accounts["unit_id"])
         if config.region == "states" and states:
@@ -187,6 +190,7 @@ def prepare(
         "read_notes": list(read_info.notes),
         "zip_fixed": int(accounts["zip_fixed"].sum()),
         "substitutions": int(len(subs)),
+        "coordinates_replaced": int((accounts["coord_fix"] != "").sum()),
         "unit_source": unit_source,
         "bridges": [list(b) for b in bridges],
         "tier_sources": dict(Counter(accounts["tier_source"])),
@@ -459,6 +463,7 @@ def _summary_base(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
         "reject_reasons": dict(sorted(reasons.items())),
         "zip_fixed": inputs.info["zip_fixed"],
         "substitutions": inputs.info["substitutions"],
+        "coordinates_replaced": inputs.info.get("coordinates_replaced", 0),
         "read_notes": inputs.info["read_notes"],
         "tier_sources": inputs.info["tier_sources"],
         "unit_level": config.unit_level,
