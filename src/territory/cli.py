@@ -250,8 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_compare)
 
     from .geo.zcta import add_geo_parser
+    from .sweep.command import add_sweep_parser
 
     add_geo_parser(sub)
+    add_sweep_parser(sub)
     return parser
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import dataclasses
 import logging
 import math
 import os
@@ -34,7 +33,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -296,9 +295,8 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
         1: serial, in this process. Otherwise the size of the LocalCluster
         started here (default: one worker per core).
     scheduler, client
-        Run on this Dask scheduler address, or on an existing
-        ``distributed.Client`` (neither is closed by the sweep... the client
-        is left open, a connection made here is closed).
+        Run on the Dask scheduler at this address (the connection is closed
+        at the end), or on an existing ``distributed.Client`` (left open).
     on_row
         Called as ``on_row(row, done, total)`` after each point is written.
 
@@ -356,20 +354,25 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
     frame = pd.DataFrame(rows).sort_values("index").reset_index(drop=True)
     answer = find_answer(frame)
     result = SweepResult(out, frame, answer, ranges)
-    result.files = _pages(result, spec, points, time.perf_counter() - t0)
+    result.files = _pages(result, spec, points, time.perf_counter() - t0,
+                          _where(serial, scheduler, client, n_workers))
     return result
 
 
-def _pages(result: SweepResult, spec: SweepSpec, points: list[Point], seconds: float
-           ) -> dict[str, Path]:
-    """``sweep.html`` and ``compare.html`` of the answer and its neighbours."""
+def _where(serial: bool, scheduler: str | None, client: Any, n_workers: int) -> str:
+    if serial:
+        return "one process (serial)"
+    if client is not None:
+        return "a given Dask client"
+    return f"the Dask scheduler {scheduler}" if scheduler else f"a LocalCluster of {n_workers} workers"
+
+
+def _pages(result: SweepResult, spec: SweepSpec, points: list[Point], seconds: float,
+           where: str) -> dict[str, Path]:
+    """``compare.html`` of the answer and its neighbours, then ``sweep.html``."""
     from ..web.sweep import sweep_page
 
     files = {"sweep.csv": result.out / "sweep.csv"}
-    meta = {"accounts": str(spec.accounts), "points": len(points), "seconds": round(seconds, 1),
-            "varies": [k for k, _ in spec.varies], "reps_file": str(spec.reps_file or "")}
-    files["sweep.html"] = sweep_page(result.rows, result.answer, result.ranges, meta,
-                                     result.out / "sweep.html")
     a = result.answer
     if a is not None:
         names = [n for n in (a["fewer"], a["point"], a["more"]) if n is not None]
@@ -378,4 +381,14 @@ def _pages(result: SweepResult, spec: SweepSpec, points: list[Point], seconds: f
             from ..web.compare import compare_page
 
             files["compare.html"] = compare_page(dirs, result.out / "compare.html")
+    travel = spec.base.travel
+    meta = {"accounts": Path(spec.accounts).name, "points": len(points),
+            "seconds": round(seconds, 1), "where": where,
+            "reps_file": Path(spec.reps_file).name if spec.reps_file else "",
+            "travel": ("straight-line ESTIMATE" if travel.source == "estimate"
+                       else "OpenStreetMap road graph"),
+            "max_drive_hours": travel.max_drive_hours_per_month,
+            "compare": "compare.html" if "compare.html" in files else None}
+    files["sweep.html"] = sweep_page(result.rows, result.answer, result.ranges, meta,
+                                     result.out / "sweep.html")
     return files

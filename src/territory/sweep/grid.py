@@ -246,10 +246,10 @@ def roster_for(n: int, roster: pd.DataFrame | None, accounts: pd.DataFrame,
                units: pd.DataFrame) -> pd.DataFrame:
     """The roster of a point with ``n`` reps (the rule of the module docstring).
 
-    ``roster`` is the reps file as read by :func:`territory.pipeline.read_reps`,
+    ``roster`` is the reps file as read by :func:`territory.io.roster.read_reps`,
     or None to design ``n`` territories without home bases.
     """
-    from ..pipeline import read_reps
+    from ..io.roster import read_reps
 
     if roster is None:
         return read_reps(n)
