@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -90,3 +91,33 @@ def test_formula_cells_are_neutralised(cell, tmp_path):
 def test_plain_text_untouched():
     assert safe_csv_value("Acme, Inc.") == "Acme, Inc."
     assert safe_csv_value(3.5) == 3.5
+
+
+def test_compactness_of_hand_drawn_territories():
+    """A square scores π/4; a 1×9 strip of the same area scores 4π·9/20² ≈ 0.283."""
+    import geopandas as gpd
+    import shapely
+
+    from territory.metrics import compactness
+
+    # work in a projected CRS so the shapes are exact squares on the ground (EPSG:5070, metres)
+    cells = [shapely.box(x * 1000, 0, (x + 1) * 1000, 1000) for x in range(9)]
+    cells += [shapely.box(10_000 + (i % 3) * 1000, (i // 3) * 1000,
+                          10_000 + (i % 3 + 1) * 1000, (i // 3 + 1) * 1000) for i in range(9)]
+    units = gpd.GeoDataFrame({"unit_id": [str(i) for i in range(18)],
+                              "rep_id": ["strip"] * 9 + ["square"] * 9},
+                             geometry=cells, crs="EPSG:5070").to_crs("EPSG:4326")
+    homes = gpd.GeoSeries(gpd.points_from_xy([500, 11_500], [500, 1_500]), crs="EPSG:5070").to_crs(4326)
+    reps = pd.DataFrame({"rep_id": ["strip", "square", "nobody"],
+                         "lon": list(homes.x) + [0.0], "lat": list(homes.y) + [0.0]})
+    # two accounts of the strip: one at home (weight 1), one 8 km east (weight 3) -> 6 km
+    pts = gpd.GeoSeries(gpd.points_from_xy([500, 8_500, 11_500], [500, 500, 1_500]),
+                        crs="EPSG:5070").to_crs(4326)
+    accounts = pd.DataFrame({"rep_id": ["strip", "strip", "square"], "revenue": [1.0, 3.0, 5.0],
+                             "lon": pts.x, "lat": pts.y})
+    out = compactness(units, accounts, reps).set_index("rep_id")
+    assert out.loc["square", "polsby_popper"] == pytest.approx(np.pi / 4, abs=2e-3)
+    assert out.loc["strip", "polsby_popper"] == pytest.approx(4 * np.pi * 9 / 400, abs=2e-3)
+    assert out.loc["strip", "tam_weighted_km"] == pytest.approx(6.0, abs=0.01)
+    assert out.loc["square", "tam_weighted_km"] == pytest.approx(0.0, abs=0.01)
+    assert np.isnan(out.loc["nobody", "polsby_popper"]) and np.isnan(out.loc["nobody", "tam_weighted_km"])
