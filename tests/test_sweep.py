@@ -96,9 +96,9 @@ def test_bad_vary_is_exit_2_before_anything_runs(grid_book, tmp_path, capsys):
     args = ["sweep", "--accounts", str(grid_book["accounts"]), "--reps", "3:4",
             "--units", str(grid_book["units"]), "--workers", "1", "--out", str(tmp_path / "o")]
     for vary, says in (("balance.tam_tol=0.1", "unknown key"),
-                       ("balance.tam_tolerance=0.1,abc", "is not a float"),
-                       ("contiguity=true,maybe", "is not a bool"),
-                       ("balance.tam_tolerance=1.5", "between 0 and 1"),
+                       ("balance.tam_tolerance=0.1,abc", "valid number"),
+                       ("contiguity=true,maybe", "valid boolean"),
+                       ("balance.tam_tolerance=1.5", "less than or equal to 1"),
                        ("n_reps=3,4", "use --reps")):
         assert main(["-q", *args, "--vary", vary]) == 2
         err = capsys.readouterr().err.strip()

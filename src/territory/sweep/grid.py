@@ -41,7 +41,7 @@ __all__ = ["Point", "build_grid", "config_dict", "format_value", "parse_rep_coun
            "parse_vary", "prepare_key", "roster_for", "rule_label", "with_changes"]
 
 #: Top-level config fields that change what ``prepare`` builds (the rest only change a plan).
-PREPARE_FIELDS = ("columns", "tiers", "unit_level", "region", "adjacency", "nearest_unit_km")
+PREPARE_FIELDS = ("columns", "accounts", "tiers", "unit_level", "region", "adjacency", "nearest_unit_km")
 #: Keys a sweep may not vary: the rep count has its own option, names are made per point.
 RESERVED = {"n_reps": "use --reps for the rep count", "name": "points are named by the sweep",
             "description": "points are described by the sweep"}
@@ -133,25 +133,14 @@ def config_dict(config: ScenarioConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def _check_type(key: str, old: Any, new: Any) -> None:
-    """Refuse a value whose type differs from the key's current value (bool is not a number)."""
-    if old is None:
-        return
-    if isinstance(old, bool) or isinstance(new, bool):
-        ok = isinstance(old, bool) and isinstance(new, bool)
-    elif isinstance(old, (int, float)):
-        ok = isinstance(new, (int, float)) and (isinstance(old, float) or isinstance(new, int))
-    else:
-        ok = isinstance(new, type(old))
-    if not ok:
-        raise InputError(f"--vary {key}: {format_value(new)!r} is not a "
-                         f"{type(old).__name__} (the key's current value is "
-                         f"{format_value(old)!r})")
-
-
 def with_changes(base: ScenarioConfig, changes: dict[str, Any]) -> ScenarioConfig:
-    """``base`` with dotted keys set, validated like a scenario file (InputError on a bad one)."""
+    """``base`` with dotted keys set, validated like a scenario file (InputError on a bad one).
+
+    The config's own (strict, typed) validation judges each value, so ``contiguity =
+    "maybe"`` or ``balance.tam_tolerance = "abc"`` is refused exactly as in a TOML file.
+    """
     data = config_dict(base)
+    data.pop("name", None)  # the copy is renamed by the caller
     for key, value in changes.items():
         node = data
         *path, leaf = key.split(".")
@@ -162,7 +151,6 @@ def with_changes(base: ScenarioConfig, changes: dict[str, Any]) -> ScenarioConfi
         if leaf not in node or isinstance(node[leaf], dict):
             known = sorted(k for k in node if not isinstance(node[k], dict))
             raise InputError(f"--vary {key}: unknown key (known here: {', '.join(known)})")
-        _check_type(key, node[leaf], value)
         node[leaf] = value
     try:
         return config_from_dict(data)

@@ -2,7 +2,8 @@
 
 The charts (TAM CV, max drive hours, moved share and fairness against the rep
 count, a line per rule) are drawn by matplotlib as SVG and inlined; the page
-is rendered from ``templates/sweep.html`` with Jinja2 (autoescaped), so it
+is rendered from ``templates/sweep.html`` with Jinja2 (autoescaped; the
+matplotlib SVG is the only markup let through), so it
 loads nothing from the network. SVG output is made byte-stable (fixed hash
 salt, no date, text kept as text).
 """
@@ -11,14 +12,14 @@ from __future__ import annotations
 
 import io
 import math
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pandas as pd
+from markupsafe import Markup
 
 from ..metrics import FAIRNESS_THRESHOLD
+from .assets import render_template
 from .html import FLAG_RED, PALETTE
 
 __all__ = ["sweep_page", "trade_off_charts", "why_not"]
@@ -79,7 +80,7 @@ def trade_off_charts(rows: pd.DataFrame, answer: dict | None, *, max_drive_hours
                      ) -> list[tuple[str, str]]:
     """``(title, svg)`` of the four trade-off charts; infeasible points are grey crosses."""
     limits = {"drive": max_drive_hours, "fairness": FAIRNESS_THRESHOLD * 100, None: None}
-    return [(title, _chart(rows, col, title, ylabel, scale, limits[key], answer))
+    return [(title, Markup(_chart(rows, col, title, ylabel, scale, limits[key], answer)))
             for col, title, ylabel, scale, key in CHARTS]
 
 
@@ -130,13 +131,6 @@ def _table_rows(rows: pd.DataFrame, answer: dict | None) -> list[dict]:
     return out
 
 
-def _template() -> jinja2.Template:
-    text = (resources.files("territory.web") / "templates" / "sweep.html").read_text("utf-8")
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
-    return env.from_string(text)
-
-
 def sweep_page(rows: pd.DataFrame, answer: dict | None, ranges: dict[str, dict],
                meta: dict, out: str | Path) -> Path:
     """Write ``sweep.html`` for the sweep rows (``territory.sweep.run_sweep``'s frame)."""
@@ -149,8 +143,8 @@ def sweep_page(rows: pd.DataFrame, answer: dict | None, ranges: dict[str, dict],
             if answer[key] is not None:
                 trio.append({"label": label, **by_point[answer[key]]})
     charts = trade_off_charts(rows, answer, max_drive_hours=meta.get("max_drive_hours", 30.0))
-    html = _template().render(
-        answer=answer, trio=trio, charts=charts, rows=table, meta=meta,
+    html = render_template(
+        "sweep.html", answer=answer, trio=trio, charts=charts, rows=table, meta=meta,
         ranges=[{"rule": k, "min": v["min"], "max": v["max"]} for k, v in ranges.items()],
         compare=meta.get("compare"), n_ok=sum(t["ok"] for t in table))
     out.write_text(html, encoding="utf-8")
