@@ -38,11 +38,12 @@ import shapely
 from . import __version__
 from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_accounts
 from .io.roster import read_locks, read_reps
-from .optimize.assign import AssignProblem, check_plan, inertia_cost, solve_assignment
+from .optimize import (AssignProblem, BandRules, Disruption, Solver, check_plan, inertia_cost,
+                       solve)
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
 from .io.export import write_csv, write_excel, write_geojson, write_geopackage, write_json
-from .geo.geocode import geocode_accounts
+from .geo.geocode import coordinate_substitutions, geocode_accounts
 from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disruption, fairness,
                       quota_table, rep_scorecard, tam_cv)
 from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
@@ -124,13 +125,16 @@ def prepare(
     Every account row ends in ``accounts`` or ``rejects`` (one reason each).
     """
     raw, read_info = read_table(accounts_path)
-    accounts, rejects = validate_accounts(raw, config.columns)
+    accounts, rejects = validate_accounts(raw, config.columns, checks=config.accounts)
     accounts = assign_tiers(accounts, config.tiers)
     accounts, geo_rejects = geocode_accounts(accounts)
     states = sorted(s for s in accounts["state"].unique() if s)
     units, unit_source = _load_units(config.unit_level, states, zcta, units_path, unit_id)
     accounts, place_rejects, subs = locate_accounts(accounts, units, level=config.unit_level,
                                                       max_nearest_km=config.nearest_unit_km)
+    coord_subs = coordinate_substitutions(accounts)
+    if not coord_subs.empty:
+        subs = pd.concat([coord_subs, subs], ignore_index=True)
     if config.region != "all":
         keep = units["unit_id"].isin(accounts["unit_id"])
         if config.region == "states" and states:
@@ -155,6 +159,7 @@ def prepare(
         "read_notes": list(read_info.notes),
         "zip_fixed": int(accounts["zip_fixed"].sum()),
         "substitutions": int(len(subs)),
+        "coordinates_replaced": int((accounts["coord_fix"] != "").sum()),
         "unit_source": unit_source,
         "bridges": [list(b) for b in bridges],
         "tier_sources": dict(Counter(accounts["tier_source"])),
@@ -181,7 +186,8 @@ def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame
         roots = root_units(units, reps[["lon", "lat"]].to_numpy())
         reps["base_kind"] = "home"
     else:
-        centres = seed_centres(units, len(reps), config.balance, config.solver, seed=config.seed)
+        centres = seed_centres(units, len(reps), _band_rules(config), _solver(config),
+                               seed=config.seed)
         roots = root_units(units, centres)
         reps["lon"] = units["lon"].to_numpy()[roots]
         reps["lat"] = units["lat"].to_numpy()[roots]
@@ -248,18 +254,31 @@ def build_problem(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
                                    project_points(units["lon"].to_numpy(), units["lat"].to_numpy()),
                                    project_points(reps["lon"].to_numpy(), reps["lat"].to_numpy()))
     moved, moved_total = _moved_matrix(inputs, reps, config.disruption.basis)
-    return AssignProblem.with_balance(
-        config.balance,
-        unit_ids=tuple(units["unit_id"]), rep_ids=tuple(reps["rep_id"]),
-        tam=units["tam"].to_numpy(float), account_units=units["account_units"].to_numpy(float),
-        cost=cost, capacity=reps["capacity"].to_numpy(float),
+    disruption = None if moved is None else Disruption(
+        moved, moved_total, config.disruption.max_moved_share,
+        config.objective.disruption_weight)
+    return AssignProblem.create(
+        tuple(units["unit_id"]), tuple(reps["rep_id"]), units["tam"].to_numpy(float),
+        units["account_units"].to_numpy(float), cost, _band_rules(config),
+        capacity=reps["capacity"].to_numpy(float),
         contiguity=config.contiguity, adjacency=inputs.adjacency,
-        roots=tuple(int(r) for r in roots), locks=_locks(inputs, reps),
-        moved=moved, moved_total=moved_total,
-        max_moved_share=config.disruption.max_moved_share,
-        disruption_weight=config.objective.disruption_weight,
+        roots=tuple(int(r) for r in roots), locks=_locks(inputs, reps), disruption=disruption,
         compactness=compactness, compactness_weight=config.objective.compactness_weight,
     )
+
+
+def _band_rules(config: ScenarioConfig) -> BandRules:
+    """The optimizer's band rules from the scenario's balance section."""
+    b = config.balance
+    return BandRules(b.tam_tolerance, b.account_units_min, b.account_units_max, b.soft_tam,
+                     b.soft_account_units, b.penalty)
+
+
+def _solver(config: ScenarioConfig) -> Solver:
+    """The optimizer's solver from the scenario's solver section."""
+    s = config.solver
+    return Solver(s.name, s.time_limit_seconds, s.mip_gap, s.threads, s.candidates, s.msg,
+                  s.engine, s.lns_iterations)
 
 
 def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> ScenarioResult:
@@ -274,7 +293,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     Raises
     ------
     InfeasibleError
-        With the explanation from :func:`territory.assign.explain_infeasible`.
+        With the explanation from :func:`territory.optimize.explain_infeasible`.
     """
     from .travel.burden import travel_burden, travel_matrix
 
@@ -291,7 +310,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     problem = build_problem(inputs, config, reps, roots, hours)
     base = {**_summary_base(full, config, reps, tm), "n_units_solved": int(len(units))}
     try:
-        solved = solve_assignment(problem, config.solver, seed=config.seed)
+        solved = solve(problem, _solver(config), seed=config.seed)
     except InfeasibleError as exc:
         exc.diagnosis.setdefault("summary", {**base, "status": "infeasible",
                                              "explanation": str(exc)})
@@ -413,6 +432,7 @@ def _summary_base(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
         "reject_reasons": dict(sorted(reasons.items())),
         "zip_fixed": inputs.info["zip_fixed"],
         "substitutions": inputs.info["substitutions"],
+        "coordinates_replaced": inputs.info.get("coordinates_replaced", 0),
         "read_notes": inputs.info["read_notes"],
         "tier_sources": inputs.info["tier_sources"],
         "unit_level": config.unit_level,
