@@ -95,20 +95,16 @@ def _prepare_groups(spec: SweepSpec, points: list[Point]) -> dict[str, Any]:
 
 def rep_count_range(units: pd.DataFrame, config: ScenarioConfig) -> dict:
     """The rep counts both bands allow (equal capacities): the optimizer's pre-check."""
-    from ..optimize.assign import AssignProblem, feasible_rep_counts
+    from ..optimize import AssignProblem, BandRules, feasible_rep_counts
 
     b = config.balance
-    n = len(units)
-    probe = AssignProblem(unit_ids=tuple(units["unit_id"]), rep_ids=("probe",),
-                          tam=units["tam"].to_numpy(float),
-                          account_units=units["account_units"].to_numpy(float),
-                          cost=np.zeros((n, 1)), tam_target=np.array([units["tam"].sum()]),
-                          units_lo=np.array([b.account_units_min]),
-                          units_hi=np.array([b.account_units_max]),
-                          tam_tolerance=b.tam_tolerance, soft_tam=b.soft_tam,
-                          soft_units=b.soft_account_units)
+    rules = BandRules(b.tam_tolerance, b.account_units_min, b.account_units_max, b.soft_tam,
+                      b.soft_account_units, b.penalty)
+    probe = AssignProblem.create(tuple(units["unit_id"]), ("probe",), units["tam"].to_numpy(float),
+                                 units["account_units"].to_numpy(float),
+                                 np.zeros((len(units), 1)), rules)
     rc = feasible_rep_counts(probe)
-    return {"min": rc["min"], "max": rc["max"]}
+    return {"min": rc.low, "max": rc.high}
 
 
 # ----------------------------------------------------------------------------- rows
