@@ -44,9 +44,10 @@ from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
 from .io.export import write_csv, write_excel, write_geojson, write_geopackage, write_json
 from .geo.geocode import coordinate_substitutions, geocode_accounts
-from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disruption, fairness,
-                      quota_table, rep_scorecard, tam_cv)
+from .metrics import (FAIRNESS_THRESHOLD, add_flags, compactness, contiguity_report, disruption,
+                      fairness, quota_table, rep_scorecard, tam_cv)
 from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
+from .optimize.centres import free_centres
 from .optimize.seed import project_points, root_units, seed_centres
 from .geo.units import (aggregate_units, approximate_zip_units, county_units, heavy_units,
                         load_unit_polygons, locate_accounts, split_units_into_zips,
@@ -312,6 +313,29 @@ def _solver(config: ScenarioConfig) -> Solver:
                   s.engine, s.lns_iterations)
 
 
+def _free_centres(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
+                  problem: AssignProblem, network):
+    """Move each base to its territory's weighted medoid in drive time, re-solving until
+    travel stops improving (:func:`territory.optimize.centres.free_centres`)."""
+    from .travel.burden import travel_matrix
+
+    units = inputs.units
+    lonlat = units[["lon", "lat"]].to_numpy()
+
+    def hours(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return travel_matrix(network, lonlat[cols], lonlat[rows], config.travel).seconds.T / 3600
+
+    xy = project_points(lonlat[:, 0], lonlat[:, 1]) if problem.compactness is not None else None
+    fc = free_centres(problem, _unit_weights(units, config.objective.weight), hours,
+                      _solver(config), seed=config.seed, unit_xy=xy)
+    reps = reps.assign(lon=lonlat[fc.bases, 0], lat=lonlat[fc.bases, 1],
+                       base_unit=units["unit_id"].to_numpy()[fc.bases])
+    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), lonlat, config.travel)
+    rounds = {"rounds": fc.rounds, "travel_by_round": [round(t, 4) for t in fc.travel],
+              "bases_moved_by_round": list(fc.moved_bases)}
+    return fc.result, fc.problem, reps, tm, rounds
+
+
 def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> ScenarioResult:
     """Seed, solve and score one scenario.
 
@@ -341,7 +365,13 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     problem = build_problem(inputs, config, reps, roots, hours)
     base = {**_summary_base(full, config, reps, tm), "n_units_solved": int(len(units))}
     try:
-        solved = solve(problem, _solver(config), seed=config.seed)
+        if reps["base_kind"].iat[0] == "centre":  # no home bases: the bases are ours to move
+            solved, problem, reps, tm, rounds = _free_centres(inputs, config, reps, problem,
+                                                              network)
+            base = {**_summary_base(full, config, reps, tm), "n_units_solved": int(len(units)),
+                    "free_centres": rounds}
+        else:
+            solved = solve(problem, _solver(config), seed=config.seed)
     except InfeasibleError as exc:
         exc.diagnosis.setdefault("summary", {**base, "status": "infeasible",
                                              "explanation": str(exc)})
@@ -357,6 +387,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
                          tam_target=pd.Series(problem.tam_target, index=rep_ids))
     burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
     card = _with_travel_and_quota(card, burden, reps, config)
+    card = card.merge(compactness(units, acc, reps), on="rep_id", how="left")
     moves = disruption(acc)
     fair = fairness(card, acc, (config.balance.account_units_min,
                                 config.balance.account_units_max))
@@ -532,6 +563,7 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
     burden = travel_burden(None, inputs.units, reps, network, config.travel,
                            accounts=_visit_stops(owned))
     card = _with_travel_and_quota(card, burden, reps, config)
+    card = card.merge(compactness(units, owned, reps), on="rep_id", how="left")
     pieces = contiguity_report(units.dropna(subset=["rep_id"]), inputs.adjacency)
     out_acc = acc.assign(rep_id=acc["current_rep"], moved=False)
     summary = {
@@ -589,7 +621,8 @@ def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool 
     write_csv(result.rejects[REJECT_COLUMNS], out / "rejects.csv")
     card_cols = ["rep_id", "name", "n_accounts", "account_units", "tam", "tam_index", "n_units",
                  "drive_hours_per_month", "visits_per_month", "travel_share", "routed_share",
-                 "hours_basis", "quota_multiplier", "ramp", "quota", "flags"]
+                 "hours_basis", "polsby_popper", "tam_weighted_km", "quota_multiplier", "ramp",
+                 "quota", "flags"]
     write_csv(result.scorecard[[c for c in card_cols if c in result.scorecard]],
               out / "scorecard.csv")
     write_csv(result.units[["unit_id", "rep_id", "tam", "account_units", "n_accounts"]],
