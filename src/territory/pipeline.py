@@ -37,7 +37,7 @@ import shapely
 
 from . import __version__
 from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_accounts
-from .io.roster import read_locks, read_reps
+from .io.roster import build_roster, incumbent_report, name_seats, read_locks, read_reps
 from .optimize import (AssignProblem, BandRules, Disruption, Solver, check_plan, inertia_cost,
                        solve)
 from .config import ScenarioConfig
@@ -147,12 +147,11 @@ def prepare(
     adjacency, bridges = unit_adjacency(units, contiguity=config.adjacency)
     all_rejects = pd.concat([rejects, geo_rejects, place_rejects], ignore_index=True)
     all_rejects = all_rejects.sort_values("row", kind="stable").reset_index(drop=True)
-    if isinstance(reps, int) or str(reps).isdigit():
-        # a number of territories to design; the scenario's n_reps overrides it
-        roster = read_reps(config.n_reps or int(reps))
-    else:
-        roster = read_reps(reps, n_reps=config.n_reps)
+    roster, accounts, roster_info = build_roster(
+        reps, accounts, units, n_reps=config.n_reps, basis=config.disruption.basis,
+        max_home_km=config.travel.max_home_km)
     info = {
+        **roster_info,
         "accounts_file": str(accounts_path),
         "accounts_in": int(len(raw)),
         "encoding": read_info.encoding,
@@ -192,8 +191,25 @@ def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame
         reps["lon"] = units["lon"].to_numpy()[roots]
         reps["lat"] = units["lat"].to_numpy()[roots]
         reps["base_kind"] = "centre"
+        if _named_seats(inputs):  # name each seat after the owner keeping most around its root
+            reps = name_seats(reps, units["unit_id"], _nearest_root(units, roots),
+                              inputs.accounts, basis=config.disruption.basis)
     reps["base_unit"] = units["unit_id"].to_numpy()[roots]
     return reps, roots
+
+
+def _named_seats(inputs: PreparedInputs) -> bool:
+    """Designed territories (``--reps N``) in a book with current owners."""
+    return (inputs.info.get("roster") == "seats"
+            and bool(inputs.accounts["current_rep"].notna().any()))
+
+
+def _nearest_root(units: pd.DataFrame, roots: np.ndarray) -> np.ndarray:
+    """Index (into ``roots``) of the root nearest each unit: the seats' Voronoi cells."""
+    from scipy.spatial import cKDTree
+
+    xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
+    return cKDTree(xy[roots]).query(xy)[1]
 
 
 def _unit_weights(units: pd.DataFrame, weight: str) -> np.ndarray:
@@ -318,6 +334,10 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     rep_ids = np.asarray(reps["rep_id"])
     rep_of_unit = (solved.rep_of_unit if contraction is None
                    else expand_assignment(contraction, solved.rep_of_unit))
+    if _named_seats(inputs) and inputs.locks.empty:  # renaming keeps at least as many accounts
+        reps = name_seats(reps, full.units["unit_id"], rep_of_unit, full.accounts,
+                          basis=config.disruption.basis)
+        rep_ids = np.asarray(reps["rep_id"])
     inputs, units = full, full.units.assign(rep_id=rep_ids[rep_of_unit])
     acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
     card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
@@ -365,6 +385,8 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
         "drive_hours_max": round(float(card["drive_hours_per_month"].max()), 2),
         "wall_seconds": round(time.perf_counter() - t0, 2),
     }
+    if acc["current_rep"].notna().any():
+        summary["incumbents"] = incumbent_report(acc, rep_ids)
     return ScenarioResult(config, acc, inputs.rejects, units, reps, card, summary,
                           inputs.substitutions, inputs.adjacency,
                           rep_isochrones(reps, network) if network is not None else None)
@@ -433,6 +455,8 @@ def _summary_base(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
         "zip_fixed": inputs.info["zip_fixed"],
         "substitutions": inputs.info["substitutions"],
         "coordinates_replaced": inputs.info.get("coordinates_replaced", 0),
+        "roster": inputs.info.get("roster"),
+        "owner_match": inputs.info.get("owner_match"),
         "read_notes": inputs.info["read_notes"],
         "tier_sources": inputs.info["tier_sources"],
         "unit_level": config.unit_level,
