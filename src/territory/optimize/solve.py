@@ -64,16 +64,20 @@ def solve(p: AssignProblem, solver: Solver | None = None, *, seed: int = 0) -> A
     solver = solver or Solver()
     clock = Clock(solver.time_limit)
     _check_inputs(p)
-    found = precheck(p)
-    if found is not None:
-        raise InfeasibleError(found.message, found.diagnosis)
     k = min(solver.candidates, p.n_reps)
+    rerootable = p.contiguity and p.movable_roots and p.roots is not None
     try:
-        result = _solve_engines(p, solver, seed, k, clock)
+        found = precheck(p)
+        if found is not None and not (rerootable and found.constraint == "contiguity"):
+            raise InfeasibleError(found.message, found.diagnosis)
+        result = None if found is not None else _solve_engines(p, solver, seed, k, clock)
+        if result is None and rerootable:
+            result = _reroot(p, solver, seed, k, clock)
         if result is not None:
             return dataclasses.replace(result, timings=dict(clock.timings))
         t0 = time.perf_counter()
-        found = explain_infeasible(p, solver, seed=seed, deadline=clock.deadline)
+        found = explain_infeasible(dataclasses.replace(p, roots=None) if rerootable else p,
+                                   solver, seed=seed, deadline=clock.deadline)
         clock.add("explain", time.perf_counter() - t0)
         raise InfeasibleError(found.message, found.diagnosis | {"timings": dict(clock.timings)})
     finally:
@@ -109,17 +113,30 @@ def _time_out(p: AssignProblem, solver: Solver, clock: Clock, why: str = "") -> 
          "timings": dict(clock.timings)})
 
 
+def _reroot(p: AssignProblem, solver: Solver, seed: int, k: int,
+            clock: Clock) -> AssignResult | None:
+    """Contiguity failed from roots we chose: solve with every rep free to pick its root."""
+    log.info("contiguity cannot hold from the chosen centres; letting every rep pick its root")
+    free = dataclasses.replace(p, roots=None)
+    found = precheck(free)
+    if found is not None:
+        raise InfeasibleError(found.message, found.diagnosis)
+    if clock.left() <= 0.05:
+        raise _time_out(p, solver, clock, "no time left to try other roots")
+    return _solve_widening(free, solver, seed, k, clock, free_roots=True)
+
+
 def _check_inputs(p: AssignProblem) -> None:
     if p.roots is not None and len(set(p.roots)) != len(p.roots):
         raise InputError("two reps share a root unit; give each rep its own base unit")
 
 
-def _solve_widening(p: AssignProblem, solver: Solver, seed: int, k: int,
-                    clock: Clock) -> AssignResult | None:
+def _solve_widening(p: AssignProblem, solver: Solver, seed: int, k: int, clock: Clock, *,
+                    free_roots: bool = False) -> AssignResult | None:
     """The whole model at k candidates, doubling k while it is infeasible; None if it stays so."""
     while True:
         t0 = time.perf_counter()
-        form = build_formulation(p, candidate_pairs(p, k))
+        form = build_formulation(p, candidate_pairs(p, k), free_roots=free_roots)
         build = time.perf_counter() - t0
         clock.add("build", build)
         remaining = clock.left()
@@ -144,7 +161,7 @@ def _solve_widening(p: AssignProblem, solver: Solver, seed: int, k: int,
             return AssignResult(form.plan(run.values, p.n_units), status, run.objective,
                                 run.bound, run.gap, run.seconds, build, solver.name, k, slack,
                                 penalty_cost=p.penalty * sum(slack.values()),
-                                history=tuple(run.history))
+                                history=tuple(run.history), roots=form.roots(run.values))
         if run.time_limit or used_budget or (clock.left() <= 0 and not run.infeasible):
             raise _time_out(p, solver, clock)
         if k >= p.n_reps:
