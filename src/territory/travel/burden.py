@@ -287,25 +287,31 @@ def _nearest_days(s: np.ndarray, counts: np.ndarray, per_day: int) -> list[list[
     return days
 
 
-def _exchange(s: np.ndarray, days: list[list[int]], max_moves: int) -> list[list[int]]:
-    """Swap two visits of different days while the swap shortens the two days (best first)."""
+def _exchange(s: np.ndarray, days: list[list[int]], max_passes: int = 20) -> list[list[int]]:
+    """Swap visits between days while that shortens them: each pass applies the best
+    improving swaps that touch disjoint days, best first."""
     days = [list(d) for d in days]
-    for _ in range(max_moves):
+    for _ in range(max_passes):
         node = np.array([v for d in days for v in d])
-        prev = np.array([([0, *d][i]) for d in days for i in range(len(d))])
-        nxt = np.array([([*d, 0][i + 1]) for d in days for i in range(len(d))])
+        prev = np.array([[0, *d][i] for d in days for i in range(len(d))])
+        nxt = np.array([[*d, 0][i + 1] for d in days for i in range(len(d))])
         day = np.repeat(np.arange(len(days)), [len(d) for d in days])
         pos = np.concatenate([np.arange(len(d)) for d in days])
         # put[i, j]: change of slot i's day when it holds node[j] instead of node[i]
         base = s[prev, node] + s[node, nxt]
         put = s[prev][:, node] + s[node][:, nxt].T - base[:, None]
-        gain = put + put.T
-        gain[day[:, None] == day[None, :]] = np.inf
-        k = int(np.argmin(gain))
-        i, j = divmod(k, len(node))
-        if not gain[i, j] < -1e-9:
+        gain = np.triu(put + put.T, 1)
+        gain[(day[:, None] == day[None, :]) | (np.tri(len(node), dtype=bool))] = np.inf
+        ii, jj = np.nonzero(gain < -1e-9)
+        if not len(ii):
             break
-        days[day[i]][pos[i]], days[day[j]][pos[j]] = int(node[j]), int(node[i])
+        used: set[int] = set()
+        for k in np.lexsort((jj, ii, gain[ii, jj])):  # best first; ties by slot
+            i, j = int(ii[k]), int(jj[k])
+            if day[i] in used or day[j] in used:
+                continue
+            used.update((int(day[i]), int(day[j])))
+            days[day[i]][pos[i]], days[day[j]][pos[j]] = int(node[j]), int(node[i])
     return days
 
 
@@ -314,7 +320,7 @@ def _improve(s: np.ndarray, days: list[list[int]]) -> list[list[int]]:
     if len(days) < 2 or sum(map(len, days)) > 400:  # the n^2 swap search: months of <= 400
         return days
     for _ in range(3):
-        swapped = _exchange(s, days, 4 * sum(map(len, days)))
+        swapped = _exchange(s, days)
         swapped = [_two_opt(s, d) for d in swapped]
         if sum(_path_cost(s, [0, *d, 0]) for d in swapped) >= \
                 sum(_path_cost(s, [0, *d, 0]) for d in days) - 1e-9:
@@ -443,10 +449,15 @@ def _rep_year(sites: RepSites, per_day: int, method: str) -> tuple[float, float,
         return float((v * (out + back)).sum()), float(v.sum()), float(2 * v.sum()), \
             float((v * routed).sum())
     seconds = days = legs = routed = 0.0
+    done: dict[bytes, tuple[float, float, float, float]] = {}
     for counts in monthly_visits(v, sites.phase):
-        for tour in day_tours(sites.seconds, counts, per_day):
-            t, n, r = tour_legs(sites, tour)
-            seconds, days, legs, routed = seconds + t, days + 1, legs + n, routed + r
+        key = counts.tobytes()  # cadences 12/6/4 repeat every 6 months: plan each once
+        if key not in done:
+            month = [tour_legs(sites, t) for t in day_tours(sites.seconds, counts, per_day)]
+            done[key] = (sum(m[0] for m in month), float(len(month)),
+                         float(sum(m[1] for m in month)), float(sum(m[2] for m in month)))
+        t, d, n, r = done[key]
+        seconds, days, legs, routed = seconds + t, days + d, legs + n, routed + r
     return seconds, days, legs, routed
 
 
