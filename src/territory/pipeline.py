@@ -44,8 +44,8 @@ from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
 from .io.export import write_csv, write_excel, write_geojson, write_geopackage, write_json
 from .geo.geocode import coordinate_substitutions, geocode_accounts
-from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disruption, fairness,
-                      quota_table, rep_scorecard, tam_cv)
+from .metrics import (FAIRNESS_THRESHOLD, add_flags, compactness_scores, contiguity_report,
+                      disruption, fairness, quota_table, rep_scorecard, tam_cv)
 from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
 from .optimize.centres import free_centres
 from .optimize.seed import project_points, root_units, seed_centres
@@ -295,6 +295,7 @@ def build_problem(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
         capacity=reps["capacity"].to_numpy(float),
         contiguity=config.contiguity, adjacency=inputs.adjacency,
         roots=tuple(int(r) for r in roots), locks=_locks(inputs, reps), disruption=disruption,
+        movable_roots=bool((reps["base_kind"] == "centre").all()),
         compactness=compactness, compactness_weight=config.objective.compactness_weight,
     )
 
@@ -387,6 +388,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
                          tam_target=pd.Series(problem.tam_target, index=rep_ids))
     burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
     card = _with_travel_and_quota(card, burden, reps, config)
+    card = card.merge(compactness_scores(units, acc, reps), on="rep_id", how="left")
     moves = disruption(acc)
     fair = fairness(card, acc, (config.balance.account_units_min,
                                 config.balance.account_units_max))
@@ -562,6 +564,7 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
     burden = travel_burden(None, inputs.units, reps, network, config.travel,
                            accounts=_visit_stops(owned))
     card = _with_travel_and_quota(card, burden, reps, config)
+    card = card.merge(compactness_scores(units, owned, reps), on="rep_id", how="left")
     pieces = contiguity_report(units.dropna(subset=["rep_id"]), inputs.adjacency)
     out_acc = acc.assign(rep_id=acc["current_rep"], moved=False)
     summary = {
@@ -619,7 +622,8 @@ def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool 
     write_csv(result.rejects[REJECT_COLUMNS], out / "rejects.csv")
     card_cols = ["rep_id", "name", "n_accounts", "account_units", "tam", "tam_index", "n_units",
                  "drive_hours_per_month", "visits_per_month", "travel_share", "routed_share",
-                 "hours_basis", "quota_multiplier", "ramp", "quota", "flags"]
+                 "hours_basis", "polsby_popper", "tam_weighted_km", "quota_multiplier", "ramp",
+                 "quota", "flags"]
     write_csv(result.scorecard[[c for c in card_cols if c in result.scorecard]],
               out / "scorecard.csv")
     write_csv(result.units[["unit_id", "rep_id", "tam", "account_units", "n_accounts"]],
