@@ -45,6 +45,7 @@ from .io.export import write_csv, write_excel, write_geojson, write_geopackage, 
 from .geo.geocode import geocode_accounts
 from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disruption, fairness,
                       quota_table, rep_scorecard, tam_cv)
+from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
 from .optimize.seed import project_points, root_units, seed_centres
 from .geo.units import (aggregate_units, approximate_zip_units, county_units, load_unit_polygons,
                     locate_accounts, unit_adjacency, unit_states)
@@ -278,6 +279,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     from .travel.burden import travel_burden, travel_matrix
 
     t0 = time.perf_counter()
+    full, (inputs, contraction) = inputs, _contract(inputs, config)
     units = inputs.units
     reps, roots = _bases(inputs, config)
     if network is None and config.travel.source != "estimate":
@@ -287,7 +289,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
                        config.travel)
     hours = tm.seconds.T / 3600.0
     problem = build_problem(inputs, config, reps, roots, hours)
-    base = _summary_base(inputs, config, reps, tm)
+    base = {**_summary_base(full, config, reps, tm), "n_units_solved": int(len(units))}
     try:
         solved = solve_assignment(problem, config.solver, seed=config.seed)
     except InfeasibleError as exc:
@@ -295,13 +297,15 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
                                              "explanation": str(exc)})
         raise
     rep_ids = np.asarray(reps["rep_id"])
-    units = units.assign(rep_id=rep_ids[solved.rep_of_unit])
+    rep_of_unit = (solved.rep_of_unit if contraction is None
+                   else expand_assignment(contraction, solved.rep_of_unit))
+    inputs, units = full, full.units.assign(rep_id=rep_ids[rep_of_unit])
     acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
     card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
                          units_band=(config.balance.account_units_min,
                                      config.balance.account_units_max),
                          tam_target=pd.Series(problem.tam_target, index=rep_ids))
-    burden = travel_burden(units[["unit_id", "rep_id"]], units, reps, network, config.travel)
+    burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
     card = _with_travel_and_quota(card, burden, reps, config)
     moves = disruption(acc)
     fair = fairness(card, acc, (config.balance.account_units_min,
@@ -347,6 +351,23 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
                           rep_isochrones(reps, network) if network is not None else None)
 
 
+def _contract(inputs: PreparedInputs, config: ScenarioConfig
+              ) -> tuple[PreparedInputs, Contraction | None]:
+    """Inputs on the contracted units (empty units merged into anchors; see geo.contract)."""
+    units = inputs.units
+    empty = units["n_accounts"].to_numpy() == 0
+    if not config.contract_empty_units or not empty.any():
+        return inputs, None
+    xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
+    c = contract_units(units["unit_id"], ~empty, inputs.adjacency, xy)
+    anchor_id = dict(zip(units["unit_id"], units["unit_id"].to_numpy()[c.anchor]))
+    locks = inputs.locks.assign(unit_id=[anchor_id.get(u, u) if u else u
+                                         for u in inputs.locks["unit_id"]])
+    work = dataclasses.replace(inputs, units=contracted_frame(units, c), adjacency=c.graph,
+                               locks=locks)
+    return work, c
+
+
 def rep_isochrones(reps: pd.DataFrame, network, minutes=(30, 60, 90)) -> gpd.GeoDataFrame:
     """Drive-time areas (30 / 60 / 90 min) around every rep's base, for the map."""
     from .travel.burden import isochrones
@@ -358,6 +379,14 @@ def rep_isochrones(reps: pd.DataFrame, network, minutes=(30, 60, 90)) -> gpd.Geo
                             crs="EPSG:4326")
 
 
+def _visit_stops(acc: pd.DataFrame) -> pd.DataFrame:
+    """Each account as a visit stop of its rep; own coordinates only where the input gave them."""
+    own = acc["point_source"].eq("input lat/lon") if "point_source" in acc else False
+    return pd.DataFrame({"account_id": acc["account_id"], "rep_id": acc["rep_id"],
+                         "unit_id": acc["unit_id"], "visits_per_year": acc["touches_per_year"],
+                         "lon": acc["lon"].where(own), "lat": acc["lat"].where(own)})
+
+
 def _with_travel_and_quota(card: pd.DataFrame, burden: pd.DataFrame, reps: pd.DataFrame,
                            config: ScenarioConfig) -> pd.DataFrame:
     """The scorecard with drive hours, their red flags and the quota columns."""
@@ -366,6 +395,8 @@ def _with_travel_and_quota(card: pd.DataFrame, burden: pd.DataFrame, reps: pd.Da
                      f"drive>{config.travel.max_drive_hours_per_month:g}h")
     card = add_flags(card, card["over_share"].fillna(False).to_numpy(),
                      f"travel>{config.travel.max_travel_share:.0%}")
+    card = add_flags(card, card["over_time"].fillna(False).to_numpy(),
+                     f"impossible:drive+visits>{config.travel.working_hours_per_month:g}h")
     return card.merge(quota_table(card, reps, config.quota), on="rep_id", how="left")
 
 
@@ -447,12 +478,8 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
                          units_band=(config.balance.account_units_min,
                                      config.balance.account_units_max))
     # travel of the current book: per-account owner, so a split unit is visited by each owner
-    visits = (owned.groupby(["rep_id", "unit_id"])["touches_per_year"].sum()
-              .reset_index().rename(columns={"touches_per_year": "visits_per_year"}))
-    pts = inputs.units.set_index("unit_id")[["lon", "lat"]]
-    vu = visits.join(pts, on="unit_id")
-    vu["unit_id"] = vu["rep_id"] + "|" + vu["unit_id"]
-    burden = travel_burden(vu[["unit_id", "rep_id"]], vu, reps, network, config.travel)
+    burden = travel_burden(None, inputs.units, reps, network, config.travel,
+                           accounts=_visit_stops(owned))
     card = _with_travel_and_quota(card, burden, reps, config)
     pieces = contiguity_report(units.dropna(subset=["rep_id"]), inputs.adjacency)
     out_acc = acc.assign(rep_id=acc["current_rep"], moved=False)
@@ -510,8 +537,8 @@ def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool 
     write_csv(acc[cols], out / "assignments.csv")
     write_csv(result.rejects[REJECT_COLUMNS], out / "rejects.csv")
     card_cols = ["rep_id", "name", "n_accounts", "account_units", "tam", "tam_index", "n_units",
-                 "drive_hours_per_month", "visits_per_month", "travel_share", "quota_multiplier",
-                 "ramp", "quota", "flags"]
+                 "drive_hours_per_month", "visits_per_month", "travel_share", "routed_share",
+                 "hours_basis", "quota_multiplier", "ramp", "quota", "flags"]
     write_csv(result.scorecard[[c for c in card_cols if c in result.scorecard]],
               out / "scorecard.csv")
     write_csv(result.units[["unit_id", "rep_id", "tam", "account_units", "n_accounts"]],
