@@ -44,6 +44,7 @@
     var repIndex = {};
     E.repIds.forEach(function (r, k) { repIndex[r] = k; });
 
+    this.data = E; this.D = D; this.map = map; this.layers = features; this.reps = D.reps;
     this.edits = [];   // [{units: [unit ids], to: rep id}], replayed on the plan
     this.done = 0;     // edits[0 .. done) are applied (the rest can be redone)
     this.selected = {};
@@ -164,6 +165,8 @@
       self.editing = !!on;
       if (self.editing) map.boxZoom.disable(); else map.boxZoom.enable();
       panel.classList.toggle("on", self.editing);
+      // in Edit mode a click reaches the unit under the markers (accounts, bases)
+      map.getContainer().classList.toggle("tt-editing", self.editing);
       refresh();
     };
 
