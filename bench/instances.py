@@ -41,8 +41,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from territory.optimize.assign import AssignProblem
-from territory.config import BalanceConfig, SolverConfig
+from territory.optimize import AssignProblem, BandRules, Solver
 from territory.geo.reference import zip_table
 from territory.optimize.seed import (
     kmeans_centres,
@@ -128,10 +127,10 @@ def _problem(name: str, units: pd.DataFrame, n_reps: int, *, seed: int,
     """Bases, roots, bands and cost for aggregated ``units`` (unit_id, lon, lat, tam, account_units)."""
     total_au = float(units["account_units"].sum())
     per_rep = total_au / n_reps
-    balance = BalanceConfig(tam_tolerance=TAM_TOLERANCE,
-                            account_units_min=per_rep * (1 - UNITS_BAND),
-                            account_units_max=per_rep * (1 + UNITS_BAND))
-    solver = SolverConfig(time_limit_seconds=120)
+    balance = BandRules(tam_tolerance=TAM_TOLERANCE,
+                        account_units_min=per_rep * (1 - UNITS_BAND),
+                        account_units_max=per_rep * (1 + UNITS_BAND))
+    solver = Solver(time_limit=120)
     centres = kmeans_centres(units, n_reps, seed=seed)
     centres = rebalance_centres(units, centres, balance, solver)
     lonlat = unproject_points(centres)
@@ -144,13 +143,10 @@ def _problem(name: str, units: pd.DataFrame, n_reps: int, *, seed: int,
     weight = tam / max(tam.mean(), 1e-9) + 0.01
     dist = np.linalg.norm(xy[:, None, :] - centres[None, :, :], axis=2)
     cost = weight[:, None] * dist
-    p = AssignProblem.with_balance(
-        balance,
-        unit_ids=tuple(units["unit_id"].astype(str)),
-        rep_ids=tuple(f"r{j:03d}" for j in range(n_reps)),
-        tam=tam, account_units=units["account_units"].to_numpy(float),
-        cost=cost, roots=tuple(int(r) for r in roots),
-    )
+    p = AssignProblem.create(
+        tuple(units["unit_id"].astype(str)), tuple(f"r{j:03d}" for j in range(n_reps)),
+        tam, units["account_units"].to_numpy(float), cost, balance,
+        roots=tuple(int(r) for r in roots))
     meta = {"total_account_units": total_au, "units_band": [balance.account_units_min,
                                                           balance.account_units_max],
             "tam_tolerance": TAM_TOLERANCE, "total_tam": float(tam.sum()),
@@ -250,3 +246,42 @@ def zcta_instance(path: Path | None = None, n_reps: int = 4, *, seed: int = 5) -
     return Instance(f"columbus_zctas_{len(gdf)}x{n_reps}",
                     f"{len(gdf)} real Columbus OH ZCTAs x {n_reps} reps", p, xy, bases, weight,
                     graph, len(bridges), meta)
+
+
+# ----------------------------------------------------------------------------- national books
+
+#: The lower 48 states; the ~800-account book drops four of them and adds DC (44 + DC).
+LOWER_48 = ("AL", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "ID", "IL", "IN", "IA", "KS",
+            "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ",
+            "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
+            "VT", "VA", "WA", "WV", "WI", "WY")
+STATES_44_DC = tuple(s for s in LOWER_48 if s not in ("ND", "SD", "WY", "VT")) + ("DC",)
+
+
+def _books_module():
+    """``tests/books.py``: the one generator of CRM books, shared by the tests and the bench."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "tests" / "books.py"
+    if "territory_bench_books" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("territory_bench_books", path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["territory_bench_books"] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules["territory_bench_books"]
+
+
+def national_book(out_dir: str | Path, *, n_accounts: int = 800,
+                  states: tuple[str, ...] = STATES_44_DC, n_reps: int | None = None,
+                  seed: int = 0, **kwargs):
+    """Write a national CRM book (``accounts.csv``, ``reps.csv``) under ``out_dir``.
+
+    The generator of ``tests/books.py`` (real metros of the offline ZIP table,
+    most ZIPs empty, heavy-tailed revenue, owners, messy rows) with one metro
+    per state at least (``n_metros`` defaults to ``len(states) + 10``).
+    Returns its ``Book`` (paths and the numbers to check).
+    """
+    kwargs.setdefault("n_metros", len(states) + 10)
+    return _books_module().multistate_book(out_dir, n_accounts=n_accounts, states=tuple(states),
+                                           n_reps=n_reps, seed=seed, **kwargs)

@@ -39,17 +39,20 @@ import shapely
 from . import __version__
 from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_accounts
 from .io.roster import read_locks, read_reps
-from .optimize.assign import AssignProblem, check_plan, inertia_cost, solve_assignment
+from .optimize import (AssignProblem, BandRules, Disruption, Solver, check_plan, inertia_cost,
+                       solve)
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
 from .io.export import write_csv, write_excel, write_geojson, write_geopackage, write_json
-from .geo.geocode import geocode_accounts
-from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disruption, fairness,
-                      quota_table, rep_scorecard, tam_cv)
+from .geo.geocode import coordinate_substitutions, geocode_accounts
+from .metrics import (FAIRNESS_THRESHOLD, add_flags, compactness, contiguity_report, disruption,
+                      fairness, quota_table, rep_scorecard, tam_cv)
 from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
+from .optimize.centres import free_centres
 from .optimize.seed import project_points, root_units, seed_centres
-from .geo.units import (aggregate_units, approximate_zip_units, county_units, load_unit_polygons,
-                    locate_accounts, unit_adjacency, unit_states)
+from .geo.units import (aggregate_units, approximate_zip_units, county_units, heavy_units,
+                        load_unit_polygons, locate_accounts, split_units_into_zips,
+                        unit_adjacency, unit_states)
 
 __all__ = ["PreparedInputs", "ScenarioResult", "current_alignment", "evaluate", "plan", "prepare",
            "score_assignment",
@@ -96,7 +99,7 @@ def _load_units(level: str, states: list[str], zcta: str | Path | None,
                 units_path: str | Path | None, unit_id: str | None) -> tuple[gpd.GeoDataFrame, str]:
     if units_path is not None:
         return load_unit_polygons(units_path, unit_id), f"custom units from {Path(units_path).name}"
-    if level == "county":
+    if level in ("county", "auto"):
         return county_units(states), "county polygons (Census cb_2016 1:500k via plotly-geo)"
     if zcta is not None:
         return load_unit_polygons(zcta, unit_id), f"ZCTA polygons from {Path(zcta).name}"
@@ -109,6 +112,38 @@ def _load_units(level: str, states: list[str], zcta: str | Path | None,
     log.warning("no ZCTA file given: using APPROXIMATE ZIP areas (Voronoi cells of ZIP centroids "
                 "clipped to state outlines). Pass --zcta FILE for real ZCTA polygons.")
     return approximate_zip_units(states), "APPROXIMATE ZIP areas (Voronoi of ZIP centroids)"
+
+
+def _roster(reps: str | Path | int, config: ScenarioConfig) -> pd.DataFrame:
+    if isinstance(reps, int) or str(reps).isdigit():
+        # a number of territories to design; the scenario's n_reps overrides it
+        return read_reps(config.n_reps or int(reps))
+    return read_reps(reps, n_reps=config.n_reps)
+
+
+def _split_heavy(counties: gpd.GeoDataFrame, source: str, accounts: pd.DataFrame, n_reps: int,
+                 config: ScenarioConfig, zcta: str | Path | None) -> tuple[gpd.GeoDataFrame, str]:
+    """``unit_level = "auto"``: split into ZIPs each county that alone breaks a band."""
+    placed, _, _ = locate_accounts(accounts, counties, level="county",
+                                   max_nearest_km=config.nearest_unit_km)
+    b = config.balance
+    heavy = heavy_units(counties, placed,
+                        tam_max=(1 + b.tam_tolerance) * placed["revenue"].sum() / max(n_reps, 1),
+                        account_units_max=b.account_units_max)
+    if not heavy:
+        return counties.assign(unit_kind="county"), source
+    zips = None
+    if zcta is not None:
+        zips = load_unit_polygons(zcta)
+    else:
+        from .geo.zcta import cached_zcta_units
+
+        zips = cached_zcta_units(sorted(set(counties.set_index("unit_id").loc[heavy, "state"])))
+    log.info("unit_level auto: %d counties alone break a band (%s): split into ZIPs",
+             len(heavy), ", ".join(counties.set_index("unit_id").loc[heavy, "name"]))
+    kind = "ZCTA polygons" if zips is not None else "APPROXIMATE ZIP areas (Voronoi of ZIP centroids)"
+    return (split_units_into_zips(counties, heavy, zips),
+            f"{source}; {len(heavy)} counties that alone break a band split into {kind}")
 
 
 def prepare(
@@ -126,13 +161,19 @@ def prepare(
     Every account row ends in ``accounts`` or ``rejects`` (one reason each).
     """
     raw, read_info = read_table(accounts_path)
-    accounts, rejects = validate_accounts(raw, config.columns)
+    accounts, rejects = validate_accounts(raw, config.columns, checks=config.accounts)
     accounts = assign_tiers(accounts, config.tiers)
     accounts, geo_rejects = geocode_accounts(accounts)
     states = sorted(s for s in accounts["state"].unique() if s)
+    roster = _roster(reps, config)
     units, unit_source = _load_units(config.unit_level, states, zcta, units_path, unit_id)
+    if config.unit_level == "auto" and units_path is None:
+        units, unit_source = _split_heavy(units, unit_source, accounts, len(roster), config, zcta)
     accounts, place_rejects, subs = locate_accounts(accounts, units, level=config.unit_level,
                                                       max_nearest_km=config.nearest_unit_km)
+    coord_subs = coordinate_substitutions(accounts)
+    if not coord_subs.empty:
+        subs = pd.concat([coord_subs, subs], ignore_index=True)
     if config.region != "all":
         keep = units["unit_id"].isin(accounts["unit_id"])
         if config.region == "states" and states:
@@ -145,11 +186,6 @@ def prepare(
     adjacency, bridges = unit_adjacency(units, contiguity=config.adjacency)
     all_rejects = pd.concat([rejects, geo_rejects, place_rejects], ignore_index=True)
     all_rejects = all_rejects.sort_values("row", kind="stable").reset_index(drop=True)
-    if isinstance(reps, int) or str(reps).isdigit():
-        # a number of territories to design; the scenario's n_reps overrides it
-        roster = read_reps(config.n_reps or int(reps))
-    else:
-        roster = read_reps(reps, n_reps=config.n_reps)
     info = {
         "accounts_file": str(accounts_path),
         "accounts_in": int(len(raw)),
@@ -157,6 +193,7 @@ def prepare(
         "read_notes": list(read_info.notes),
         "zip_fixed": int(accounts["zip_fixed"].sum()),
         "substitutions": int(len(subs)),
+        "coordinates_replaced": int((accounts["coord_fix"] != "").sum()),
         "unit_source": unit_source,
         "bridges": [list(b) for b in bridges],
         "tier_sources": dict(Counter(accounts["tier_source"])),
@@ -183,7 +220,8 @@ def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame
         roots = root_units(units, reps[["lon", "lat"]].to_numpy())
         reps["base_kind"] = "home"
     else:
-        centres = seed_centres(units, len(reps), config.balance, config.solver, seed=config.seed)
+        centres = seed_centres(units, len(reps), _band_rules(config), _solver(config),
+                               seed=config.seed)
         roots = root_units(units, centres)
         reps["lon"] = units["lon"].to_numpy()[roots]
         reps["lat"] = units["lat"].to_numpy()[roots]
@@ -250,18 +288,54 @@ def build_problem(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
                                    project_points(units["lon"].to_numpy(), units["lat"].to_numpy()),
                                    project_points(reps["lon"].to_numpy(), reps["lat"].to_numpy()))
     moved, moved_total = _moved_matrix(inputs, reps, config.disruption.basis)
-    return AssignProblem.with_balance(
-        config.balance,
-        unit_ids=tuple(units["unit_id"]), rep_ids=tuple(reps["rep_id"]),
-        tam=units["tam"].to_numpy(float), account_units=units["account_units"].to_numpy(float),
-        cost=cost, capacity=reps["capacity"].to_numpy(float),
+    disruption = None if moved is None else Disruption(
+        moved, moved_total, config.disruption.max_moved_share,
+        config.objective.disruption_weight)
+    return AssignProblem.create(
+        tuple(units["unit_id"]), tuple(reps["rep_id"]), units["tam"].to_numpy(float),
+        units["account_units"].to_numpy(float), cost, _band_rules(config),
+        capacity=reps["capacity"].to_numpy(float),
         contiguity=config.contiguity, adjacency=inputs.adjacency,
-        roots=tuple(int(r) for r in roots), locks=_locks(inputs, reps),
-        moved=moved, moved_total=moved_total,
-        max_moved_share=config.disruption.max_moved_share,
-        disruption_weight=config.objective.disruption_weight,
+        roots=tuple(int(r) for r in roots), locks=_locks(inputs, reps), disruption=disruption,
         compactness=compactness, compactness_weight=config.objective.compactness_weight,
     )
+
+
+def _band_rules(config: ScenarioConfig) -> BandRules:
+    """The optimizer's band rules from the scenario's balance section."""
+    b = config.balance
+    return BandRules(b.tam_tolerance, b.account_units_min, b.account_units_max, b.soft_tam,
+                     b.soft_account_units, b.penalty)
+
+
+def _solver(config: ScenarioConfig) -> Solver:
+    """The optimizer's solver from the scenario's solver section."""
+    s = config.solver
+    return Solver(s.name, s.time_limit_seconds, s.mip_gap, s.threads, s.candidates, s.msg,
+                  s.engine, s.lns_iterations)
+
+
+def _free_centres(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
+                  problem: AssignProblem, network):
+    """Move each base to its territory's weighted medoid in drive time, re-solving until
+    travel stops improving (:func:`territory.optimize.centres.free_centres`)."""
+    from .travel.burden import travel_matrix
+
+    units = inputs.units
+    lonlat = units[["lon", "lat"]].to_numpy()
+
+    def hours(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return travel_matrix(network, lonlat[cols], lonlat[rows], config.travel).seconds.T / 3600
+
+    xy = project_points(lonlat[:, 0], lonlat[:, 1]) if problem.compactness is not None else None
+    fc = free_centres(problem, _unit_weights(units, config.objective.weight), hours,
+                      _solver(config), seed=config.seed, unit_xy=xy)
+    reps = reps.assign(lon=lonlat[fc.bases, 0], lat=lonlat[fc.bases, 1],
+                       base_unit=units["unit_id"].to_numpy()[fc.bases])
+    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), lonlat, config.travel)
+    rounds = {"rounds": fc.rounds, "travel_by_round": [round(t, 4) for t in fc.travel],
+              "bases_moved_by_round": list(fc.moved_bases)}
+    return fc.result, fc.problem, reps, tm, rounds
 
 
 def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> ScenarioResult:
@@ -276,7 +350,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     Raises
     ------
     InfeasibleError
-        With the explanation from :func:`territory.assign.explain_infeasible`.
+        With the explanation from :func:`territory.optimize.explain_infeasible`.
     """
     from .travel.burden import travel_matrix
 
@@ -293,7 +367,13 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     problem = build_problem(inputs, config, reps, roots, hours)
     base = {**_summary_base(full, config, reps, tm), "n_units_solved": int(len(units))}
     try:
-        solved = solve_assignment(problem, config.solver, seed=config.seed)
+        if reps["base_kind"].iat[0] == "centre":  # no home bases: the bases are ours to move
+            solved, problem, reps, tm, rounds = _free_centres(inputs, config, reps, problem,
+                                                              network)
+            base = {**_summary_base(full, config, reps, tm), "n_units_solved": int(len(units)),
+                    "free_centres": rounds}
+        else:
+            solved = solve(problem, _solver(config), seed=config.seed)
     except InfeasibleError as exc:
         exc.diagnosis.setdefault("summary", {**base, "status": "infeasible",
                                              "explanation": str(exc)})
@@ -373,6 +453,7 @@ def evaluate(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
                          tam_target=pd.Series(tam_target, index=rep_ids))
     burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
     card = _with_travel_and_quota(card, burden, reps, config)
+    card = card.merge(compactness(units, acc, reps), on="rep_id", how="left")
     moves = disruption(acc)
     fair = fairness(card, acc, (config.balance.account_units_min,
                                 config.balance.account_units_max))
@@ -465,6 +546,7 @@ def _summary_base(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
         "reject_reasons": dict(sorted(reasons.items())),
         "zip_fixed": inputs.info["zip_fixed"],
         "substitutions": inputs.info["substitutions"],
+        "coordinates_replaced": inputs.info.get("coordinates_replaced", 0),
         "read_notes": inputs.info["read_notes"],
         "tier_sources": inputs.info["tier_sources"],
         "unit_level": config.unit_level,
@@ -533,6 +615,7 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
     burden = travel_burden(None, inputs.units, reps, network, config.travel,
                            accounts=_visit_stops(owned))
     card = _with_travel_and_quota(card, burden, reps, config)
+    card = card.merge(compactness(units, owned, reps), on="rep_id", how="left")
     pieces = contiguity_report(units.dropna(subset=["rep_id"]), inputs.adjacency)
     out_acc = acc.assign(rep_id=acc["current_rep"], moved=False)
     summary = {
@@ -590,7 +673,8 @@ def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool 
     write_csv(result.rejects[REJECT_COLUMNS], out / "rejects.csv")
     card_cols = ["rep_id", "name", "n_accounts", "account_units", "tam", "tam_index", "n_units",
                  "drive_hours_per_month", "visits_per_month", "travel_share", "routed_share",
-                 "hours_basis", "quota_multiplier", "ramp", "quota", "flags"]
+                 "hours_basis", "polsby_popper", "tam_weighted_km", "quota_multiplier", "ramp",
+                 "quota", "flags"]
     write_csv(result.scorecard[[c for c in card_cols if c in result.scorecard]],
               out / "scorecard.csv")
     write_csv(result.units[["unit_id", "rep_id", "tam", "account_units", "n_accounts"]],
