@@ -45,8 +45,8 @@ from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
 from .io.export import write_csv, write_excel, write_geojson, write_geopackage, write_json
 from .geo.geocode import coordinate_substitutions, geocode_accounts
-from .metrics import (FAIRNESS_THRESHOLD, add_flags, compactness, contiguity_report, disruption,
-                      fairness, quota_table, rep_scorecard, tam_cv)
+from .metrics import (FAIRNESS_THRESHOLD, add_flags, compactness_scores, contiguity_report,
+                      disruption, fairness, quota_table, rep_scorecard, tam_cv)
 from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
 from .optimize.centres import free_centres
 from .optimize.seed import project_points, root_units, seed_centres
@@ -453,7 +453,7 @@ def evaluate(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
                          tam_target=pd.Series(tam_target, index=rep_ids))
     burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
     card = _with_travel_and_quota(card, burden, reps, config)
-    card = card.merge(compactness(units, acc, reps), on="rep_id", how="left")
+    card = card.merge(compactness_scores(units, acc, reps), on="rep_id", how="left")
     moves = disruption(acc)
     fair = fairness(card, acc, (config.balance.account_units_min,
                                 config.balance.account_units_max))
@@ -615,7 +615,7 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
     burden = travel_burden(None, inputs.units, reps, network, config.travel,
                            accounts=_visit_stops(owned))
     card = _with_travel_and_quota(card, burden, reps, config)
-    card = card.merge(compactness(units, owned, reps), on="rep_id", how="left")
+    card = card.merge(compactness_scores(units, owned, reps), on="rep_id", how="left")
     pieces = contiguity_report(units.dropna(subset=["rep_id"]), inputs.adjacency)
     out_acc = acc.assign(rep_id=acc["current_rep"], moved=False)
     summary = {
