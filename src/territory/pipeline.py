@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +54,8 @@ from .geo.units import (aggregate_units, approximate_zip_units, county_units, he
                         load_unit_polygons, locate_accounts, split_units_into_zips,
                         unit_adjacency, unit_states)
 
-__all__ = ["PreparedInputs", "ScenarioResult", "current_alignment", "plan", "prepare",
+__all__ = ["PreparedInputs", "ScenarioResult", "current_alignment", "evaluate", "plan", "prepare",
+           "score_assignment",
            "read_reps", "read_locks", "write_result"]
 
 log = logging.getLogger(__name__)
@@ -295,7 +297,7 @@ def build_problem(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
         capacity=reps["capacity"].to_numpy(float),
         contiguity=config.contiguity, adjacency=inputs.adjacency,
         roots=tuple(int(r) for r in roots), locks=_locks(inputs, reps), disruption=disruption,
-        movable_roots=bool((reps["base_kind"] == "centre").all()),
+        movable_roots=bool((reps["base_kind"] == "centre").all()), unit_level=config.unit_level,
         compactness=compactness, compactness_weight=config.objective.compactness_weight,
     )
 
@@ -351,7 +353,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     InfeasibleError
         With the explanation from :func:`territory.optimize.explain_infeasible`.
     """
-    from .travel.burden import travel_burden, travel_matrix
+    from .travel.burden import travel_matrix
 
     t0 = time.perf_counter()
     full, (inputs, contraction) = inputs, _contract(inputs, config)
@@ -380,25 +382,10 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     rep_ids = np.asarray(reps["rep_id"])
     rep_of_unit = (solved.rep_of_unit if contraction is None
                    else expand_assignment(contraction, solved.rep_of_unit))
-    inputs, units = full, full.units.assign(rep_id=rep_ids[rep_of_unit])
-    acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
-    card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
-                         units_band=(config.balance.account_units_min,
-                                     config.balance.account_units_max),
-                         tam_target=pd.Series(problem.tam_target, index=rep_ids))
-    burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
-    card = _with_travel_and_quota(card, burden, reps, config)
-    card = card.merge(compactness_scores(units, acc, reps), on="rep_id", how="left")
-    moves = disruption(acc)
-    fair = fairness(card, acc, (config.balance.account_units_min,
-                                config.balance.account_units_max))
-    pieces = contiguity_report(units, inputs.adjacency)
     violations = check_plan(problem, solved.rep_of_unit)
     if not config.contiguity:
         violations = [v for v in violations if not v.startswith("contiguity")]
-    acc["moved"] = (acc["current_rep"].notna()
-                    & (acc["current_rep"].astype(str) != acc["rep_id"].astype(str)))
-    summary = {
+    head = {
         **base,
         "status": solved.status,
         "objective": solved.objective,
@@ -411,6 +398,71 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
         "build_seconds": round(solved.build_seconds, 3),
         "candidates_per_unit": solved.candidates,
         "slack": solved.slack,
+    }
+    return evaluate(full, config, reps, rep_of_unit, tam_target=problem.tam_target,
+                    violations=violations, network=network, summary_head=head, started=t0)
+
+
+def score_assignment(inputs: PreparedInputs, config: ScenarioConfig, rep_ids: Sequence[str], *,
+                     network=None) -> ScenarioResult:
+    """The result of a given assignment (``rep_ids[i]`` owns unit ``i``): no solve.
+
+    The same bases, drive times, problem and checks as :func:`plan`, so a plan
+    made by hand is held to the scenario's rules: every breach (bands,
+    contiguity, move cap, locks) is listed in ``violations``, never refused.
+    """
+    from .travel.burden import travel_matrix
+
+    t0 = time.perf_counter()
+    units = inputs.units
+    reps, roots = _bases(inputs, config)
+    if network is None and config.travel.source != "estimate":
+        network = _road_network(config, np.r_[units["lon"], reps["lon"]],
+                                np.r_[units["lat"], reps["lat"]])
+    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), units[["lon", "lat"]].to_numpy(),
+                       config.travel)
+    problem = build_problem(inputs, config, reps, roots, tm.seconds.T / 3600.0)
+    rep_of_unit = pd.Index(reps["rep_id"]).get_indexer(pd.Index(rep_ids))
+    if (rep_of_unit < 0).any():
+        raise InputError(f"rep {list(rep_ids)[int(np.flatnonzero(rep_of_unit < 0)[0])]!r} is not "
+                         "in the roster")
+    violations = check_plan(problem, rep_of_unit)
+    head = {**_summary_base(inputs, config, reps, tm), "n_units_solved": 0, "status": "scored",
+            "objective": None, "lp_bound": None, "mip_bound": None, "mip_gap": None,
+            "engine": None, "penalty_cost": None, "solve_seconds": 0.0, "build_seconds": 0.0,
+            "candidates_per_unit": None, "slack": {}}
+    return evaluate(inputs, config, reps, rep_of_unit, tam_target=problem.tam_target,
+                    violations=violations, network=network, summary_head=head, started=t0)
+
+
+def evaluate(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
+             rep_of_unit: np.ndarray, *, tam_target: np.ndarray, violations: list[str],
+             network, summary_head: dict, started: float) -> ScenarioResult:
+    """Scorecard, travel, disruption, fairness, contiguity and summary of an assignment.
+
+    ``rep_of_unit`` indexes ``reps`` for every unit of ``inputs.units``;
+    ``summary_head`` (scenario facts and how the plan was found) opens the summary.
+    """
+    from .travel.burden import travel_burden
+
+    rep_ids = np.asarray(reps["rep_id"])
+    units = inputs.units.assign(rep_id=rep_ids[rep_of_unit])
+    acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
+    card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
+                         units_band=(config.balance.account_units_min,
+                                     config.balance.account_units_max),
+                         tam_target=pd.Series(tam_target, index=rep_ids))
+    burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
+    card = _with_travel_and_quota(card, burden, reps, config)
+    card = card.merge(compactness_scores(units, acc, reps), on="rep_id", how="left")
+    moves = disruption(acc)
+    fair = fairness(card, acc, (config.balance.account_units_min,
+                                config.balance.account_units_max))
+    pieces = contiguity_report(units, inputs.adjacency)
+    acc["moved"] = (acc["current_rep"].notna()
+                    & (acc["current_rep"].astype(str) != acc["rep_id"].astype(str)))
+    summary = {
+        **summary_head,
         "violations": violations,
         "contiguous": all(n <= 1 for n in pieces.values()),
         "territory_pieces": pieces,
@@ -426,7 +478,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
         "reps_flagged": int((card["flags"] != "").sum()),
         "drive_hours_mean": round(float(card["drive_hours_per_month"].mean()), 2),
         "drive_hours_max": round(float(card["drive_hours_per_month"].max()), 2),
-        "wall_seconds": round(time.perf_counter() - t0, 2),
+        "wall_seconds": round(time.perf_counter() - started, 2),
     }
     return ScenarioResult(config, acc, inputs.rejects, units, reps, card, summary,
                           inputs.substitutions, inputs.adjacency,
@@ -644,6 +696,7 @@ def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool 
         from .web.maps import save_map, scenario_map
 
         m = scenario_map(result.units, result.reps, acc, result.scorecard, result.summary,
-                         tiles=tiles, colours=colours, isochrones=result.isochrones)
+                         tiles=tiles, colours=colours, isochrones=result.isochrones,
+                         adjacency=result.adjacency)
         save_map(m, out / "map.html")
     return out

@@ -410,12 +410,14 @@ def _cards(results: list[_Result]) -> list[dict]:
                   {"text": "Drive times: straight-line ESTIMATE", "cls": "est", "title": ""}]
         status = str(s.get("status") or "")
         viol = s.get("violations") or []
+        if status == "scored":  # a plan made by hand (territory score)
+            badges.append({"text": "made by hand", "cls": "", "title": str(s.get("plan_source", ""))})
         if viol:
             badges.append({"text": f"{len(viol)} rule(s) broken", "cls": "bad",
                            "title": "; ".join(map(str, viol))})
         out.append({"name": r.name, "description": s.get("description") or "",
                     "status": status or "unknown",
-                    "ok": status.lower() in ("optimal", "current alignment", "feasible"),
+                    "ok": status.lower() in ("optimal", "current alignment", "feasible", "scored"),
                     "n_reps": s.get("n_reps", "?"), "n_units": s.get("n_units", "?"),
                     "unit_level": s.get("unit_level", "units"), "badges": badges})
     return out
