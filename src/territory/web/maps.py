@@ -588,9 +588,14 @@ def _neighbours(u: gpd.GeoDataFrame, adjacency: nx.Graph | None) -> list[list[in
     else:
         g = gpd.GeoDataFrame(geometry=u.geometry.values, crs=u.crs).reset_index(drop=True)
         pairs = gpd.sjoin(g, g, predicate="intersects")
-        for i, j in zip(pairs.index, pairs["index_right"]):
-            if i != j:
-                out[int(i)].add(int(j))
+        pairs = pairs[pairs.index != pairs["index_right"]]
+        geoms = g.geometry.values
+        a, b = pairs.index.to_numpy(), pairs["index_right"].to_numpy()
+        # a shared border, not a corner: neighbours as the optimizer's default (rook) sees them
+        shared = shapely.length(shapely.intersection(shapely.boundary(geoms[a]),
+                                                     shapely.boundary(geoms[b])))
+        for i, j in zip(a[shared > 0], b[shared > 0]):
+            out[int(i)].add(int(j))
     return [sorted(x) for x in out]
 
 
@@ -622,6 +627,8 @@ def _editor_data(u: gpd.GeoDataFrame, rows: list[dict], reps: pd.DataFrame,
     cap = dict(zip(reps["rep_id"].astype(str), pd.to_numeric(
         reps["capacity"], errors="coerce"))) if "capacity" in reps else {}
     capacity = np.array([finite_or_none(cap.get(r["id"])) or 1.0 for r in rows])
+    if summary.get("status") == "current alignment":  # its scorecard measures TAM against the mean
+        capacity = np.ones(len(rows))
     total = float(pd.to_numeric(u["tam"], errors="coerce").fillna(0).sum()) if "tam" in u else 0.0
     band = summary.get("account_units_band") or [None, None]
     points = shapely.point_on_surface(u.geometry.values)
