@@ -388,7 +388,7 @@ def test_editor_data_targets_and_adjacency():
                            editor=True)["editor"]
     total = float(s["units"]["tam"].sum())
     assert d["tamTarget"] == pytest.approx([total / 3, total / 6, total / 2])
-    assert d["neighbours"][0] == [1, 3]  # u1 touches u2 and u4 (shared borders by default)
+    assert d["neighbours"][0] == [1, 3, 4]  # u1 touches u2, u4 and (at a corner) u5: queen
     assert d["repNames"][0] == "Ann <b>Lee</b>"  # raw: the editor writes text nodes only
     cur = maps.scenario_data(s["units"], reps, s["accounts"], s["scorecard"],
                              {**s["summary"], "status": "current alignment"}, editor=True)

@@ -587,15 +587,11 @@ def _neighbours(u: gpd.GeoDataFrame, adjacency: nx.Graph | None) -> list[list[in
                 out[j].add(i)
     else:
         g = gpd.GeoDataFrame(geometry=u.geometry.values, crs=u.crs).reset_index(drop=True)
+        # touching at a border or a corner: the optimizer's default ("queen") adjacency
         pairs = gpd.sjoin(g, g, predicate="intersects")
-        pairs = pairs[pairs.index != pairs["index_right"]]
-        geoms = g.geometry.values
-        a, b = pairs.index.to_numpy(), pairs["index_right"].to_numpy()
-        # a shared border, not a corner: neighbours as the optimizer's default (rook) sees them
-        shared = shapely.length(shapely.intersection(shapely.boundary(geoms[a]),
-                                                     shapely.boundary(geoms[b])))
-        for i, j in zip(a[shared > 0], b[shared > 0]):
-            out[int(i)].add(int(j))
+        for i, j in zip(pairs.index, pairs["index_right"]):
+            if i != j:
+                out[int(i)].add(int(j))
     return [sorted(x) for x in out]
 
 
