@@ -297,7 +297,7 @@ def build_problem(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
         capacity=reps["capacity"].to_numpy(float),
         contiguity=config.contiguity, adjacency=inputs.adjacency,
         roots=tuple(int(r) for r in roots), locks=_locks(inputs, reps), disruption=disruption,
-        movable_roots=bool((reps["base_kind"] == "centre").all()),
+        movable_roots=bool((reps["base_kind"] == "centre").all()), unit_level=config.unit_level,
         compactness=compactness, compactness_weight=config.objective.compactness_weight,
     )
 
