@@ -38,7 +38,7 @@ import shapely
 
 from . import __version__
 from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_accounts
-from .io.roster import read_locks, read_reps
+from .io.roster import build_roster, incumbent_report, name_seats, read_locks, read_reps
 from .optimize import (AssignProblem, BandRules, Disruption, Solver, check_plan, inertia_cost,
                        solve)
 from .config import ScenarioConfig
@@ -114,7 +114,10 @@ def _load_units(level: str, states: list[str], zcta: str | Path | None,
     return approximate_zip_units(states), "APPROXIMATE ZIP areas (Voronoi of ZIP centroids)"
 
 
-def _roster(reps: str | Path | int, config: ScenarioConfig) -> pd.DataFrame:
+def _roster(reps: str | Path | int, config: ScenarioConfig, accounts: pd.DataFrame) -> pd.DataFrame:
+    """The roster's size early (it sizes ``unit_level = "auto"``); :func:`build_roster` is final."""
+    if str(reps).strip().lower() == "current" and not Path(reps).is_file():
+        return read_reps(config.n_reps or max(1, int(accounts["current_rep"].nunique())))
     if isinstance(reps, int) or str(reps).isdigit():
         # a number of territories to design; the scenario's n_reps overrides it
         return read_reps(config.n_reps or int(reps))
@@ -165,7 +168,7 @@ def prepare(
     accounts = assign_tiers(accounts, config.tiers)
     accounts, geo_rejects = geocode_accounts(accounts)
     states = sorted(s for s in accounts["state"].unique() if s)
-    roster = _roster(reps, config)
+    roster = _roster(reps, config, accounts)
     units, unit_source = _load_units(config.unit_level, states, zcta, units_path, unit_id)
     if config.unit_level == "auto" and units_path is None:
         units, unit_source = _split_heavy(units, unit_source, accounts, len(roster), config, zcta)
@@ -186,7 +189,11 @@ def prepare(
     adjacency, bridges = unit_adjacency(units, contiguity=config.adjacency)
     all_rejects = pd.concat([rejects, geo_rejects, place_rejects], ignore_index=True)
     all_rejects = all_rejects.sort_values("row", kind="stable").reset_index(drop=True)
+    roster, accounts, roster_info = build_roster(
+        reps, accounts, units, n_reps=config.n_reps, basis=config.disruption.basis,
+        max_home_km=config.travel.max_home_km)
     info = {
+        **roster_info,
         "accounts_file": str(accounts_path),
         "accounts_in": int(len(raw)),
         "encoding": read_info.encoding,
@@ -226,8 +233,25 @@ def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame
         reps["lon"] = units["lon"].to_numpy()[roots]
         reps["lat"] = units["lat"].to_numpy()[roots]
         reps["base_kind"] = "centre"
+        if _named_seats(inputs):  # name each seat after the owner keeping most around its root
+            reps = name_seats(reps, units["unit_id"], _nearest_root(units, roots),
+                              inputs.accounts, basis=config.disruption.basis)
     reps["base_unit"] = units["unit_id"].to_numpy()[roots]
     return reps, roots
+
+
+def _named_seats(inputs: PreparedInputs) -> bool:
+    """Designed territories (``--reps N``) in a book with current owners."""
+    return (inputs.info.get("roster") == "seats"
+            and bool(inputs.accounts["current_rep"].notna().any()))
+
+
+def _nearest_root(units: pd.DataFrame, roots: np.ndarray) -> np.ndarray:
+    """Index (into ``roots``) of the root nearest each unit: the seats' Voronoi cells."""
+    from scipy.spatial import cKDTree
+
+    xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
+    return cKDTree(xy[roots]).query(xy)[1]
 
 
 def _unit_weights(units: pd.DataFrame, weight: str) -> np.ndarray:
@@ -382,6 +406,10 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     rep_ids = np.asarray(reps["rep_id"])
     rep_of_unit = (solved.rep_of_unit if contraction is None
                    else expand_assignment(contraction, solved.rep_of_unit))
+    if _named_seats(inputs) and inputs.locks.empty:  # renaming keeps at least as many accounts
+        reps = name_seats(reps, full.units["unit_id"], rep_of_unit, full.accounts,
+                          basis=config.disruption.basis)
+        problem = dataclasses.replace(problem, rep_ids=tuple(reps["rep_id"]))  # for messages
     violations = check_plan(problem, solved.rep_of_unit)
     if not config.contiguity:
         violations = [v for v in violations if not v.startswith("contiguity")]
@@ -480,6 +508,8 @@ def evaluate(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
         "drive_hours_max": round(float(card["drive_hours_per_month"].max()), 2),
         "wall_seconds": round(time.perf_counter() - started, 2),
     }
+    if acc["current_rep"].notna().any():
+        summary["incumbents"] = incumbent_report(acc, rep_ids)
     return ScenarioResult(config, acc, inputs.rejects, units, reps, card, summary,
                           inputs.substitutions, inputs.adjacency,
                           rep_isochrones(reps, network) if network is not None else None)
@@ -548,6 +578,8 @@ def _summary_base(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
         "zip_fixed": inputs.info["zip_fixed"],
         "substitutions": inputs.info["substitutions"],
         "coordinates_replaced": inputs.info.get("coordinates_replaced", 0),
+        "roster": inputs.info.get("roster"),
+        "owner_match": inputs.info.get("owner_match"),
         "read_notes": inputs.info["read_notes"],
         "tier_sources": inputs.info["tier_sources"],
         "unit_level": config.unit_level,
