@@ -84,12 +84,17 @@ def trade_off_charts(rows: pd.DataFrame, answer: dict | None, *, max_drive_hours
             for col, title, ylabel, scale, key in CHARTS]
 
 
+def _has_plan(row: pd.Series | dict) -> bool:
+    """A time-limited solve may still have a plan: judge by its metrics, not its status."""
+    return _fmt(row.get("tam_cv"), "pct") != "—"
+
+
 def why_not(row: pd.Series | dict) -> str:
     """Why a point is not an answer (empty when it is one)."""
-    if row["status"] in ("infeasible", "time_limit", "error"):
+    if not _has_plan(row):
         text = str(row.get("explanation") or "")
         label = {"infeasible": "infeasible", "time_limit": "no plan within the time limit",
-                 "error": "failed"}[row["status"]]
+                 "error": "failed"}.get(row["status"], row["status"])
         return f"{label}: {text[:240]}{'…' if len(text) > 240 else ''}" if text else label
     parts = []
     for col, what in (("reps_outside_tam", "outside the TAM band"),
@@ -125,7 +130,7 @@ def _table_rows(rows: pd.DataFrame, answer: dict | None) -> list[dict]:
             "moved": _fmt(r.get("moved_share"), "pct"),
             "fair": _fmt(r.get("fairness_share"), "pct"),
             "ok": bool(r.get("ok")), "why": why_not(r),
-            "has_map": r["status"] not in ("infeasible", "time_limit", "error"),
+            "has_map": _has_plan(r),
             "is_answer": answer is not None and r["point"] == answer["point"],
         })
     return out
