@@ -78,7 +78,7 @@ def _spec(book: dict[str, Path], counts=(3, 4, 5, 6), varies=VARY) -> SweepSpec:
 def client():
     """One two-process LocalCluster for the whole module (a start costs seconds)."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, host="127.0.0.1") as cluster:
+                                  dashboard_address="127.0.0.1:0", host="127.0.0.1") as cluster:
         with distributed.Client(cluster) as c:
             yield c
 

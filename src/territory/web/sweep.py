@@ -47,7 +47,7 @@ def _chart(rows: pd.DataFrame, column: str, title: str, ylabel: str, scale: floa
            limit: float | None, answer: dict | None) -> str:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5.2, 3.1), dpi=100)
+    fig = Figure(figsize=(5.6, 2.5), dpi=100)
     ax = fig.add_subplot()
     rules = list(dict.fromkeys(rows["rule"]))
     for i, rule in enumerate(rules):
@@ -60,6 +60,8 @@ def _chart(rows: pd.DataFrame, column: str, title: str, ylabel: str, scale: floa
         ax.plot(g["n_reps"][~ok], y[~ok], "o", mfc="white", mec=colour, ms=6)
         none = g[y.isna()]["n_reps"]
         ax.plot(none, [0] * len(none), "x", color="#888888", ms=6, clip_on=False)
+    if len(rules) > 1:
+        ax.legend(fontsize=7, frameon=False, loc="best")
     if limit is not None:
         ax.axhline(limit, color=FLAG_RED, lw=1, ls="--")
     if answer is not None:
