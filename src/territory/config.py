@@ -349,12 +349,20 @@ class ObjectiveConfig:
     ``"tam"`` (revenue potential) or ``"visits"`` (visits per year).
     ``compactness_weight`` adds the TAM-weighted squared distance of each unit
     to its rep's base (moment of inertia); ``disruption_weight`` penalises the
-    share of accounts moved off their current rep.
+    share of accounts moved off their current rep. ``balance_weight`` adds
+    the sum over reps of the absolute TAM and account-unit deviation from
+    target (each in units of the mean target). ``mode = "balance_first"``
+    first minimises the largest relative deviation of any rep, then travel
+    among plans whose largest deviation is at most ``balance_slack`` (a
+    fraction, e.g. 0.01 = one percentage point) above that minimum.
     """
 
     weight: Literal["tam", "visits"] = "tam"
     disruption_weight: NonNegative = 0.0
     compactness_weight: NonNegative = 0.0
+    balance_weight: NonNegative = 0.0
+    mode: Literal["travel", "balance_first"] = "travel"
+    balance_slack: Fraction = 0.01
 
 
 @_section("disruption")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,15 +38,15 @@ import shapely
 
 from . import __version__
 from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_accounts
-from .io.roster import read_locks, read_reps
+from .io.roster import build_roster, incumbent_report, name_seats, read_locks, read_reps
 from .optimize import (AssignProblem, BandRules, Disruption, Solver, check_plan, inertia_cost,
                        solve)
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
 from .io.export import write_csv, write_excel, write_geojson, write_geopackage, write_json
 from .geo.geocode import coordinate_substitutions, geocode_accounts
-from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disruption, fairness,
-                      quota_table, rep_scorecard, tam_cv)
+from .metrics import (FAIRNESS_THRESHOLD, add_flags, compactness_scores, contiguity_report,
+                      disruption, fairness, quota_table, rep_scorecard, tam_cv)
 from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
 from .optimize.centres import free_centres
 from .optimize.seed import project_points, root_units, seed_centres
@@ -53,7 +54,8 @@ from .geo.units import (aggregate_units, approximate_zip_units, county_units, he
                         load_unit_polygons, locate_accounts, split_units_into_zips,
                         unit_adjacency, unit_states)
 
-__all__ = ["PreparedInputs", "ScenarioResult", "current_alignment", "plan", "prepare",
+__all__ = ["PreparedInputs", "ScenarioResult", "current_alignment", "evaluate", "plan", "prepare",
+           "score_assignment",
            "read_reps", "read_locks", "write_result"]
 
 log = logging.getLogger(__name__)
@@ -112,7 +114,10 @@ def _load_units(level: str, states: list[str], zcta: str | Path | None,
     return approximate_zip_units(states), "APPROXIMATE ZIP areas (Voronoi of ZIP centroids)"
 
 
-def _roster(reps: str | Path | int, config: ScenarioConfig) -> pd.DataFrame:
+def _roster(reps: str | Path | int, config: ScenarioConfig, accounts: pd.DataFrame) -> pd.DataFrame:
+    """The roster's size early (it sizes ``unit_level = "auto"``); :func:`build_roster` is final."""
+    if str(reps).strip().lower() == "current" and not Path(reps).is_file():
+        return read_reps(config.n_reps or max(1, int(accounts["current_rep"].nunique())))
     if isinstance(reps, int) or str(reps).isdigit():
         # a number of territories to design; the scenario's n_reps overrides it
         return read_reps(config.n_reps or int(reps))
@@ -163,7 +168,7 @@ def prepare(
     accounts = assign_tiers(accounts, config.tiers)
     accounts, geo_rejects = geocode_accounts(accounts)
     states = sorted(s for s in accounts["state"].unique() if s)
-    roster = _roster(reps, config)
+    roster = _roster(reps, config, accounts)
     units, unit_source = _load_units(config.unit_level, states, zcta, units_path, unit_id)
     if config.unit_level == "auto" and units_path is None:
         units, unit_source = _split_heavy(units, unit_source, accounts, len(roster), config, zcta)
@@ -184,7 +189,11 @@ def prepare(
     adjacency, bridges = unit_adjacency(units, contiguity=config.adjacency)
     all_rejects = pd.concat([rejects, geo_rejects, place_rejects], ignore_index=True)
     all_rejects = all_rejects.sort_values("row", kind="stable").reset_index(drop=True)
+    roster, accounts, roster_info = build_roster(
+        reps, accounts, units, n_reps=config.n_reps, basis=config.disruption.basis,
+        max_home_km=config.travel.max_home_km)
     info = {
+        **roster_info,
         "accounts_file": str(accounts_path),
         "accounts_in": int(len(raw)),
         "encoding": read_info.encoding,
@@ -224,8 +233,25 @@ def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame
         reps["lon"] = units["lon"].to_numpy()[roots]
         reps["lat"] = units["lat"].to_numpy()[roots]
         reps["base_kind"] = "centre"
+        if _named_seats(inputs):  # name each seat after the owner keeping most around its root
+            reps = name_seats(reps, units["unit_id"], _nearest_root(units, roots),
+                              inputs.accounts, basis=config.disruption.basis)
     reps["base_unit"] = units["unit_id"].to_numpy()[roots]
     return reps, roots
+
+
+def _named_seats(inputs: PreparedInputs) -> bool:
+    """Designed territories (``--reps N``) in a book with current owners."""
+    return (inputs.info.get("roster") == "seats"
+            and bool(inputs.accounts["current_rep"].notna().any()))
+
+
+def _nearest_root(units: pd.DataFrame, roots: np.ndarray) -> np.ndarray:
+    """Index (into ``roots``) of the root nearest each unit: the seats' Voronoi cells."""
+    from scipy.spatial import cKDTree
+
+    xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
+    return cKDTree(xy[roots]).query(xy)[1]
 
 
 def _unit_weights(units: pd.DataFrame, weight: str) -> np.ndarray:
@@ -295,6 +321,7 @@ def build_problem(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
         capacity=reps["capacity"].to_numpy(float),
         contiguity=config.contiguity, adjacency=inputs.adjacency,
         roots=tuple(int(r) for r in roots), locks=_locks(inputs, reps), disruption=disruption,
+        movable_roots=bool((reps["base_kind"] == "centre").all()), unit_level=config.unit_level,
         compactness=compactness, compactness_weight=config.objective.compactness_weight,
     )
 
@@ -350,7 +377,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     InfeasibleError
         With the explanation from :func:`territory.optimize.explain_infeasible`.
     """
-    from .travel.burden import travel_burden, travel_matrix
+    from .travel.burden import travel_matrix
 
     t0 = time.perf_counter()
     full, (inputs, contraction) = inputs, _contract(inputs, config)
@@ -379,24 +406,14 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     rep_ids = np.asarray(reps["rep_id"])
     rep_of_unit = (solved.rep_of_unit if contraction is None
                    else expand_assignment(contraction, solved.rep_of_unit))
-    inputs, units = full, full.units.assign(rep_id=rep_ids[rep_of_unit])
-    acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
-    card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
-                         units_band=(config.balance.account_units_min,
-                                     config.balance.account_units_max),
-                         tam_target=pd.Series(problem.tam_target, index=rep_ids))
-    burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
-    card = _with_travel_and_quota(card, burden, reps, config)
-    moves = disruption(acc)
-    fair = fairness(card, acc, (config.balance.account_units_min,
-                                config.balance.account_units_max))
-    pieces = contiguity_report(units, inputs.adjacency)
+    if _named_seats(inputs) and inputs.locks.empty:  # renaming keeps at least as many accounts
+        reps = name_seats(reps, full.units["unit_id"], rep_of_unit, full.accounts,
+                          basis=config.disruption.basis)
+        problem = dataclasses.replace(problem, rep_ids=tuple(reps["rep_id"]))  # for messages
     violations = check_plan(problem, solved.rep_of_unit)
     if not config.contiguity:
         violations = [v for v in violations if not v.startswith("contiguity")]
-    acc["moved"] = (acc["current_rep"].notna()
-                    & (acc["current_rep"].astype(str) != acc["rep_id"].astype(str)))
-    summary = {
+    head = {
         **base,
         "status": solved.status,
         "objective": solved.objective,
@@ -409,6 +426,71 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
         "build_seconds": round(solved.build_seconds, 3),
         "candidates_per_unit": solved.candidates,
         "slack": solved.slack,
+    }
+    return evaluate(full, config, reps, rep_of_unit, tam_target=problem.tam_target,
+                    violations=violations, network=network, summary_head=head, started=t0)
+
+
+def score_assignment(inputs: PreparedInputs, config: ScenarioConfig, rep_ids: Sequence[str], *,
+                     network=None) -> ScenarioResult:
+    """The result of a given assignment (``rep_ids[i]`` owns unit ``i``): no solve.
+
+    The same bases, drive times, problem and checks as :func:`plan`, so a plan
+    made by hand is held to the scenario's rules: every breach (bands,
+    contiguity, move cap, locks) is listed in ``violations``, never refused.
+    """
+    from .travel.burden import travel_matrix
+
+    t0 = time.perf_counter()
+    units = inputs.units
+    reps, roots = _bases(inputs, config)
+    if network is None and config.travel.source != "estimate":
+        network = _road_network(config, np.r_[units["lon"], reps["lon"]],
+                                np.r_[units["lat"], reps["lat"]])
+    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), units[["lon", "lat"]].to_numpy(),
+                       config.travel)
+    problem = build_problem(inputs, config, reps, roots, tm.seconds.T / 3600.0)
+    rep_of_unit = pd.Index(reps["rep_id"]).get_indexer(pd.Index(rep_ids))
+    if (rep_of_unit < 0).any():
+        raise InputError(f"rep {list(rep_ids)[int(np.flatnonzero(rep_of_unit < 0)[0])]!r} is not "
+                         "in the roster")
+    violations = check_plan(problem, rep_of_unit)
+    head = {**_summary_base(inputs, config, reps, tm), "n_units_solved": 0, "status": "scored",
+            "objective": None, "lp_bound": None, "mip_bound": None, "mip_gap": None,
+            "engine": None, "penalty_cost": None, "solve_seconds": 0.0, "build_seconds": 0.0,
+            "candidates_per_unit": None, "slack": {}}
+    return evaluate(inputs, config, reps, rep_of_unit, tam_target=problem.tam_target,
+                    violations=violations, network=network, summary_head=head, started=t0)
+
+
+def evaluate(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
+             rep_of_unit: np.ndarray, *, tam_target: np.ndarray, violations: list[str],
+             network, summary_head: dict, started: float) -> ScenarioResult:
+    """Scorecard, travel, disruption, fairness, contiguity and summary of an assignment.
+
+    ``rep_of_unit`` indexes ``reps`` for every unit of ``inputs.units``;
+    ``summary_head`` (scenario facts and how the plan was found) opens the summary.
+    """
+    from .travel.burden import travel_burden
+
+    rep_ids = np.asarray(reps["rep_id"])
+    units = inputs.units.assign(rep_id=rep_ids[rep_of_unit])
+    acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
+    card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
+                         units_band=(config.balance.account_units_min,
+                                     config.balance.account_units_max),
+                         tam_target=pd.Series(tam_target, index=rep_ids))
+    burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
+    card = _with_travel_and_quota(card, burden, reps, config)
+    card = card.merge(compactness_scores(units, acc, reps), on="rep_id", how="left")
+    moves = disruption(acc)
+    fair = fairness(card, acc, (config.balance.account_units_min,
+                                config.balance.account_units_max))
+    pieces = contiguity_report(units, inputs.adjacency)
+    acc["moved"] = (acc["current_rep"].notna()
+                    & (acc["current_rep"].astype(str) != acc["rep_id"].astype(str)))
+    summary = {
+        **summary_head,
         "violations": violations,
         "contiguous": all(n <= 1 for n in pieces.values()),
         "territory_pieces": pieces,
@@ -424,8 +506,10 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
         "reps_flagged": int((card["flags"] != "").sum()),
         "drive_hours_mean": round(float(card["drive_hours_per_month"].mean()), 2),
         "drive_hours_max": round(float(card["drive_hours_per_month"].max()), 2),
-        "wall_seconds": round(time.perf_counter() - t0, 2),
+        "wall_seconds": round(time.perf_counter() - started, 2),
     }
+    if acc["current_rep"].notna().any():
+        summary["incumbents"] = incumbent_report(acc, rep_ids)
     return ScenarioResult(config, acc, inputs.rejects, units, reps, card, summary,
                           inputs.substitutions, inputs.adjacency,
                           rep_isochrones(reps, network) if network is not None else None)
@@ -494,6 +578,8 @@ def _summary_base(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
         "zip_fixed": inputs.info["zip_fixed"],
         "substitutions": inputs.info["substitutions"],
         "coordinates_replaced": inputs.info.get("coordinates_replaced", 0),
+        "roster": inputs.info.get("roster"),
+        "owner_match": inputs.info.get("owner_match"),
         "read_notes": inputs.info["read_notes"],
         "tier_sources": inputs.info["tier_sources"],
         "unit_level": config.unit_level,
@@ -562,6 +648,7 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
     burden = travel_burden(None, inputs.units, reps, network, config.travel,
                            accounts=_visit_stops(owned))
     card = _with_travel_and_quota(card, burden, reps, config)
+    card = card.merge(compactness_scores(units, owned, reps), on="rep_id", how="left")
     pieces = contiguity_report(units.dropna(subset=["rep_id"]), inputs.adjacency)
     out_acc = acc.assign(rep_id=acc["current_rep"], moved=False)
     summary = {
@@ -619,7 +706,8 @@ def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool 
     write_csv(result.rejects[REJECT_COLUMNS], out / "rejects.csv")
     card_cols = ["rep_id", "name", "n_accounts", "account_units", "tam", "tam_index", "n_units",
                  "drive_hours_per_month", "visits_per_month", "travel_share", "routed_share",
-                 "hours_basis", "quota_multiplier", "ramp", "quota", "flags"]
+                 "hours_basis", "polsby_popper", "tam_weighted_km", "quota_multiplier", "ramp",
+                 "quota", "flags"]
     write_csv(result.scorecard[[c for c in card_cols if c in result.scorecard]],
               out / "scorecard.csv")
     write_csv(result.units[["unit_id", "rep_id", "tam", "account_units", "n_accounts"]],
@@ -640,6 +728,7 @@ def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool 
         from .web.maps import save_map, scenario_map
 
         m = scenario_map(result.units, result.reps, acc, result.scorecard, result.summary,
-                         tiles=tiles, colours=colours, isochrones=result.isochrones)
+                         tiles=tiles, colours=colours, isochrones=result.isochrones,
+                         adjacency=result.adjacency)
         save_map(m, out / "map.html")
     return out

@@ -14,6 +14,7 @@ layers (web tiles are an option). All user text is HTML-escaped.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -31,7 +32,8 @@ from branca.element import Element, MacroElement
 
 from ..geo.reference import outlines_in_bbox
 from .assets import render_template
-from .html import (FLAG_RED, MONEY_SCALES, PALETTE, PALETTE_EXTRA, esc, finite_or_none,
+from .colours import MAX_DISTINCT, colour_distance, distinct_palette
+from .html import (FLAG_RED, MONEY_SCALES, esc, finite_or_none,
                    fmt_hours, fmt_money, js_data, offline_assets, strip_remote_assets)
 
 __all__ = ["ACCOUNT_COLUMNS", "TerritoryMap", "rep_colours", "save_map", "scenario_data",
@@ -145,15 +147,32 @@ def _spread_shared_colours(graph: nx.Graph, index: dict[str, int],
     return best
 
 
+def _distinct_colours(graph: nx.Graph, order: list) -> dict[str, str]:
+    """Every rep its own colour; each rep in ``order`` takes the free colour farthest from
+    its coloured neighbours' (ties: palette order)."""
+    palette = distinct_palette(graph.number_of_nodes())
+    index: dict = {}
+    free = list(range(len(palette)))
+    for node in order:
+        nbs = [palette[index[nb]] for nb in graph.neighbors(node) if nb in index]
+        pick = max(free, key=lambda i: (round(min((colour_distance(palette[i], c) for c in nbs),
+                                                  default=0.0), 1), -i))
+        index[node] = pick
+        free.remove(pick)
+    return {str(n): palette[index[n]] for n in sorted(index)}
+
+
 def rep_colours(territory_sets: list[gpd.GeoDataFrame]) -> dict[str, str]:
     """A colour per rep: neighbours differ, the same rep has the same colour in every set.
 
-    The reps' adjacency graph is the union over all scenarios, coloured greedily
-    (largest degree first, ties by ``rep_id``), each rep taking the least-used
-    colour its neighbours do not have: with at most nine reps every rep gets its
-    own colour; with more, a colour is shared by reps that do not touch, chosen
-    as far apart as possible (labels tell them apart). Colours come from Paul Tol's colour-blind-safe *muted*
-    palette (nine colours; lighter extras only when a rep has nine neighbours).
+    Up to :data:`~territory.web.colours.MAX_DISTINCT` reps (over all sets), every
+    rep gets its own colour of :func:`~territory.web.colours.distinct_palette`
+    (Paul Tol's colour-blind-safe *muted* nine first): reps are taken largest
+    degree first (ties by ``rep_id``), each picking the free colour that differs
+    most (normal and deuteranopia vision) from its coloured neighbours'. With more
+    reps the adjacency graph is coloured greedily, each rep taking the least-used
+    colour its neighbours do not have, a shared colour going to reps far apart
+    (the labels tell them apart).
 
     Parameters
     ----------
@@ -167,10 +186,12 @@ def rep_colours(territory_sets: list[gpd.GeoDataFrame]) -> dict[str, str]:
         ``rep_id -> "#RRGGBB"``, deterministic for the same input.
     """
     graph = _rep_adjacency(territory_sets)
-    many = graph.number_of_nodes() > len(PALETTE)
-    dist = _rep_distances(territory_sets) if many else {}
-    palette = list(PALETTE) + list(PALETTE_EXTRA)
     order = sorted(graph.nodes, key=lambda n: (-graph.degree(n), str(n)))
+    if graph.number_of_nodes() <= MAX_DISTINCT:
+        return _distinct_colours(graph, order)
+    many = True
+    dist = _rep_distances(territory_sets)
+    palette = list(distinct_palette(MAX_DISTINCT))
     index: dict[str, int] = {}
     used = [0] * len(palette)
 
@@ -183,9 +204,7 @@ def rep_colours(territory_sets: list[gpd.GeoDataFrame]) -> dict[str, str]:
     step = max(max(vals, default=0.0) / 5, 1e-9)
     for node in order:
         taken = {index[nb] for nb in graph.neighbors(node) if nb in index}
-        # the nine muted colours first; the lighter extras only when all nine are taken
-        free = ([i for i in range(len(PALETTE)) if i not in taken]
-                or [i for i in range(len(palette)) if i not in taken])
+        free = [i for i in range(len(palette)) if i not in taken]
         if free:
             nbs = [index[nb] for nb in graph.neighbors(node) if nb in index]
             # least used first; a shared colour goes to reps far apart (coarse distance
@@ -323,16 +342,45 @@ def _unit_owner(accounts: pd.DataFrame) -> pd.Series:
     return tot.set_index("unit_id")["current_rep"]
 
 
-def source_label(summary: dict) -> tuple[str, str]:
-    """The always-visible drive-time source line (escaped HTML) and its kind."""
+def routed_share(scorecard: pd.DataFrame) -> float | None:
+    """Share of the plan's drive legs routed on roads (scorecard ``routed_share``, visit-weighted)."""
+    if "routed_share" not in scorecard or not len(scorecard):
+        return None
+    share = pd.to_numeric(scorecard["routed_share"], errors="coerce")
+    w = (pd.to_numeric(scorecard["visits_per_month"], errors="coerce")
+         if "visits_per_month" in scorecard else pd.Series(1.0, index=scorecard.index))
+    ok = share.notna() & w.notna() & (w > 0)
+    if not ok.any():
+        return None
+    return float((share[ok] * w[ok]).sum() / w[ok].sum())
+
+
+def source_label(summary: dict, routed: float | None = None) -> tuple[str, str]:
+    """The always-visible drive-time source line (escaped HTML) and its kind.
+
+    ``routed``: the share of drive legs routed on roads (:func:`routed_share`);
+    without it, the share of units reached on the road graph.
+    """
     src = str(summary.get("travel_source") or "estimate")
     if src == "osm":
-        cov = finite_or_none(summary.get("travel_coverage"))
-        extra = (f" ({cov:.0%} road-routed, the rest straight-line estimates)"
-                 if cov is not None and cov < 0.999 else "")
+        if routed is not None:
+            extra = (f" ({routed:.0%} of drive legs road-routed, the rest straight-line "
+                     "estimates)" if routed < 0.999 else "")
+        else:
+            cov = finite_or_none(summary.get("travel_coverage"))
+            extra = (f" ({cov:.0%} road-routed, the rest straight-line estimates)"
+                     if cov is not None and cov < 0.999 else "")
         return ("Drive times: OpenStreetMap road network" + esc(extra)
                 + " · © OpenStreetMap contributors", "osm")
     return "Drive times: straight-line ESTIMATE (no road network)", "estimate"
+
+
+def approximate_units_label(summary: dict) -> str | None:
+    """The warning shown on every page when ZIP areas are approximations, else None."""
+    if str(summary.get("unit_source") or "").upper().startswith("APPROXIMATE"):
+        return ("ZIP areas: APPROXIMATE (Voronoi cells of ZIP centroids), not real ZIP "
+                "boundaries — pass --zcta for real ones")
+    return None
 
 
 def _rep_rows(reps: pd.DataFrame, scorecard: pd.DataFrame, colours: dict[str, str]) -> list[dict]:
@@ -376,7 +424,8 @@ def _escaped_rows(rows: list[dict]) -> list[dict]:
             for r in rows]
 
 
-def legend_html(rows: list[dict], summary: dict, *, moved: bool = False) -> str:
+def legend_html(rows: list[dict], summary: dict, *, moved: bool = False,
+                isochrones: bool = False, current: bool = False) -> str:
     """The legend panel: scenario, then one row per rep (flagged reps red).
 
     ``rows`` are :func:`_rep_rows` rows with raw text; the template escapes it.
@@ -388,7 +437,9 @@ def legend_html(rows: list[dict], summary: dict, *, moved: bool = False) -> str:
     if tol is not None:
         notes.append(f"TAM target ±{tol:.0%} of mean")
     if band and band[0] is not None:
-        notes.append(f"account units {band[0]}–{band[1]}")
+        lo, hi = finite_or_none(band[0]), finite_or_none(band[1])
+        notes.append(f"account units {lo:g}–{hi:g}" if lo is not None and hi is not None
+                     else f"account units {band[0]}–{band[1]}")
     notes.append(f"red flag > {thr:g} drive h/month")
     shown = [{**r, "tam_text": fmt_money(r["tam"]),
               "au_text": "—" if r["accountUnits"] is None else f"{r['accountUnits']:.0f}",
@@ -398,6 +449,7 @@ def legend_html(rows: list[dict], summary: dict, *, moved: bool = False) -> str:
     return render_template(
         "legend.html", scenario=summary.get("scenario", "scenario"),
         description=summary.get("description") or "", rows=shown, notes=notes, moved=moved,
+        isochrones=isochrones, current=current,
         flagged=sum(r["flagged"] for r in rows), flag_red=FLAG_RED)
 
 
@@ -445,7 +497,7 @@ def _unit_layer(u: gpd.GeoDataFrame, geoms: np.ndarray, rep_of: list[int],
                                               col("account_units"), col("n_accounts"),
                                               col("n_A"), col("n_B"), col("n_C"),
                                               col("current_rep", None)):
-        p = {"unit": esc(uid), "rep": r, "tam": finite_or_none(t) or 0.0,
+        p = {"index": len(props), "unit": esc(uid), "rep": r, "tam": finite_or_none(t) or 0.0,
              "accountUnits": _count(a), "accounts": _count(n), "tierA": _count(na),
              "tierB": _count(nb), "tierC": _count(nc)}
         if c is not None and not (isinstance(c, float) and math.isnan(c)) and c is not pd.NA:
@@ -514,6 +566,87 @@ def _account_rows(accounts: pd.DataFrame | None, reps: pd.DataFrame,
     return rows
 
 
+def plan_id(scenario: str, unit_ids: Sequence[str], rep_ids: Sequence[Any]) -> str:
+    """A short, stable id of a plan: its scenario name and who owns every unit.
+
+    The page keys its saved edits by it, and ``plan_edited.csv`` names it, so
+    edits are never replayed onto a different plan.
+    """
+    pairs = sorted(f"{u}\t{'' if pd.isna(r) else r}" for u, r in zip(unit_ids, rep_ids))
+    digest = hashlib.sha256("\n".join([str(scenario), *pairs]).encode()).hexdigest()
+    return digest[:12]
+
+
+def _neighbours(u: gpd.GeoDataFrame, adjacency: nx.Graph | None) -> list[list[int]]:
+    """Each unit's neighbours by position: the plan's adjacency, else shared borders."""
+    pos = {str(x): i for i, x in enumerate(u["unit_id"].astype(str))}
+    out: list[set[int]] = [set() for _ in range(len(u))]
+    if adjacency is not None:
+        for a, b in adjacency.edges:
+            i, j = pos.get(str(a)), pos.get(str(b))
+            if i is not None and j is not None and i != j:
+                out[i].add(j)
+                out[j].add(i)
+    else:
+        g = gpd.GeoDataFrame(geometry=u.geometry.values, crs=u.crs).reset_index(drop=True)
+        # touching at a border or a corner: the optimizer's default ("queen") adjacency
+        pairs = gpd.sjoin(g, g, predicate="intersects")
+        for i, j in zip(pairs.index, pairs["index_right"]):
+            if i != j:
+                out[int(i)].add(int(j))
+    return [sorted(x) for x in out]
+
+
+def _owners(u: gpd.GeoDataFrame, accounts: pd.DataFrame | None,
+            raw_index: dict[str, int]) -> list[list[list[int]]]:
+    """Per unit, ``[rep index, accounts]`` of its current owners (-1: a rep not in the plan)."""
+    out: list[list[list[int]]] = [[] for _ in range(len(u))]
+    if accounts is None or "current_rep" not in accounts or "unit_id" not in accounts:
+        return out
+    owned = accounts[accounts["current_rep"].notna()]
+    counts = owned.groupby([owned["unit_id"].astype(str), owned["current_rep"].astype(str)]).size()
+    pos = {str(x): i for i, x in enumerate(u["unit_id"].astype(str))}
+    for (unit, rep), n in counts.items():
+        if unit in pos:
+            out[pos[unit]].append([raw_index.get(rep, -1), int(n)])
+    return out
+
+
+def _editor_data(u: gpd.GeoDataFrame, rows: list[dict], reps: pd.DataFrame,
+                 accounts: pd.DataFrame | None, summary: dict,
+                 adjacency: nx.Graph | None) -> dict:
+    """What the plan editor needs beyond the drawn layers (ids and names raw: JS uses text).
+
+    Band rules are those of :func:`territory.metrics.rep_scorecard`: TAM within
+    ``tam_tolerance`` of the rep's target (total TAM split by capacity), account
+    units within the scenario's band.
+    """
+    raw_index = {r["id"]: i for i, r in enumerate(rows)}
+    cap = dict(zip(reps["rep_id"].astype(str), pd.to_numeric(
+        reps["capacity"], errors="coerce"))) if "capacity" in reps else {}
+    capacity = np.array([finite_or_none(cap.get(r["id"])) or 1.0 for r in rows])
+    if summary.get("status") == "current alignment":  # its scorecard measures TAM against the mean
+        capacity = np.ones(len(rows))
+    total = float(pd.to_numeric(u["tam"], errors="coerce").fillna(0).sum()) if "tam" in u else 0.0
+    band = summary.get("account_units_band") or [None, None]
+    points = shapely.point_on_surface(u.geometry.values)
+    return {
+        "planId": plan_id(summary.get("scenario", "scenario"), u["unit_id"].astype(str),
+                          u["rep_id"]),
+        "scenario": str(summary.get("scenario", "scenario")),
+        "unitIds": u["unit_id"].astype(str).tolist(),
+        "repIds": [r["id"] for r in rows],
+        "repNames": [r["name"] for r in rows],
+        "tamTarget": (total * capacity / capacity.sum()).round(6).tolist() if len(rows) else [],
+        "tamTolerance": finite_or_none(summary.get("tam_tolerance")),
+        "unitsBand": [finite_or_none(band[0]), finite_or_none(band[1])],
+        "neighbours": _neighbours(u, adjacency),
+        "owners": _owners(u, accounts, raw_index),
+        "points": [[round(float(y), 5), round(float(x), 5)]
+                   for x, y in zip(shapely.get_x(points), shapely.get_y(points))],
+    }
+
+
 def scenario_data(
     units: gpd.GeoDataFrame,
     reps: pd.DataFrame,
@@ -526,8 +659,14 @@ def scenario_data(
     colours: dict[str, str] | None = None,
     background: bool = True,
     unit_layer: bool = True,
+    editor: bool = False,
+    adjacency: nx.Graph | None = None,
 ) -> dict:
     """Everything the map's JavaScript draws, as a JSON-able dict with all text escaped.
+
+    With ``editor`` (needs the unit layer) the data also carries what the plan
+    editor needs (:func:`_editor_data`); ``adjacency`` is the plan's unit graph
+    (by default units that share a border).
 
     ``units`` may be per-unit polygons or dissolved territories (one row per
     rep, as in ``territories.geojson``); ``accounts`` may be None. Steps: the
@@ -553,8 +692,11 @@ def scenario_data(
              if len(u) > MAX_DISPLAY_UNITS and "n_accounts" in u else np.arange(len(u)))
     terr_fc = _territory_layer(geoms, rep_of, rows, d)
     acc_rows = _account_rows(accounts, reps, raw_index)
+    cur_layer = _current_layer(u, geoms, current, reps, tol, d)
+    iso_layer = _isochrone_layer(isochrones, raw_index, tol, d)
 
-    src, kind = source_label(summary)
+    src, kind = source_label(summary, routed_share(scorecard))
+    approx = approximate_units_label(summary)
     level = str(summary.get("unit_level", "zip"))
     unit_word = "County" if level.startswith("county") else "Unit" if level == "auto" else "ZIP"
     minx, miny, maxx, maxy = bounds
@@ -563,8 +705,8 @@ def scenario_data(
         "territories": terr_fc,
         "units": (_unit_layer(u.iloc[shown], geoms[shown], [rep_of[i] for i in shown], reps, d)
                   if unit_layer else None),
-        "current": _current_layer(u, geoms, current, reps, tol, d),
-        "isochrones": _isochrone_layer(isochrones, raw_index, tol, d),
+        "current": cur_layer,
+        "isochrones": iso_layer,
         "accounts": acc_rows,
         "accountColumns": list(ACCOUNT_COLUMNS),
         "background": background_outlines(bounds, tol) if background else None,
@@ -573,10 +715,14 @@ def scenario_data(
         "clusterOffZoom": 13,
         "unitLabel": unit_word,
         "money": [list(s) for s in MONEY_SCALES],
-        "legend": legend_html(rows, summary, moved=any(len(a) > 7 for a in acc_rows)),
+        "legend": legend_html(rows, summary, moved=any(len(a) > 7 for a in acc_rows),
+                              isochrones=iso_layer is not None, current=cur_layer is not None),
         "source": src,
         "sourceKind": kind,
+        "unitsNote": esc(approx) if approx else None,
         "attribution": "© OpenStreetMap contributors" if kind == "osm" else "",
+        "editor": (_editor_data(u, rows, reps, accounts, summary, adjacency)
+                   if editor and unit_layer and len(u) else None),
     }
 
 
@@ -605,7 +751,8 @@ class _ScenarioLayers(MacroElement):
 
     def render(self, **kwargs) -> None:  # noqa: D102
         figure = self.get_root()
-        figure.header.add_child(_Raw(offline_assets()), name="territory_assets")
+        figure.header.add_child(_Raw(offline_assets(editor=bool(self.data.get("editor")))),
+                                name="territory_assets")
         groups = ", ".join(f'"{k}": {g.get_name()}' for k, g in self.groups.items())
         call = (f"\nTT.scenario({self._parent.get_name()}, {js_data(self.data)}, "
                 f"{{{groups}}});\n")
@@ -630,8 +777,10 @@ def scenario_map(
     isochrones: gpd.GeoDataFrame | None = None,
     tiles: str | None = None,
     colours: dict[str, str] | None = None,
+    adjacency: nx.Graph | None = None,
+    editor: bool = True,
 ) -> folium.Map:
-    """The interactive map of one scenario.
+    """The interactive map of one scenario, with the plan editor (issue 15).
 
     Parameters
     ----------
@@ -657,6 +806,12 @@ def scenario_map(
     colours
         ``rep_id -> colour``; default :func:`rep_colours` of this scenario alone.
         Pass the colours of all scenarios to keep them equal across maps.
+    adjacency
+        The plan's unit graph (``ScenarioResult.adjacency``): the editor's split
+        warning walks it. By default units sharing a border are neighbours.
+    editor
+        Include the plan editor (Edit mode, live balance panel, download of the
+        edited plan for ``territory score``).
 
     Returns
     -------
@@ -666,7 +821,8 @@ def scenario_map(
     if tiles is not None and tiles not in TILES:
         raise ValueError(f"tiles must be None or one of {sorted(TILES)}, not {tiles!r}")
     data = scenario_data(units, reps, accounts, scorecard, summary, current=current,
-                         isochrones=isochrones, colours=colours, background=tiles is None)
+                         isochrones=isochrones, colours=colours, background=tiles is None,
+                         editor=editor, adjacency=adjacency)
     (s, w), (n, e) = data["bounds"]
     m = TerritoryMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=9, tiles=None,
                      control_scale=True, prefer_canvas=False, zoom_snap=0.25, zoom_delta=0.5)

@@ -37,8 +37,8 @@ var TT = (function () {
   }
 
   function territories(map, D, group) {
-    if (!D.territories) return;
-    L.geoJSON(D.territories, {
+    if (!D.territories) return null;
+    return L.geoJSON(D.territories, {
       interactive: !D.units,  // without a unit layer the territories carry the tooltips
       onEachFeature: function (f, layer) {
         if (D.units) return;
@@ -56,32 +56,46 @@ var TT = (function () {
     }).addTo(group);
   }
 
+  // A unit's style; the editor (D.view) may fill units with their edited rep's colour.
+  function unitStyle(D, p, hover) {
+    var s = {color: "#ffffff", weight: 0.6, opacity: 0.9, fillColor: "#000", fillOpacity: 0};
+    if (D.view && D.view.style) s = L.extend(s, D.view.style(p));
+    if (hover) s = L.extend({}, s, {weight: 2, color: "#000", fillOpacity: Math.max(s.fillOpacity, 0.25)});
+    return s;
+  }
+
   function units(map, D, group) {
-    if (!D.units) return;
+    if (!D.units) return null;
     var opts = {
-      style: {color: "#ffffff", weight: 0.6, opacity: 0.9, fillColor: "#000", fillOpacity: 0},
+      style: function (f) { return unitStyle(D, f.properties, false); },
       onEachFeature: function (f, layer) {
-        var p = f.properties, r = rep(D, p.rep);
-        var h = "<b>" + D.unitLabel + " " + p.unit + "</b><br>Rep: " + (r ? r.name : "unassigned") +
-          "<br>TAM: " + money(p.tam) + "<br>Account units: " + p.accountUnits + " (" + p.accounts +
-          " accounts: " + p.tierA + " A / " + p.tierB + " B / " + p.tierC + " C)" +
-          "<br>Rep drive hours: " + (r ? hours(r.hours) + " h/month" : "\u2014");
-        if (p.current) h += "<br>Current rep: " + p.current;
-        layer.bindTooltip(h, {sticky: true});
-        layer.on("mouseover", function () { layer.setStyle({fillOpacity: 0.25, weight: 2, color: "#000"}); });
-        layer.on("mouseout", function () { layer.setStyle({fillOpacity: 0, weight: 0.6, color: "#ffffff"}); });
+        var p = f.properties;
+        layer.bindTooltip(function () {
+          var r = rep(D, D.view && D.view.repOf ? D.view.repOf(p) : p.rep);
+          var h = "<b>" + D.unitLabel + " " + p.unit + "</b><br>Rep: " + (r ? r.name : "unassigned") +
+            "<br>TAM: " + money(p.tam) + "<br>Account units: " + p.accountUnits + " (" + p.accounts +
+            " accounts: " + p.tierA + " A / " + p.tierB + " B / " + p.tierC + " C)" +
+            "<br>Rep drive hours: " + (r ? hours(r.hours) + " h/month" : "\u2014");
+          if (p.current) h += "<br>Current rep: " + p.current;
+          return h;
+        }, {sticky: true});
+        layer.on("mouseover", function () { layer.setStyle(unitStyle(D, p, true)); });
+        layer.on("mouseout", function () { layer.setStyle(unitStyle(D, p, false)); });
       }
     };
     if (D.canvas) opts.renderer = L.canvas({padding: 0.3});
-    L.geoJSON(D.units, opts).addTo(group);
+    return L.geoJSON(D.units, opts).addTo(group);
   }
 
   function current(map, D, group) {
     if (!D.current) return;
     pane(map, "ttcur", 380);
+    // a white casing under a dark dashed line: visible on every territory colour
+    L.geoJSON(D.current, {pane: "ttcur", interactive: false,
+      style: {color: "#fff", weight: 6, opacity: 0.9, fill: false}}).addTo(group);
     L.geoJSON(D.current, {
       pane: "ttcur",
-      style: {color: "#111", weight: 3, dashArray: "1 6", lineCap: "round", fill: false, opacity: 0.95},
+      style: {color: "#111", weight: 2.5, dashArray: "7 5", lineCap: "butt", fill: false, opacity: 1},
       onEachFeature: function (f, layer) { layer.bindTooltip("Current: " + f.properties.name, {sticky: true}); }
     }).addTo(group);
   }
@@ -89,9 +103,13 @@ var TT = (function () {
   function isochrones(map, D, group) {
     if (!D.isochrones) return;
     L.geoJSON(D.isochrones, {
+      // outlines only, one line style per drive time (the legend's key): overlapping fills of
+      // every rep and every ring turned into one dark blob
       style: function (f) {
-        var r = rep(D, f.properties.rep);
-        return {color: r ? r.colour : "#555", weight: 1.5, fillOpacity: 0.08, dashArray: "4 3"};
+        var r = rep(D, f.properties.rep), m = f.properties.minutes;
+        return {color: r ? r.colour : "#555", fill: m <= 30, fillOpacity: 0.06, opacity: 0.95,
+                weight: m <= 30 ? 2.5 : m <= 60 ? 2 : 1.5,
+                dashArray: m <= 30 ? null : m <= 60 ? "8 5" : "2 5"};
       },
       onEachFeature: function (f, layer) {
         var r = rep(D, f.properties.rep);
@@ -222,19 +240,23 @@ var TT = (function () {
     if (D.money) SCALES = D.money;
     background(map, D, G.background || map);
     if (G.current) current(map, D, G.current);
-    territories(map, D, G.territories || map);
-    if (G.units) units(map, D, G.units);
+    var drawn = {territories: territories(map, D, G.territories || map)};
+    if (G.units) drawn.units = units(map, D, G.units);
     if (G.isochrones) isochrones(map, D, G.isochrones);
     if (G.labels) labels(map, D, G.labels);
     if (G.bases) bases(map, D, G.bases);
     if (G.accA || G.accB || G.accC) accounts(map, D, [G.accA, G.accB, G.accC], 64);
     if (D.legend) control(map, D.legend, "bottomright", "tt-panel tt-legend");
+    if (D.unitsNote) control(map, D.unitsNote, "bottomleft", "tt-source est tt-units-note");
     if (D.source) control(map, D.source, "bottomleft", "tt-source" + (D.sourceKind === "osm" ? "" : " est"));
     if (D.attribution && map.attributionControl) map.attributionControl.addAttribution(D.attribution);
     if (D.bounds) {
       var w = map.getSize().x, pr = (D.legend && w > 700) ? Math.min(380, w * 0.3) : 10;
       map.fitBounds(D.bounds, {paddingTopLeft: [10, 10], paddingBottomRight: [pr, 10]});
     }
+    // the plan editor (static/editor.js) when the page carries it and its data
+    if (D.editor && drawn.units && TT.editor) window.TT_EDITOR = TT.editor(map, D, drawn, G);
+    return drawn;
   }
 
   // Keep the centre and zoom of several maps equal (the ~30 lines of Leaflet.Sync we need).
@@ -251,5 +273,6 @@ var TT = (function () {
     });
   }
 
-  return {scenario: scenario, sync: sync, control: control, money: money, hours: hours};
+  return {scenario: scenario, sync: sync, control: control, money: money, hours: hours,
+          unitStyle: unitStyle, rep: rep};
 })();
