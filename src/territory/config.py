@@ -239,11 +239,12 @@ class AccountsConfig:
     An account whose revenue is more than ``revenue_outlier_z`` robust standard
     deviations (1.4826 x the median absolute deviation) above the median of
     log10 revenue, or above ``max_revenue`` when set, is rejected with a reason
-    naming it: one mistyped 1e15 would otherwise size every band. Set
-    ``revenue_outlier_z = inf`` to keep every account.
+    naming it: one mistyped 1e15 would otherwise size every band. The default
+    of 10 is far beyond real whales (for a typical book, 10 robust SDs is about
+    20,000x the median revenue). Set ``revenue_outlier_z = inf`` to keep every account.
     """
 
-    revenue_outlier_z: Positive = 6.0
+    revenue_outlier_z: Positive = 10.0
     max_revenue: Positive | None = None
 
 

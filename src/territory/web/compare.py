@@ -298,7 +298,7 @@ def _charts(results: list[_Result], colours: dict[str, str]) -> list[Markup]:
         au = card["account_units"].astype(float).tolist() if "account_units" in card else []
         rows["au"].append(svg_bar_chart(
             names, au, cols, title="Account units per rep"
-            + (f" (band {band[0]}–{band[1]})" if band[0] is not None else ""),
+            + (f" (band {float(band[0]):g}–{float(band[1]):g})" if band[0] is not None else ""),
             band=(float(band[0]), float(band[1])) if band[0] is not None else None,
             band_label="target band", vmax=max(au_max, float(band[1] or 0)),
             flagged=fl.str.contains("units_band").tolist()))
