@@ -127,6 +127,34 @@ def test_multistate_plan_is_contiguous_and_banded_on_the_full_graph(tmp_path):
     assert s["violations"] == [] and s["contiguous"]
 
 
+def test_a_locked_empty_unit_keeps_its_lock_through_the_contraction(tmp_path):
+    """Empty ZIPs locked by hand (the map editor's moves) keep their reps through contraction."""
+    book = multistate_book(tmp_path, n_accounts=200, states=("OH", "IN", "KY"), seed=1)
+    cfg = ScenarioConfig()
+    first = plan(prepare(book.accounts, book.reps, cfg), cfg)
+    owner = dict(zip(first.units["unit_id"], first.units["rep_id"]))
+    empty = set(first.units.loc[first.units["n_accounts"] == 0, "unit_id"])
+    homes = set(first.reps["base_unit"])
+    # two empty units of one contraction group: one next to the group's anchor kept by the
+    # anchor's rep, one handed to the rep across its edge (as two editor moves would); were the
+    # locks moved onto the anchor, it would be locked to two reps
+    inputs = prepare(book.accounts, book.reps, cfg)
+    units, graph = inputs.units, inputs.adjacency
+    xy = np.c_[units["lon"], units["lat"]]
+    c = contract_units(units["unit_id"], units["n_accounts"].to_numpy() > 0, graph, xy)
+    anchor_of = dict(zip(units["unit_id"], units["unit_id"].to_numpy()[c.anchor]))
+    moves = next(((k, owner[a]), (u, owner[v])) for u in sorted(empty - homes)
+                 for a in [anchor_of[u]] if a != u
+                 for k in sorted(graph[a]) if k in empty and anchor_of[k] == a and k != u
+                 for v in sorted(graph[u]) if owner[v] != owner[a])
+    locks = tmp_path / "locks.csv"
+    locks.write_text("unit_id,rep_id\n" + "".join(f"{u},{r}\n" for u, r in moves))
+    again = plan(prepare(book.accounts, book.reps, cfg, locks_path=locks), cfg)
+    after = dict(zip(again.units["unit_id"], again.units["rep_id"]))
+    assert [after[u] for u, _ in moves] == [r for _, r in moves]
+    assert again.summary["violations"] == [] and again.summary["contiguous"]
+
+
 # ----------------------------------------------------------------------------- unit_level auto
 
 

@@ -532,7 +532,10 @@ def _contract(inputs: PreparedInputs, config: ScenarioConfig
     if not config.contract_empty_units or not empty.any():
         return inputs, None
     xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
-    c = contract_units(units["unit_id"], ~empty, inputs.adjacency, xy)
+    # a locked unit stays a unit of its own even when empty: merged into an anchor, its lock
+    # would bind the anchor (perhaps to a second rep, or away from a home base)
+    locked = units["unit_id"].isin(set(inputs.locks["unit_id"]) - {""}).to_numpy()
+    c = contract_units(units["unit_id"], ~empty | locked, inputs.adjacency, xy)
     anchor_id = dict(zip(units["unit_id"], units["unit_id"].to_numpy()[c.anchor]))
     locks = inputs.locks.assign(unit_id=[anchor_id.get(u, u) if u else u
                                          for u in inputs.locks["unit_id"]])
