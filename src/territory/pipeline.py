@@ -11,13 +11,18 @@ Python API
     inputs = prepare("data/accounts.csv", "data/reps.csv", cfg, zcta="data/columbus_zctas.geojson")
     result = plan(inputs, cfg)            # raises InfeasibleError with an explanation
     write_result(result, "maps/balanced") # the output contract of the README
-    result.scorecard                      # per-rep DataFrame; result.summary is a dict
+    result.scorecard                      # per-rep DataFrame
+    result.summary                        # a territory.result.Summary (summary.json)
 
-``prepare`` validates, tiers, geocodes and places the accounts and builds the
-units and their adjacency; ``plan`` seeds, solves, scores travel and computes
-the scorecard; ``write_result`` writes every output file and the map.
-:func:`current_alignment` turns the accounts' current owners into a result of
-the same shape, the baseline every redesign is compared with.
+``prepare`` validates, tiers, geocodes and places the accounts (a path or a
+DataFrame) and builds the units and their adjacency; ``plan`` seeds, solves,
+scores travel and computes the scorecard; ``write_result`` writes every output
+file and the map. :func:`current_alignment` turns the accounts' current owners
+into a result of the same shape, the baseline every redesign is compared with.
+:func:`run_scenarios` does all of it for several scenarios at once (what the
+CLI runs): inputs prepared once per distinct set of input rules, one road
+network per travel set-up, and scenarios without a plan returned as
+:class:`~territory.result.NoPlan` instead of raised.
 """
 
 from __future__ import annotations
@@ -28,12 +33,12 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
-import shapely
 
 from . import __version__
 from .io.accounts import (REJECT_COLUMNS, assign_tiers, normalise_zip, read_table,
@@ -41,18 +46,28 @@ from .io.accounts import (REJECT_COLUMNS, assign_tiers, normalise_zip, read_tabl
 from .optimize.assign import AssignProblem, check_plan, inertia_cost, solve_assignment
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
-from .io.export import write_csv, write_excel, write_geojson, write_geopackage, write_json
 from .geo.geocode import geocode_accounts, zip_table
-from .metrics import (FAIRNESS_THRESHOLD, add_flags, contiguity_report, disruption, fairness,
-                      quota_table, rep_scorecard, tam_cv)
+from .metrics import (add_flags, contiguity_report, disruption, fairness, moved_mask,
+                      quota_table, rep_scorecard, tam_cv, unit_owner)
 from .optimize.seed import project_points, root_units, seed_centres
 from .geo.units import (aggregate_units, approximate_zip_units, county_units, load_unit_polygons,
                     locate_accounts, unit_adjacency, unit_states)
+from .outputs import territories, write_result
+from .result import NoPlan, RunResult, ScenarioResult, Summary
 
-__all__ = ["PreparedInputs", "ScenarioResult", "current_alignment", "plan", "prepare",
-           "read_reps", "read_locks", "write_result"]
+__all__ = ["NoPlan", "PreparedInputs", "RunResult", "ScenarioResult", "current_alignment",
+           "plan", "prepare", "read_locks", "read_reps", "road_network", "run_scenarios",
+           "solve_scenario", "territories", "write_result"]
 
 log = logging.getLogger(__name__)
+
+#: what ``prepare`` reads: a path, or a table already in memory
+TableSource = str | Path | pd.DataFrame
+
+
+def _source_name(source: object, what: str) -> str:
+    """How messages name an input: its path, or ``what`` for a DataFrame."""
+    return f"{what} (DataFrame)" if isinstance(source, pd.DataFrame) else str(source)
 
 
 @dataclass(frozen=True)
@@ -70,27 +85,11 @@ class PreparedInputs:
     info: dict = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ScenarioResult:
-    """A plan with its scorecard: what ``write_result`` writes and the maps draw."""
-
-    config: ScenarioConfig
-    accounts: pd.DataFrame
-    rejects: pd.DataFrame
-    units: gpd.GeoDataFrame
-    reps: pd.DataFrame
-    scorecard: pd.DataFrame
-    summary: dict
-    substitutions: pd.DataFrame
-    adjacency: nx.Graph
-    isochrones: gpd.GeoDataFrame | None = None
-
-
 # ----------------------------------------------------------------------------- reps
 
 
-def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.DataFrame:
-    """The rep roster: a CSV / Excel file, or a number of territories to design.
+def read_reps(source: TableSource | int, *, n_reps: int | None = None) -> pd.DataFrame:
+    """The rep roster: a CSV / Excel file or DataFrame, or a number of territories to design.
 
     A file needs ``rep_id`` and a home (``home_zip``, or ``lat`` and ``lon``);
     ``name``, ``capacity`` (FTE, default 1) and ``start_date`` are optional.
@@ -108,13 +107,14 @@ def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.Data
                              "home_zip": "", "lon": np.nan, "lat": np.nan, "capacity": 1.0,
                              "start_date": ""})
     raw, _ = read_table(source, required=("rep_id",))
+    where = _source_name(source, "reps")
     reps = pd.DataFrame({"rep_id": raw["rep_id"].str.strip()})
     if (reps["rep_id"] == "").any():
         row = int(np.flatnonzero(reps["rep_id"] == "")[0]) + 1
-        raise InputError(f"{source}: row {row} has a blank rep_id")
+        raise InputError(f"{where}: row {row} has a blank rep_id")
     dup = reps["rep_id"].duplicated()
     if dup.any():
-        raise InputError(f"{source}: rep_id {reps['rep_id'][dup].iloc[0]!r} occurs twice")
+        raise InputError(f"{where}: rep_id {reps['rep_id'][dup].iloc[0]!r} occurs twice")
     names = raw["name"].str.strip() if "name" in raw else reps["rep_id"]
     reps["name"] = names.where(names != "", reps["rep_id"])
     reps["home_zip"] = ""
@@ -129,24 +129,24 @@ def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.Data
             try:
                 reps.loc[i, ["lat", "lon"]] = float(lat), float(lon)
             except ValueError:
-                raise InputError(f"{source}: row {i + 1} has non-numeric lat/lon") from None
+                raise InputError(f"{where}: row {i + 1} has non-numeric lat/lon") from None
         elif str(z).strip():
             z5, _ = normalise_zip(z)
             if z5 is None or z5 not in table.index:
-                raise InputError(f"{source}: row {i + 1} ({reps['rep_id'].iat[i]}) has an "
+                raise InputError(f"{where}: row {i + 1} ({reps['rep_id'].iat[i]}) has an "
                                  f"unknown home_zip {z!r}")
             reps.loc[i, ["home_zip", "lat", "lon"]] = z5, table.at[z5, "lat"], table.at[z5, "lon"]
     if reps["lat"].isna().any() and reps["lat"].notna().any():
         row = int(np.flatnonzero(reps["lat"].isna())[0]) + 1
-        raise InputError(f"{source}: row {row} has no home (home_zip or lat/lon); give every "
+        raise InputError(f"{where}: row {row} has no home (home_zip or lat/lon); give every "
                          "rep a home or none")
     cap = raw.get("capacity", pd.Series([""] * len(raw)))
     try:
         reps["capacity"] = [float(c) if str(c).strip() else 1.0 for c in cap]
     except ValueError:
-        raise InputError(f"{source}: capacity must be a number (FTE, e.g. 1 or 0.5)") from None
+        raise InputError(f"{where}: capacity must be a number (FTE, e.g. 1 or 0.5)") from None
     if (reps["capacity"] <= 0).any():
-        raise InputError(f"{source}: capacity must be positive")
+        raise InputError(f"{where}: capacity must be positive")
     reps["start_date"] = raw.get("start_date", pd.Series([""] * len(raw))).astype(str)
     if n_reps is not None:
         if n_reps > len(reps):
@@ -155,13 +155,13 @@ def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.Data
     return reps.reset_index(drop=True)
 
 
-def read_locks(path: str | Path | None) -> pd.DataFrame:
-    """``locks.csv``: ``rep_id`` and ``unit_id`` or ``account_id`` per row."""
+def read_locks(path: TableSource | None) -> pd.DataFrame:
+    """``locks.csv`` (or a DataFrame): ``rep_id`` and ``unit_id`` or ``account_id`` per row."""
     if path is None:
         return pd.DataFrame(columns=["unit_id", "account_id", "rep_id"])
     raw, _ = read_table(path, required=("rep_id",))
     if "unit_id" not in raw and "account_id" not in raw:
-        raise InputError(f"{path}: locks need a unit_id or an account_id column")
+        raise InputError(f"{_source_name(path, 'locks')}: locks need a unit_id or an account_id column")
     return pd.DataFrame({"unit_id": raw.get("unit_id", ""), "account_id": raw.get("account_id", ""),
                          "rep_id": raw["rep_id"]}).fillna("")
 
@@ -189,20 +189,56 @@ def _load_units(level: str, states: list[str], zcta: str | Path | None,
 
 
 def prepare(
-    accounts_path: str | Path,
-    reps: str | Path | int,
+    accounts: TableSource,
+    reps: TableSource | int,
     config: ScenarioConfig,
     *,
     zcta: str | Path | None = None,
     units_path: str | Path | None = None,
     unit_id: str | None = None,
+    locks: TableSource | None = None,
     locks_path: str | Path | None = None,
 ) -> PreparedInputs:
     """Read, validate, tier, geocode and place the accounts; build units and adjacency.
 
+    Parameters
+    ----------
+    accounts
+        The CRM export: a CSV / Excel / Parquet path, or a DataFrame with the
+        same columns (cells are read as text, as from a file).
+    reps
+        The roster (path or DataFrame, see :func:`read_reps`) or a number of
+        territories to design; the scenario's ``n_reps`` keeps the first reps.
+    locks
+        ``rep_id`` with ``unit_id`` or ``account_id`` per row (path or
+        DataFrame); ``locks_path`` is its older name.
+
     Every account row ends in ``accounts`` or ``rejects`` (one reason each).
     """
-    raw, read_info = read_table(accounts_path)
+    placed = _place_accounts(accounts, config, zcta=zcta, units_path=units_path, unit_id=unit_id,
+                             locks=locks if locks is not None else locks_path)
+    return dataclasses.replace(placed, reps=read_roster(reps, config))
+
+
+def read_roster(reps: TableSource | int, config: ScenarioConfig) -> pd.DataFrame:
+    """The roster a scenario plans with: ``reps`` cut to the scenario's ``n_reps``."""
+    if isinstance(reps, int) or (isinstance(reps, str) and reps.isdigit()):
+        # a number of territories to design; the scenario's n_reps overrides it
+        return read_reps(config.n_reps or int(reps))
+    return read_reps(reps, n_reps=config.n_reps)
+
+
+def _prepare_key(config: ScenarioConfig) -> str:
+    """What :func:`_place_accounts` reads of a scenario: scenarios with one key share inputs."""
+    return repr((config.columns, config.tiers, config.unit_level, config.region,
+                 config.adjacency, config.nearest_unit_km))
+
+
+def _place_accounts(accounts: TableSource, config: ScenarioConfig, *, zcta, units_path, unit_id,
+                    locks) -> PreparedInputs:
+    """Every step of :func:`prepare` but the roster (which depends on ``n_reps`` only)."""
+    where = _source_name(accounts, "accounts")
+    raw, read_info = read_table(accounts)
     accounts, rejects = validate_accounts(raw, config.columns)
     accounts = assign_tiers(accounts, config.tiers)
     accounts, geo_rejects = geocode_accounts(accounts)
@@ -216,19 +252,14 @@ def prepare(
             keep |= unit_states(units).isin(states).to_numpy()
         units = units[keep].reset_index(drop=True)
     if units.empty or accounts.empty:
-        raise InputError(f"{accounts_path}: no account could be placed in any unit "
+        raise InputError(f"{where}: no account could be placed in any unit "
                          f"({len(rejects) + len(geo_rejects) + len(place_rejects)} rejected)")
     units = aggregate_units(units, accounts)
     adjacency, bridges = unit_adjacency(units, contiguity=config.adjacency)
     all_rejects = pd.concat([rejects, geo_rejects, place_rejects], ignore_index=True)
     all_rejects = all_rejects.sort_values("row", kind="stable").reset_index(drop=True)
-    if isinstance(reps, int) or str(reps).isdigit():
-        # a number of territories to design; the scenario's n_reps overrides it
-        roster = read_reps(config.n_reps or int(reps))
-    else:
-        roster = read_reps(reps, n_reps=config.n_reps)
     info = {
-        "accounts_file": str(accounts_path),
+        "accounts_file": where,
         "accounts_in": int(len(raw)),
         "encoding": read_info.encoding,
         "read_notes": list(read_info.notes),
@@ -238,18 +269,30 @@ def prepare(
         "bridges": [list(b) for b in bridges],
         "tier_sources": dict(Counter(accounts["tier_source"])),
     }
-    assert len(accounts) + len(all_rejects) == len(raw), "an account was lost"
-    return PreparedInputs(accounts, all_rejects[REJECT_COLUMNS], units, roster, adjacency,
-                          bridges, subs, read_locks(locks_path), info)
+    if len(accounts) + len(all_rejects) != len(raw):
+        raise RuntimeError(f"{where}: {len(raw)} rows in but {len(accounts)} placed and "
+                           f"{len(all_rejects)} rejected: an account was lost")
+    return PreparedInputs(accounts, all_rejects[REJECT_COLUMNS], units, pd.DataFrame(), adjacency,
+                          bridges, subs, read_locks(locks), info)
 
 
 # ----------------------------------------------------------------------------- plan
 
 
-def _road_network(config: ScenarioConfig, lon: np.ndarray, lat: np.ndarray):
+def road_network(inputs: PreparedInputs, config: ScenarioConfig):
+    """The road network a scenario's drive times use (None for ``travel.source = "estimate"``).
+
+    The one decision of its area: every unit and every rep home of ``inputs``
+    (a rep without a home is based in a unit, so it is covered too).
+    """
+    if config.travel.source == "estimate":
+        return None
     from .travel.burden import load_road_network
 
-    return load_road_network(config.travel, lon=lon, lat=lat)
+    lon = np.r_[inputs.units["lon"].to_numpy(float), inputs.reps["lon"].to_numpy(float)]
+    lat = np.r_[inputs.units["lat"].to_numpy(float), inputs.reps["lat"].to_numpy(float)]
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    return load_road_network(config.travel, lon=lon[ok], lat=lat[ok])
 
 
 def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame, np.ndarray]:
@@ -348,83 +391,116 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     ----------
     network
         A pre-loaded :class:`territory.travel.RoadNetwork` (shared between scenarios);
-        loaded from ``config.travel`` when None.
+        :func:`road_network` when None.
 
     Raises
     ------
     InfeasibleError
-        With the explanation from :func:`territory.assign.explain_infeasible`.
+        With the explanation from :func:`territory.assign.explain_infeasible`;
+        :func:`solve_scenario` returns it as a :class:`NoPlan` instead.
     """
-    from .travel.burden import travel_burden, travel_matrix
+    outcome = solve_scenario(inputs, config, network=network)
+    if isinstance(outcome, NoPlan):
+        raise InfeasibleError(outcome.summary.explanation or outcome.summary.status,
+                              dict(outcome.summary.diagnosis or {}))
+    return outcome
+
+
+def solve_scenario(inputs: PreparedInputs, config: ScenarioConfig, *,
+                   network=None) -> ScenarioResult | NoPlan:
+    """:func:`plan`, with a scenario that has no plan returned as a :class:`NoPlan`.
+
+    A :class:`NoPlan` carries the summary (status ``infeasible`` or
+    ``time_limit``, the explanation and the diagnosis) and the rejects, which
+    are written all the same.
+    """
+    from .travel.burden import travel_matrix
 
     t0 = time.perf_counter()
-    units = inputs.units
     reps, roots = _bases(inputs, config)
-    if network is None and config.travel.source != "estimate":
-        network = _road_network(config, np.r_[units["lon"], reps["lon"]],
-                                np.r_[units["lat"], reps["lat"]])
-    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), units[["lon", "lat"]].to_numpy(),
-                       config.travel)
-    hours = tm.seconds.T / 3600.0
-    problem = build_problem(inputs, config, reps, roots, hours)
-    base = _summary_base(inputs, config, reps, tm)
+    if network is None:
+        network = road_network(inputs, config)
+    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(),
+                       inputs.units[["lon", "lat"]].to_numpy(), config.travel)
+    base = _inputs_summary(inputs, config, reps, tm)
     try:
+        problem = build_problem(inputs, config, reps, roots, tm.seconds.T / 3600.0)
         solved = solve_assignment(problem, config.solver, seed=config.seed)
     except InfeasibleError as exc:
-        exc.diagnosis.setdefault("summary", {**base, "status": "infeasible",
-                                             "explanation": str(exc)})
-        raise
-    rep_ids = np.asarray(reps["rep_id"])
-    units = units.assign(rep_id=rep_ids[solved.rep_of_unit])
+        status = "time_limit" if exc.timed_out else "infeasible"
+        summary = base.replace(status=status, explanation=str(exc), diagnosis=exc.diagnosis)
+        return NoPlan(config, summary, inputs.rejects, inputs.substitutions)
+    units = inputs.units.assign(rep_id=np.asarray(reps["rep_id"])[solved.rep_of_unit])
     acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
+    card = _plan_scorecard(acc, units, reps, problem, network, config)
+    summary = _plan_summary(base, config, inputs, units, acc, card, problem, solved)
+    acc["moved"] = moved_mask(acc["current_rep"], acc["rep_id"])
+    summary = summary.replace(wall_seconds=round(time.perf_counter() - t0, 2))
+    return ScenarioResult(config, acc, inputs.rejects, units, reps, card, summary,
+                          inputs.substitutions, inputs.adjacency,
+                          rep_isochrones(reps, network) if network is not None else None)
+
+
+def _plan_scorecard(acc: pd.DataFrame, units: pd.DataFrame, reps: pd.DataFrame,
+                    problem: AssignProblem, network, config: ScenarioConfig) -> pd.DataFrame:
+    """The plan's scorecard: totals, band flags, drive hours and quota per rep."""
+    from .travel.burden import travel_burden
+
     card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
-                         units_band=(config.balance.account_units_min,
-                                     config.balance.account_units_max),
-                         tam_target=pd.Series(problem.tam_target, index=rep_ids))
+                         units_band=_band(config),
+                         tam_target=pd.Series(problem.tam_target, index=np.asarray(reps["rep_id"])))
     burden = travel_burden(units[["unit_id", "rep_id"]], units, reps, network, config.travel)
-    card = _with_travel_and_quota(card, burden, reps, config)
+    return _with_travel_and_quota(card, burden, reps, config)
+
+
+def _band(config: ScenarioConfig) -> tuple[float, float]:
+    return (config.balance.account_units_min, config.balance.account_units_max)
+
+
+def _plan_summary(base: Summary, config: ScenarioConfig, inputs: PreparedInputs,
+                  units: pd.DataFrame, acc: pd.DataFrame, card: pd.DataFrame,
+                  problem: AssignProblem, solved) -> Summary:
+    """``base`` with the solve, the rule checks, disruption and fairness of a plan."""
     moves = disruption(acc)
-    fair = fairness(card, acc, (config.balance.account_units_min,
-                                config.balance.account_units_max))
+    fair = fairness(card, acc, _band(config))
     pieces = contiguity_report(units, inputs.adjacency)
     violations = check_plan(problem, solved.rep_of_unit)
     if not config.contiguity:
         violations = [v for v in violations if not v.startswith("contiguity")]
-    acc["moved"] = (acc["current_rep"].notna()
-                    & (acc["current_rep"].astype(str) != acc["rep_id"].astype(str)))
-    summary = {
-        **base,
-        "status": solved.status,
-        "objective": solved.objective,
-        "lp_bound": solved.lp_bound if solved.lp_bound is not None else solved.bound,
-        "mip_bound": solved.bound,
-        "mip_gap": solved.gap,
-        "engine": solved.engine,
-        "penalty_cost": solved.penalty_cost,
-        "solve_seconds": round(solved.solve_seconds, 3),
-        "build_seconds": round(solved.build_seconds, 3),
-        "candidates_per_unit": solved.candidates,
-        "slack": solved.slack,
-        "violations": violations,
+    return base.replace(
+        status=solved.status,
+        objective=solved.objective,
+        lp_bound=solved.lp_bound if solved.lp_bound is not None else solved.bound,
+        mip_bound=solved.bound,
+        mip_gap=solved.gap,
+        engine=solved.engine,
+        penalty_cost=solved.penalty_cost,
+        solve_seconds=round(solved.solve_seconds, 3),
+        build_seconds=round(solved.build_seconds, 3),
+        candidates_per_unit=solved.candidates,
+        slack=solved.slack,
+        violations=violations,
+        accounts_moved=moves["accounts_moved"],
+        tam_moved=moves["tam_moved"],
+        moved_share=moves["moved_share"],
+        moved_matrix=moves["matrix"],
+        fairness_share=fair["fairness_share"],
+        fairness_flag=fair["fairness_flag"],
+        worse_off_reps=fair["worse_off"],
+        **_card_summary(card, pieces),
+    )
+
+
+def _card_summary(card: pd.DataFrame, pieces: dict[str, int]) -> dict:
+    """The summary fields read off a scorecard, for a plan and the current alignment alike."""
+    return {
         "contiguous": all(n <= 1 for n in pieces.values()),
         "territory_pieces": pieces,
         "tam_cv": round(tam_cv(card), 4),
-        "accounts_moved": moves["accounts_moved"],
-        "tam_moved": moves["tam_moved"],
-        "moved_share": moves["moved_share"],
-        "moved_matrix": moves["matrix"],
-        "fairness_share": fair["fairness_share"],
-        "fairness_flag": fair["fairness_flag"],
-        "fairness_threshold": FAIRNESS_THRESHOLD,
-        "worse_off_reps": fair["worse_off"],
         "reps_flagged": int((card["flags"] != "").sum()),
         "drive_hours_mean": round(float(card["drive_hours_per_month"].mean()), 2),
         "drive_hours_max": round(float(card["drive_hours_per_month"].max()), 2),
-        "wall_seconds": round(time.perf_counter() - t0, 2),
     }
-    return ScenarioResult(config, acc, inputs.rejects, units, reps, card, summary,
-                          inputs.substitutions, inputs.adjacency,
-                          rep_isochrones(reps, network) if network is not None else None)
 
 
 def rep_isochrones(reps: pd.DataFrame, network, minutes=(30, 60, 90)) -> gpd.GeoDataFrame:
@@ -449,40 +525,43 @@ def _with_travel_and_quota(card: pd.DataFrame, burden: pd.DataFrame, reps: pd.Da
     return card.merge(quota_table(card, reps, config.quota), on="rep_id", how="left")
 
 
-def _summary_base(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame, tm) -> dict:
+def _inputs_summary(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
+                    tm) -> Summary:
+    """The summary fields every scenario has, plan or not: inputs, rules, travel source."""
     reasons = Counter(inputs.rejects["reason"])
-    return {
-        "scenario": config.name,
-        "description": config.description,
-        "territory_version": __version__,
-        "seed": config.seed,
-        "accounts_in": inputs.info["accounts_in"],
-        "assigned": int(len(inputs.accounts)),
-        "rejected": int(len(inputs.rejects)),
-        "reject_reasons": dict(sorted(reasons.items())),
-        "zip_fixed": inputs.info["zip_fixed"],
-        "substitutions": inputs.info["substitutions"],
-        "read_notes": inputs.info["read_notes"],
-        "tier_sources": inputs.info["tier_sources"],
-        "unit_level": config.unit_level,
-        "unit_source": inputs.info["unit_source"],
-        "bridges": inputs.info["bridges"],
-        "n_units": int(len(inputs.units)),
-        "n_reps": int(len(reps)),
-        "base_kind": str(reps["base_kind"].iat[0]),
-        "solver": config.solver.name,
-        "time_limit_seconds": config.solver.time_limit_seconds,
-        "tam_tolerance": config.balance.tam_tolerance,
-        "account_units_band": [config.balance.account_units_min,
-                               config.balance.account_units_max],
-        "contiguity": config.contiguity,
-        "max_moved_share": config.disruption.max_moved_share,
-        "travel_source": tm.source,
-        "travel_coverage": round(float(tm.coverage), 4),
-        "max_drive_hours_per_month": config.travel.max_drive_hours_per_month,
-        "max_travel_share": config.travel.max_travel_share,
-        "violations": [],
-    }
+    return Summary(
+        scenario=config.name,
+        description=config.description,
+        territory_version=__version__,
+        seed=config.seed,
+        accounts_in=inputs.info["accounts_in"],
+        assigned=int(len(inputs.accounts)),
+        rejected=int(len(inputs.rejects)),
+        reject_reasons=dict(sorted(reasons.items())),
+        zip_fixed=inputs.info["zip_fixed"],
+        substitutions=inputs.info["substitutions"],
+        read_notes=tuple(inputs.info["read_notes"]),
+        tier_sources=inputs.info["tier_sources"],
+        unit_level=config.unit_level,
+        unit_source=inputs.info["unit_source"],
+        bridges=tuple(inputs.info["bridges"]),
+        n_units=int(len(inputs.units)),
+        n_reps=int(len(reps)),
+        base_kind=str(reps["base_kind"].iat[0]),
+        solver=config.solver.name,
+        time_limit_seconds=config.solver.time_limit_seconds,
+        tam_tolerance=config.balance.tam_tolerance,
+        account_units_band=_band(config),
+        contiguity=config.contiguity,
+        max_moved_share=config.disruption.max_moved_share,
+        travel_source=tm.source,
+        travel_coverage=round(float(tm.coverage), 4),
+        max_drive_hours_per_month=config.travel.max_drive_hours_per_month,
+        max_travel_share=config.travel.max_travel_share,
+    )
+
+
+# ----------------------------------------------------------------------------- current
 
 
 def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> ScenarioResult:
@@ -491,11 +570,35 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
     Accounts keep their ``current_rep``; a unit shows the rep owning most of its
     TAM. Accounts without a current owner are reported, not assigned.
     """
-    from .travel.burden import travel_burden, travel_matrix
+    from .travel.burden import travel_matrix
 
     acc = inputs.accounts
     if acc["current_rep"].isna().all():
         raise InputError("the accounts have no current_rep column: no current alignment")
+    reps = _current_reps(inputs, config)
+    owned = acc[acc["current_rep"].notna()].assign(rep_id=lambda d: d["current_rep"].astype(str))
+    units = inputs.units.assign(rep_id=inputs.units["unit_id"].map(unit_owner(acc)))
+    if network is None:
+        network = road_network(inputs, config)
+    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), units[["lon", "lat"]].to_numpy(),
+                       config.travel)
+    card = _current_scorecard(inputs, config, owned, units, reps, network)
+    pieces = contiguity_report(units.dropna(subset=["rep_id"]), inputs.adjacency)
+    cfg = config.replace(name="current", description="the current alignment")
+    summary = _inputs_summary(inputs, cfg, reps, tm).replace(
+        status="current alignment", solve_seconds=0.0,
+        unowned_accounts=int(acc["current_rep"].isna().sum()),
+        accounts_moved=0, tam_moved=0.0, moved_share=0.0,
+        violations=[f"{r.rep_id}: {r.flags}" for r in card.itertuples() if r.flags],
+        **_card_summary(card, pieces))
+    out_acc = acc.assign(rep_id=acc["current_rep"], moved=False)
+    return ScenarioResult(cfg, out_acc, inputs.rejects, units, reps, card, summary,
+                          inputs.substitutions, inputs.adjacency)
+
+
+def _current_reps(inputs: PreparedInputs, config: ScenarioConfig) -> pd.DataFrame:
+    """The current owners' bases: roster homes, else the unit of an owner's largest TAM."""
+    acc = inputs.accounts
     reps, _ = _bases(inputs, config) if inputs.reps["lat"].notna().all() else (None, None)
     owners = sorted(acc["current_rep"].dropna().astype(str).unique())
     if reps is None or not set(owners) <= set(reps["rep_id"]):
@@ -511,107 +614,89 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
         extra["capacity"] = 1.0
         extra["start_date"] = ""
         reps = pd.concat([reps, extra], ignore_index=True) if reps is not None else extra
-    reps = reps[reps["rep_id"].isin(owners)].reset_index(drop=True)
-    owned = acc[acc["current_rep"].notna()].assign(rep_id=lambda d: d["current_rep"].astype(str))
-    major = (owned.groupby(["unit_id", "rep_id"])["revenue"].sum().reset_index()
-             .sort_values(["unit_id", "revenue", "rep_id"], ascending=[True, False, True])
-             .drop_duplicates("unit_id").set_index("unit_id")["rep_id"])
-    units = inputs.units.assign(rep_id=inputs.units["unit_id"].map(major))
-    if network is None and config.travel.source != "estimate":
-        network = _road_network(config, np.r_[units["lon"], reps["lon"]],
-                                np.r_[units["lat"], reps["lat"]])
-    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), units[["lon", "lat"]].to_numpy(),
-                       config.travel)
+    return reps[reps["rep_id"].isin(owners)].reset_index(drop=True)
+
+
+def _current_scorecard(inputs: PreparedInputs, config: ScenarioConfig, owned: pd.DataFrame,
+                       units: pd.DataFrame, reps: pd.DataFrame, network) -> pd.DataFrame:
+    """The current book's scorecard; a unit split between owners is visited by each."""
+    from .travel.burden import travel_burden
+
     card = rep_scorecard(owned, units.dropna(subset=["rep_id"]), reps,
-                         tam_tolerance=config.balance.tam_tolerance,
-                         units_band=(config.balance.account_units_min,
-                                     config.balance.account_units_max))
-    # travel of the current book: per-account owner, so a split unit is visited by each owner
+                         tam_tolerance=config.balance.tam_tolerance, units_band=_band(config))
     visits = (owned.groupby(["rep_id", "unit_id"])["touches_per_year"].sum()
               .reset_index().rename(columns={"touches_per_year": "visits_per_year"}))
     pts = inputs.units.set_index("unit_id")[["lon", "lat"]]
     vu = visits.join(pts, on="unit_id")
     vu["unit_id"] = vu["rep_id"] + "|" + vu["unit_id"]
     burden = travel_burden(vu[["unit_id", "rep_id"]], vu, reps, network, config.travel)
-    card = _with_travel_and_quota(card, burden, reps, config)
-    pieces = contiguity_report(units.dropna(subset=["rep_id"]), inputs.adjacency)
-    out_acc = acc.assign(rep_id=acc["current_rep"], moved=False)
-    summary = {
-        **_summary_base(inputs, dataclasses.replace(config, name="current",
-                                                    description="the current alignment"),
-                        reps, tm),
-        "status": "current alignment",
-        "objective": None, "lp_bound": None, "mip_gap": None, "solve_seconds": 0.0,
-        "unowned_accounts": int(acc["current_rep"].isna().sum()),
-        "contiguous": all(n <= 1 for n in pieces.values()),
-        "territory_pieces": pieces,
-        "tam_cv": round(tam_cv(card), 4),
-        "accounts_moved": 0, "tam_moved": 0.0, "moved_share": 0.0, "moved_matrix": [],
-        "fairness_share": None, "fairness_flag": False, "worse_off_reps": [],
-        "reps_flagged": int((card["flags"] != "").sum()),
-        "drive_hours_mean": round(float(card["drive_hours_per_month"].mean()), 2),
-        "drive_hours_max": round(float(card["drive_hours_per_month"].max()), 2),
-    }
-    summary["violations"] = [f"{r.rep_id}: {r.flags}" for r in card.itertuples() if r.flags]
-    cfg = dataclasses.replace(config, name="current", description="the current alignment")
-    return ScenarioResult(cfg, out_acc, inputs.rejects, units, reps, card, summary,
-                          inputs.substitutions, inputs.adjacency)
+    return _with_travel_and_quota(card, burden, reps, config)
 
 
-# ----------------------------------------------------------------------------- write
+# ----------------------------------------------------------------------------- scenarios
 
 
-def territories(units: gpd.GeoDataFrame, card: pd.DataFrame) -> gpd.GeoDataFrame:
-    """One dissolved, valid polygon per rep, with its scorecard figures, EPSG:4326."""
-    assigned = units.dropna(subset=["rep_id"])
-    # A shared precision grid makes neighbouring edges identical, so the union leaves no slivers.
-    geoms = shapely.set_precision(shapely.make_valid(assigned.geometry.values), 1e-6)
-    g = gpd.GeoDataFrame({"rep_id": assigned["rep_id"].to_numpy()}, geometry=geoms,
-                         crs="EPSG:4326").dissolve("rep_id", as_index=False)
-    cols = ["rep_id", "name", "tam", "account_units", "n_accounts", "n_units",
-            "drive_hours_per_month", "flags"]
-    return g.merge(card[[c for c in cols if c in card]], on="rep_id", how="left")[
-        [c for c in cols if c in card] + ["geometry"]]
+def run_scenarios(
+    accounts: TableSource,
+    reps: TableSource | int,
+    configs: Sequence[ScenarioConfig],
+    *,
+    zcta: str | Path | None = None,
+    units_path: str | Path | None = None,
+    unit_id: str | None = None,
+    locks: TableSource | None = None,
+    with_current: bool = False,
+) -> RunResult:
+    """Plan every scenario of ``configs`` (and the current alignment): what the CLI runs.
 
-
-def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool = True,
-                 tiles: str | None = None, colours: dict[str, str] | None = None) -> Path:
-    """Write the output contract into ``out_dir`` (created).
-
-    ``colours`` (rep id -> colour, from :func:`territory.maps.rep_colours` over all
-    scenarios) keeps a rep's colour the same on every scenario's map.
+    The inputs are prepared once per distinct set of the rules :func:`prepare`
+    reads (columns, tiers, unit level, region, adjacency, nearest-unit
+    distance; ``n_reps`` only cuts the roster), and one road network is loaded
+    per travel set-up (:func:`road_network`). A scenario without a plan is a
+    :class:`NoPlan` in the result, not an exception. The current alignment
+    (``with_current``, when a scenario planned and the accounts have owners)
+    uses the whole roster and the first scenario's rules.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    acc = result.accounts
-    cols = ["account_id", "name", "zip", "unit_id", "rep_id", "tier", "account_units", "revenue"]
-    if acc["current_rep"].notna().any():
-        cols += ["current_rep", "moved"]
-    write_csv(acc[cols], out / "assignments.csv")
-    write_csv(result.rejects[REJECT_COLUMNS], out / "rejects.csv")
-    card_cols = ["rep_id", "name", "n_accounts", "account_units", "tam", "tam_index", "n_units",
-                 "drive_hours_per_month", "visits_per_month", "travel_share", "quota_multiplier",
-                 "ramp", "quota", "flags"]
-    write_csv(result.scorecard[[c for c in card_cols if c in result.scorecard]],
-              out / "scorecard.csv")
-    write_csv(result.units[["unit_id", "rep_id", "tam", "account_units", "n_accounts"]],
-              out / "units.csv")
-    write_csv(result.reps[["rep_id", "name", "lon", "lat", "base_kind"]], out / "reps.csv")
-    if not result.substitutions.empty:
-        write_csv(result.substitutions, out / "substitutions.csv")
-    terr = territories(result.units, result.scorecard)
-    write_geojson(terr, out / "territories.geojson")
-    write_geopackage(terr, out / "territories.gpkg", layer="territories")
-    sheets = {"all accounts": acc[cols], "scorecard": result.scorecard[
-        [c for c in card_cols if c in result.scorecard]]}
-    for rep in result.reps.itertuples():
-        sheets[str(rep.rep_id)] = acc.loc[acc["rep_id"] == rep.rep_id, cols]
-    write_excel(sheets, out / "assignments.xlsx")
-    write_json(result.summary, out / "summary.json")
-    if map_html:
-        from .web.maps import save_map, scenario_map
+    cache = _RunCache(accounts, reps, zcta=zcta, units_path=units_path, unit_id=unit_id,
+                      locks=locks)
+    outcomes: list[ScenarioResult | NoPlan] = []
+    for cfg in configs:
+        inputs = cache.inputs(cfg)
+        outcome = solve_scenario(inputs, cfg, network=cache.network(inputs, cfg))
+        s = outcome.summary
+        log.info("[%s] %s: %d accounts in = %d assigned + %d rejected", cfg.name, s.status,
+                 s.accounts_in, s.assigned, s.rejected)
+        outcomes.append(outcome)
+    current = None
+    if with_current and any(isinstance(o, ScenarioResult) for o in outcomes):
+        base_cfg = configs[0].replace(n_reps=None)
+        inputs = cache.inputs(base_cfg)
+        if inputs.accounts["current_rep"].notna().any():
+            current = current_alignment(inputs, base_cfg, network=cache.network(inputs, base_cfg))
+    return RunResult(tuple(outcomes), current)
 
-        m = scenario_map(result.units, result.reps, acc, result.scorecard, result.summary,
-                         tiles=tiles, colours=colours, isochrones=result.isochrones)
-        save_map(m, out / "map.html")
-    return out
+
+class _RunCache:
+    """Prepared inputs and road networks shared by the scenarios of one run."""
+
+    def __init__(self, accounts, reps, *, zcta, units_path, unit_id, locks) -> None:
+        self._accounts, self._reps, self._locks = accounts, reps, locks
+        self._where = {"zcta": zcta, "units_path": units_path, "unit_id": unit_id}
+        self._placed: dict[str, PreparedInputs] = {}
+        self._networks: dict[tuple, object] = {}
+
+    def inputs(self, config: ScenarioConfig) -> PreparedInputs:
+        key = _prepare_key(config)
+        if key not in self._placed:
+            self._placed[key] = _place_accounts(self._accounts, config, locks=self._locks,
+                                                **self._where)
+        return dataclasses.replace(self._placed[key], reps=read_roster(self._reps, config))
+
+    def network(self, inputs: PreparedInputs, config: ScenarioConfig):
+        # a downloaded network covers the points of its inputs; a file is the same for all
+        area = ((_prepare_key(config), config.n_reps) if config.travel.source == "download"
+                else None)
+        key = (repr(config.travel), area)
+        if key not in self._networks:
+            self._networks[key] = road_network(inputs, config)
+        return self._networks[key]

@@ -34,20 +34,14 @@ from .html import (CSS, esc, finite_or_none, fmt_hours, fmt_money, js_data, leaf
 from .html import JS as MAP_JS
 from .maps import background_outlines, display_tolerance, rep_colours, scenario_data
 
-try:  # the shared helper of the export stage
-    from ..io.export import safe_csv_value
-except ImportError:  # pragma: no cover - before export.py had it
-    def safe_csv_value(value: Any) -> Any:
-        """Prefix ``'`` to text a spreadsheet would run as a formula."""
-        if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
-            return "'" + value
-        return value
+from ..io.export import safe_csv_value, unguard_csv_value
+from ..metrics import moved_mask
+from ..result import Summary, load_summary
 
 __all__ = ["compare_page", "load_result", "moved_accounts"]
 
 log = logging.getLogger(__name__)
 
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 MAX_ROWS_SHOWN = 2500
 
 
@@ -58,20 +52,12 @@ MAX_ROWS_SHOWN = 2500
 class _Result:
     dir: Path
     name: str
-    summary: dict
+    summary: Summary
     scorecard: pd.DataFrame
     assignments: pd.DataFrame
     units: pd.DataFrame
     reps: pd.DataFrame
     territories: gpd.GeoDataFrame | None
-
-
-def _unsafe(value: Any) -> Any:
-    """Undo the CSV formula guard for display (``'=x`` -> ``=x``)."""
-    if isinstance(value, str) and value.startswith("'") and value[1:2].startswith(_FORMULA) \
-            and len(value) > 1:
-        return value[1:]
-    return value
 
 
 def _read_csv(path: Path, text: Sequence[str]) -> pd.DataFrame:
@@ -80,7 +66,7 @@ def _read_csv(path: Path, text: Sequence[str]) -> pd.DataFrame:
     df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
     for c in df.columns:
         if c in text:
-            df[c] = df[c].map(_unsafe)
+            df[c] = df[c].map(unguard_csv_value)
         else:
             num = pd.to_numeric(df[c], errors="coerce")
             if num.notna().sum() == (df[c] != "").sum():
@@ -91,7 +77,7 @@ def _read_csv(path: Path, text: Sequence[str]) -> pd.DataFrame:
 def load_result(result_dir: str | Path) -> _Result:
     """Read one result folder (``summary.json``, CSVs, ``territories.geojson``)."""
     d = Path(result_dir)
-    summary = json.loads((d / "summary.json").read_text(encoding="utf-8"))
+    summary = load_summary(d)
     text_cols = ("rep_id", "name", "flags", "account_id", "zip", "unit_id", "tier",
                  "current_rep", "base_kind", "moved")
     card = _read_csv(d / "scorecard.csv", text_cols)
@@ -108,7 +94,7 @@ def load_result(result_dir: str | Path) -> _Result:
         terr["rep_id"] = terr["rep_id"].astype(str)
         if terr.crs is None:
             terr = terr.set_crs("EPSG:4326")
-    name = str(summary.get("scenario") or d.name)
+    name = summary.scenario or d.name
     return _Result(d, name, summary, card, acc, units, reps, terr)
 
 
@@ -129,13 +115,13 @@ def _metrics(r: _Result) -> dict[str, Any]:
           else pd.Series(dtype=float))
     hrs = (card["drive_hours_per_month"].astype(float)
            if "drive_hours_per_month" in card and len(card) else pd.Series(dtype=float))
-    thr = finite_or_none(s.get("max_drive_hours_per_month")) or 30.0
-    band = s.get("account_units_band") or [None, None]
+    thr = s.max_drive_hours_per_month
+    band = s.account_units_band
     mean = tam.mean() if len(tam) else None
     out: dict[str, Any] = {
-        "status": s.get("status"),
-        "solver": s.get("solver"),
-        "gap": finite_or_none(s.get("mip_gap")),
+        "status": s.status,
+        "solver": s.solver,
+        "gap": finite_or_none(s.mip_gap),
         "tam_min": tam.min() if len(tam) else None,
         "tam_max": tam.max() if len(tam) else None,
         "tam_cv": (tam.std(ddof=0) / mean) if mean else None,
@@ -147,22 +133,20 @@ def _metrics(r: _Result) -> dict[str, Any]:
         "hrs_mean": hrs.mean() if len(hrs) else None,
         "hrs_max": hrs.max() if len(hrs) else None,
         "hrs_over": int((hrs > thr).sum()) if len(hrs) else None,
-        "contiguous": s.get("contiguous"),
-        "acc_moved": finite_or_none(s.get("accounts_moved")),
-        "tam_moved": finite_or_none(s.get("tam_moved")),
-        "fair": finite_or_none(s.get("fairness_share")),
-        "fair_flag": bool(s.get("fairness_flag")) or (
-            finite_or_none(s.get("fairness_share")) is not None
-            and finite_or_none(s.get("fairness_share")) < (finite_or_none(s.get("fairness_threshold")) or 0.8)),
-        "seconds": finite_or_none(s.get("solve_seconds")),
+        "contiguous": s.contiguous,
+        "acc_moved": finite_or_none(s.accounts_moved),
+        "tam_moved": finite_or_none(s.tam_moved),
+        "fair": finite_or_none(s.fairness_share),
+        "fair_flag": s.fairness_flag or (s.fairness_share is not None
+                                         and s.fairness_share < s.fairness_threshold),
+        "seconds": finite_or_none(s.solve_seconds),
         "thr": thr,
     }
-    if band[0] is not None and len(au):
+    if len(au):
         out["out_band"] = int(((au < float(band[0]) - 1e-9) | (au > float(band[1]) + 1e-9)).sum())
     if out["acc_moved"] is None and "current_rep" in r.assignments:
         a = r.assignments
-        owned = a[a["current_rep"].astype(str) != ""]
-        mv = owned[owned["current_rep"].astype(str) != owned["rep_id"].astype(str)]
+        mv = a[moved_mask(a["current_rep"], a["rep_id"])]
         out["acc_moved"], out["tam_moved"] = float(len(mv)), float(mv["revenue"].sum())
     return out
 
@@ -272,21 +256,20 @@ def _charts(results: list[_Result], colours: dict[str, str]) -> str:
         fl = card["flags"].astype(str) if "flags" in card else pd.Series([""] * len(card))
         tam = card["tam"].astype(float).tolist()
         mean = float(np.mean(tam)) if tam else 0.0
-        tol = finite_or_none(s.get("tam_tolerance")) or 0.15
+        tol = s.tam_tolerance
         rows["tam"].append(svg_bar_chart(
             names, tam, cols, title=f"TAM per rep (band: mean ±{tol:.0%})",
             band=(mean * (1 - tol), mean * (1 + tol)), band_label=f"mean ±{tol:.0%}",
             mean_line=True, value_fmt=fmt_money, vmax=max(tam_max, mean * (1 + tol)),
             flagged=fl.str.contains("tam_band").tolist()))
-        band = s.get("account_units_band") or [None, None]
+        band = s.account_units_band
         au = card["account_units"].astype(float).tolist() if "account_units" in card else []
         rows["au"].append(svg_bar_chart(
-            names, au, cols, title="Account units per rep"
-            + (f" (band {band[0]}–{band[1]})" if band[0] is not None else ""),
-            band=(float(band[0]), float(band[1])) if band[0] is not None else None,
-            band_label="target band", vmax=max(au_max, float(band[1] or 0)),
+            names, au, cols, title=f"Account units per rep (band {band[0]:g}–{band[1]:g})",
+            band=(float(band[0]), float(band[1])),
+            band_label="target band", vmax=max(au_max, float(band[1])),
             flagged=fl.str.contains("units_band").tolist()))
-        thr = finite_or_none(s.get("max_drive_hours_per_month")) or 30.0
+        thr = s.max_drive_hours_per_month
         hrs = (card["drive_hours_per_month"].astype(float).tolist()
                if "drive_hours_per_month" in card else [float("nan")] * len(ids))
         rows["hrs"].append(svg_bar_chart(
@@ -331,14 +314,12 @@ def moved_accounts(base: pd.DataFrame, other: pd.DataFrame, *, basis: str,
     if base is None or base.empty:
         if "current_rep" not in o:
             return pd.DataFrame(columns=cols)
-        o["from_rep"] = o["current_rep"].astype(str)
-        o = o[o["from_rep"] != ""]
+        o["from_rep"] = o["current_rep"]
     else:
         b = base.assign(account_id=base["account_id"].astype(str)).set_index("account_id")
         o["from_rep"] = o["account_id"].map(b["rep_id"].astype(str))
-        o = o[o["from_rep"].notna()]
-    o["to_rep"] = o["rep_id"].astype(str)
-    mv = o[o["from_rep"] != o["to_rep"]].copy()
+    mv = o[moved_mask(o["from_rep"], o["rep_id"])].copy()
+    mv["from_rep"], mv["to_rep"] = mv["from_rep"].astype(str), mv["rep_id"].astype(str)
     mv["scenario"], mv["basis"] = scenario, basis
     mv["from_name"] = mv["from_rep"].map(lambda x: names.get(x, x))
     mv["to_name"] = mv["to_rep"].map(lambda x: names.get(x, x))
@@ -510,18 +491,19 @@ def _cards(results: list[_Result]) -> str:
     out = [f"<div class='grid cols{len(results)}'>"]
     for r in results:
         s = r.summary
-        src = str(s.get("travel_source") or "estimate")
+        src = s.travel_source
         badge = ("<span class='badge'>Drive times: OpenStreetMap road network</span>" if src == "osm"
                  else "<span class='badge est'>Drive times: straight-line ESTIMATE</span>")
-        status = str(s.get("status") or "")
+        status = s.status
         ok = status.lower() in ("optimal", "current alignment") or "feasible" == status.lower()
-        viol = s.get("violations") or []
+        viol = s.violations
         out.append(
             f"<div class='card'><h3>{esc(r.name)}</h3><div class='desc'>"
-            f"{esc(s.get('description') or '')}</div>"
+            f"{esc(s.description)}</div>"
             f"<span class='badge {'ok' if ok else 'bad'}'>{esc(status or 'unknown')}</span>"
-            f"<span class='badge'>{esc(s.get('n_reps', '?'))} reps · {esc(s.get('n_units', '?'))} "
-            f"{esc(s.get('unit_level', 'units'))} units</span>{badge}"
+            f"<span class='badge'>{esc(s.n_reps if s.n_reps is not None else '?')} reps · "
+            f"{esc(s.n_units if s.n_units is not None else '?')} "
+            f"{esc(s.unit_level)} units</span>{badge}"
             + (f"<span class='badge bad' title='{esc('; '.join(map(str, viol)))}'>"
                f"{len(viol)} rule(s) broken</span>" if viol else "")
             + "</div>")
@@ -692,10 +674,10 @@ def _page(results, datas, bg, colours, metrics, change_rows, moved_frames, csv_l
     maps = [f"<div class='grid cols{n}'>"]
     for i, (r, d) in enumerate(zip(results, datas)):
         body = (f"<div id='map_{i}' class='map tt-map-small'></div>" if d is not None else
-                f"<div class='noplan'>{esc(r.summary.get('status', 'no plan'))}: no territories</div>")
+                f"<div class='noplan'>{esc(r.summary.status or 'no plan')}: no territories</div>")
         maps.append(f"<div class='mapbox'><h3>{esc(r.name)}</h3>{body}</div>")
     maps.append("</div>")
-    srcs = {str(r.summary.get("travel_source") or "estimate") for r in results}
+    srcs = {r.summary.travel_source for r in results}
     footer = []
     if "osm" in srcs:
         footer.append("Drive times from the OpenStreetMap road network, "

@@ -20,7 +20,7 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import folium
 import geopandas as gpd
@@ -30,6 +30,8 @@ import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
 
+from ..metrics import unit_owner
+from ..result import Summary, as_summary
 from .html import (FLAG_RED, PALETTE, PALETTE_EXTRA, esc, finite_or_none, fmt_hours, fmt_money,
                     js_data, offline_assets, strip_remote_assets)
 
@@ -313,23 +315,11 @@ def _flag_list(flags: Any) -> list[str]:
     return [f for f in str(flags).split(";") if f]
 
 
-def _unit_owner(accounts: pd.DataFrame) -> pd.Series:
-    """Current owner of each unit: the ``current_rep`` with the most revenue there."""
-    owned = accounts[accounts["current_rep"].notna()]
-    owned = owned.assign(unit_id=owned["unit_id"].astype(str),
-                         current_rep=owned["current_rep"].astype(str),
-                         revenue=pd.to_numeric(owned["revenue"], errors="coerce").fillna(0.0))
-    tot = (owned.groupby(["unit_id", "current_rep"])["revenue"].sum().reset_index()
-           .sort_values(["unit_id", "revenue", "current_rep"], ascending=[True, False, True])
-           .drop_duplicates("unit_id"))
-    return tot.set_index("unit_id")["current_rep"]
-
-
-def source_label(summary: dict) -> tuple[str, str]:
+def source_label(summary: Summary | Mapping[str, Any]) -> tuple[str, str]:
     """The always-visible drive-time source line (escaped HTML) and its kind."""
-    src = str(summary.get("travel_source") or "estimate")
-    if src == "osm":
-        cov = finite_or_none(summary.get("travel_coverage"))
+    summary = as_summary(summary)
+    if summary.travel_source == "osm":
+        cov = finite_or_none(summary.travel_coverage)
         extra = (f" ({cov:.0%} road-routed, the rest straight-line estimates)"
                  if cov is not None and cov < 0.999 else "")
         return ("Drive times: OpenStreetMap road network" + esc(extra)
@@ -369,11 +359,13 @@ def _rep_rows(reps: pd.DataFrame, scorecard: pd.DataFrame, colours: dict[str, st
     return rows
 
 
-def legend_html(rows: list[dict], summary: dict, *, moved: bool = False) -> str:
+def legend_html(rows: list[dict], summary: Summary | Mapping[str, Any], *,
+                moved: bool = False) -> str:
     """The legend panel: scenario, then one row per rep (flagged reps red)."""
-    thr = finite_or_none(summary.get("max_drive_hours_per_month")) or 30.0
-    head = (f"<h4>{esc(summary.get('scenario', 'scenario'))}</h4>"
-            f"<div class='sub'>{esc(summary.get('description') or '')}</div>")
+    summary = as_summary(summary)
+    thr = summary.max_drive_hours_per_month
+    head = (f"<h4>{esc(summary.scenario)}</h4>"
+            f"<div class='sub'>{esc(summary.description)}</div>")
     body = ["<table><tr><th class='n'>Rep</th><th>TAM</th><th>Acct units</th>"
             "<th>Drive h/mo</th></tr>"]
     for r in rows:
@@ -387,13 +379,9 @@ def legend_html(rows: list[dict], summary: dict, *, moved: bool = False) -> str:
                     f"{r['colour']}'></span>{r['name']}{mark}</td><td>{fmt_money(r['tam'])}</td>"
                     f"<td>{au}</td><td>{hcell}</td></tr>")
     body.append("</table>")
-    band = summary.get("account_units_band") or [None, None]
-    tol = finite_or_none(summary.get("tam_tolerance"))
-    notes = []
-    if tol is not None:
-        notes.append(f"TAM target ±{tol:.0%} of mean")
-    if band and band[0] is not None:
-        notes.append(f"account units {esc(band[0])}–{esc(band[1])}")
+    band = summary.account_units_band
+    notes = [f"TAM target ±{summary.tam_tolerance:.0%} of mean",
+             f"account units {esc(band[0])}–{esc(band[1])}"]
     notes.append(f"red flag &gt; {thr:g} drive h/month")
     keys = ("<div class='keys'><span><i class='tt-key-A'></i>A account</span>"
             "<span><i class='tt-key-B'></i>B</span><span><i class='tt-key-C'></i>C</span>"
@@ -411,7 +399,7 @@ def scenario_data(
     reps: pd.DataFrame,
     accounts: pd.DataFrame | None,
     scorecard: pd.DataFrame,
-    summary: dict,
+    summary: Summary | Mapping[str, Any],
     *,
     current: gpd.GeoDataFrame | None = None,
     isochrones: gpd.GeoDataFrame | None = None,
@@ -424,6 +412,7 @@ def scenario_data(
     ``units`` may be per-unit polygons or dissolved territories (one row per
     rep, as in ``territories.geojson``); ``accounts`` may be None.
     """
+    summary = as_summary(summary)
     _require(units, _UNIT_COLS, "units")
     _require(reps, _REP_COLS, "reps")
     _require(scorecard, ("rep_id",), "scorecard")
@@ -435,7 +424,7 @@ def scenario_data(
     if (current is None and "current_rep" not in u.columns and accounts is not None
             and {"current_rep", "unit_id", "revenue"} <= set(accounts.columns)
             and "unit_id" in u.columns and accounts["current_rep"].notna().any()):
-        u["current_rep"] = u["unit_id"].astype(str).map(_unit_owner(accounts))
+        u["current_rep"] = u["unit_id"].astype(str).map(unit_owner(accounts))
     if colours is None:
         colours = rep_colours([u])
     rows = _rep_rows(reps, scorecard, colours)
@@ -524,7 +513,7 @@ def scenario_data(
             acc_rows.append(row)
 
     src, kind = source_label(summary)
-    unit_word = "County" if str(summary.get("unit_level", "zip")).startswith("county") else "ZIP"
+    unit_word = "County" if summary.unit_level.startswith("county") else "ZIP"
     minx, miny, maxx, maxy = bounds
     return {
         "reps": rows,
@@ -589,7 +578,7 @@ def scenario_map(
     reps: pd.DataFrame,
     accounts: pd.DataFrame | None,
     scorecard: pd.DataFrame,
-    summary: dict,
+    summary: Summary | Mapping[str, Any],
     *,
     current: gpd.GeoDataFrame | None = None,
     isochrones: gpd.GeoDataFrame | None = None,
@@ -635,7 +624,7 @@ def scenario_map(
     (s, w), (n, e) = data["bounds"]
     m = TerritoryMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=9, tiles=None,
                      control_scale=True, prefer_canvas=False, zoom_snap=0.25, zoom_delta=0.5)
-    m.get_root().title = esc(f"{summary.get('scenario', 'scenario')} — territory map")
+    m.get_root().title = esc(f"{as_summary(summary).scenario} — territory map")
     if tiles is not None:
         with warnings.catch_warnings():  # folium warns about CartoDB API keys; the tiles load
             warnings.simplefilter("ignore", UserWarning)
