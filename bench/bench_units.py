@@ -41,7 +41,7 @@ import shapely
 
 from territory.geo import units as U
 from territory.geo import zcta
-from territory.geo.geocode import zip_table
+from territory.geo.reference import state_outlines, zip_table
 
 DELAWARE = Path("/work/shared/data/delaware_zctas.geojson")
 
@@ -112,7 +112,7 @@ def run(quick: bool = False) -> dict:
         "geopandas": gpd.__version__,
         "quick": quick,
     }
-    all_states = sorted(set(zip_table()["state"]) & set(U.state_outlines()["state"]))
+    all_states = sorted(set(zip_table()["state"]) & set(state_outlines()["state"]))
     states = ["DE", "MD"] if quick else all_states
     label = "national" if not quick else "DE+MD"
     cells, t = _timed(U.approximate_zip_units, states)

@@ -43,7 +43,7 @@ import pandas as pd
 
 from territory.optimize.assign import AssignProblem
 from territory.config import BalanceConfig, SolverConfig
-from territory.geo.geocode import zip_table
+from territory.geo.reference import zip_table
 from territory.optimize.seed import (
     kmeans_centres,
     project_points,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 import pytest
 
 from territory.config import QuotaConfig
-from territory.io.export import safe_csv_value, write_csv
-from territory.metrics import (contiguity_report, disruption, fairness, quota_table,
-                               rep_scorecard, tam_cv)
+from territory.io.export import safe_csv_value, unguard_csv_value, write_csv
+from territory.metrics import (contiguity_report, disruption, fairness, moved_mask, quota_table,
+                               rep_scorecard, tam_cv, unit_owner)
 
 
 def card_of(tams, units=None):
@@ -90,3 +91,54 @@ def test_formula_cells_are_neutralised(cell, tmp_path):
 def test_plain_text_untouched():
     assert safe_csv_value("Acme, Inc.") == "Acme, Inc."
     assert safe_csv_value(3.5) == 3.5
+
+
+def test_compactness_of_hand_drawn_territories():
+    """A square scores π/4; a 1×9 strip of the same area scores 4π·9/20² ≈ 0.283."""
+    import geopandas as gpd
+    import shapely
+
+    from territory.metrics import compactness
+
+    # work in a projected CRS so the shapes are exact squares on the ground (EPSG:5070, metres)
+    cells = [shapely.box(x * 1000, 0, (x + 1) * 1000, 1000) for x in range(9)]
+    cells += [shapely.box(10_000 + (i % 3) * 1000, (i // 3) * 1000,
+                          10_000 + (i % 3 + 1) * 1000, (i // 3 + 1) * 1000) for i in range(9)]
+    units = gpd.GeoDataFrame({"unit_id": [str(i) for i in range(18)],
+                              "rep_id": ["strip"] * 9 + ["square"] * 9},
+                             geometry=cells, crs="EPSG:5070").to_crs("EPSG:4326")
+    homes = gpd.GeoSeries(gpd.points_from_xy([500, 11_500], [500, 1_500]), crs="EPSG:5070").to_crs(4326)
+    reps = pd.DataFrame({"rep_id": ["strip", "square", "nobody"],
+                         "lon": list(homes.x) + [0.0], "lat": list(homes.y) + [0.0]})
+    # two accounts of the strip: one at home (weight 1), one 8 km east (weight 3) -> 6 km
+    pts = gpd.GeoSeries(gpd.points_from_xy([500, 8_500, 11_500], [500, 500, 1_500]),
+                        crs="EPSG:5070").to_crs(4326)
+    accounts = pd.DataFrame({"rep_id": ["strip", "strip", "square"], "revenue": [1.0, 3.0, 5.0],
+                             "lon": pts.x, "lat": pts.y})
+    out = compactness(units, accounts, reps).set_index("rep_id")
+    assert out.loc["square", "polsby_popper"] == pytest.approx(np.pi / 4, abs=2e-3)
+    assert out.loc["strip", "polsby_popper"] == pytest.approx(4 * np.pi * 9 / 400, abs=2e-3)
+    assert out.loc["strip", "tam_weighted_km"] == pytest.approx(6.0, abs=0.01)
+    assert out.loc["square", "tam_weighted_km"] == pytest.approx(0.0, abs=0.01)
+    assert np.isnan(out.loc["nobody", "polsby_popper"]) and np.isnan(out.loc["nobody", "tam_weighted_km"])
+
+
+def test_moved_mask_is_one_rule_for_na_and_blank_owners():
+    before = pd.Series(["R1", "R1", None, "", "R2"], dtype=object)
+    after = pd.Series(["R1", "R2", "R1", "R1", "R1"])
+    assert moved_mask(before, after).tolist() == [False, True, False, False, True]
+    acc = pd.DataFrame({"current_rep": before, "rep_id": after, "revenue": [1.0] * 5})
+    assert disruption(acc.iloc[[0, 1, 2, 4]])["accounts_moved"] == 2
+
+
+def test_unit_owner_is_the_rep_with_most_revenue_ties_to_the_smaller_id():
+    acc = pd.DataFrame({"unit_id": ["u1", "u1", "u1", "u2", "u2", "u3"],
+                        "current_rep": ["B", "A", "A", "B", "A", None],
+                        "revenue": [5.0, 3.0, 3.0, "2", 2.0, 9.0]})
+    owner = unit_owner(acc)
+    assert owner.to_dict() == {"u1": "A", "u2": "A"}
+
+
+@pytest.mark.parametrize("text", ["=SUM(A1)", "+1", "-x", "@cmd", "\tx", "plain", "'quoted"])
+def test_formula_guard_round_trips(text):
+    assert unguard_csv_value(safe_csv_value(text)) == text

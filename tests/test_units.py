@@ -15,6 +15,7 @@ from shapely.geometry import box
 
 from territory.geo import units as U
 from territory.errors import InputError
+from territory.geo.reference import state_outlines
 
 DATA = Path(__file__).parent / "data"
 DC_ZCTA = DATA / "zcta_dc.geojson"
@@ -90,7 +91,7 @@ def test_unit_states(dc):
 def test_approximate_zip_units_dc():
     approx = U.approximate_zip_units(["DC"])
     assert len(approx) > 20 and set(approx["state"]) == {"DC"}
-    outline = U.state_outlines(["DC"]).geometry.iloc[0]
+    outline = state_outlines(["DC"]).geometry.iloc[0]
     assert shapely.union_all(approx.geometry.values).symmetric_difference(outline).area \
         < 1e-6 * outline.area
     # the cells tile the outline: no overlaps

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from . import __version__
 from .config import ScenarioConfig, load_config
-from .errors import InfeasibleError, TerritoryError
+from .errors import InfeasibleError, InputError, TerritoryError
 
 if TYPE_CHECKING:  # the heavy imports wait until a command runs, so --help stays quick
     import pandas as pd
@@ -34,7 +34,7 @@ def _demo_data_dir() -> Path:
     for candidate in (Path.cwd() / "data", Path(__file__).resolve().parents[2] / "data"):
         if (candidate / "accounts.csv").is_file():
             return candidate
-    raise TerritoryError("demo data not found: run `territory demo` from the repository root "
+    raise InputError("demo data not found: run `territory demo` from the repository root "
                          "(it reads data/accounts.csv, data/reps.csv, data/scenarios/*.toml)")
 
 
@@ -135,7 +135,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     configs = [load_config(c) for c in args.config] if args.config else [load_config(None)]
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
-        raise TerritoryError(f"scenario names must differ (got {names}); set name = \"...\"")
+        raise InputError(f"scenario names must differ (got {names}); set name = \"...\"")
     return _run(args.accounts, args.reps, configs, Path(args.out), zcta=args.zcta,
                 units_path=args.units, unit_id=args.unit_id, locks=args.locks,
                 tiles=args.tiles, with_current=len(configs) > 1)
@@ -146,7 +146,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     dirs = [Path(d) for d in args.dirs]
     if not 2 <= len(dirs) <= 3:
-        raise TerritoryError("compare takes 2 or 3 result folders")
+        raise InputError("compare takes 2 or 3 result folders")
     from .result import load_summary
 
     for d in dirs:
@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reps CSV (rep_id, name, home_zip or lat/lon, optional capacity, "
                         "start_date) or a number of territories to design")
     p.add_argument("--config", nargs="+", metavar="SCENARIO.toml",
-                   help="one to three scenario files (defaults of DESIGN.md when omitted)")
+                   help="one to three scenario files (the defaults of territory.config when omitted)")
     p.add_argument("--zcta", help="ZCTA polygons (shapefile / GeoPackage / GeoJSON) for ZIP units;"
                    " without it ZIP areas are approximated (and labelled so)")
     p.add_argument("--units", help="custom unit polygons instead of ZIP/county units")

@@ -1,6 +1,6 @@
 """Scenario configuration: one TOML file per scenario, parsed into frozen dataclasses.
 
-Every field is optional and defaults to the domain numbers of ``DESIGN.md``.
+Every field is optional and defaults to the domain numbers (tiers, bands, cadence, drive-time flags).
 Unknown keys are an error that names the key, so a typo never silently
 falls back to a default. TOML is parsed with :mod:`tomllib` (no code runs).
 
@@ -248,6 +248,9 @@ class TravelConfig:
     cached) or ``"estimate"`` (straight line x ``circuity`` / ``estimate_speed_kph``,
     labelled as an estimate everywhere). ``max_route_seconds`` optionally cuts
     the shortest-path search (pairs beyond it get the estimate).
+    ``service_minutes_per_visit`` is the time spent at each account: drive hours
+    plus visits x service time above ``working_hours_per_month`` make a plan
+    impossible for that rep (flagged, never silently reported).
     """
 
     source: str = "estimate"
@@ -262,6 +265,7 @@ class TravelConfig:
     working_hours_per_month: float = 160.0
     max_drive_hours_per_month: float = 30.0
     max_travel_share: float = 0.25
+    service_minutes_per_visit: float = 45.0
     fallback_speeds_kph: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -277,6 +281,9 @@ class TravelConfig:
             _check_positive(f"travel.{name}", getattr(self, name))
         if self.visits_per_day < 1:
             raise InputError("config: travel.visits_per_day must be at least 1")
+        if not self.service_minutes_per_visit >= 0:
+            raise InputError("config: travel.service_minutes_per_visit must be >= 0, got "
+                             f"{self.service_minutes_per_visit!r}")
         _check_fraction("travel.max_travel_share", self.max_travel_share)
         object.__setattr__(self, "fallback_speeds_kph", dict(self.fallback_speeds_kph))
 

@@ -12,14 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import shapely
 
 from .config import QuotaConfig
+from .geo.units import EQUAL_AREA_CRS
 
 __all__ = [
     "FAIRNESS_THRESHOLD",
+    "compactness",
     "contiguity_report",
     "disruption",
     "fairness",
@@ -213,6 +217,58 @@ def contiguity_report(units: pd.DataFrame, adjacency: nx.Graph) -> dict[str, int
         sub = adjacency.subgraph(members.tolist())
         out[str(rep)] = nx.number_connected_components(sub) if len(sub) else 0
     return out
+
+
+def compactness(units: gpd.GeoDataFrame, accounts: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFrame:
+    """Two compactness figures per territory, so that "snaky" plans show up.
+
+    * ``polsby_popper`` = 4πA / P² of the territory's dissolved shape in an equal-area CRS
+      (1 for a disc, about 0.785 for a square, towards 0 for long thin or ragged shapes). A
+      territory in several pieces is scored on the union of its pieces (its perimeter counts
+      every piece), which penalises fragmentation too.
+    * ``tam_weighted_km`` = the TAM-weighted mean straight-line distance (km) from the rep's
+      base to the accounts' points: how far, on average, a dollar of the book lies from home.
+
+    Parameters
+    ----------
+    units
+        Unit polygons (EPSG:4326) with ``unit_id, rep_id``; unassigned units (NaN) are skipped.
+    accounts
+        Accounts with ``rep_id, revenue, lon, lat``.
+    reps
+        ``rep_id, lon, lat`` (the bases).
+
+    Returns
+    -------
+    DataFrame
+        ``rep_id, polsby_popper, tam_weighted_km`` for every rep of ``reps`` (NaN where a rep has
+        no unit or no TAM).
+    """
+    out = pd.DataFrame({"rep_id": reps["rep_id"].astype(str).to_numpy()})
+    assigned = units.dropna(subset=["rep_id"])
+    shapes = gpd.GeoDataFrame({"rep_id": assigned["rep_id"].astype(str).to_numpy()},
+                              geometry=shapely.set_precision(
+                                  shapely.make_valid(assigned.geometry.values), 1e-6),
+                              crs=units.crs or "EPSG:4326")
+    shapes = shapes.dissolve("rep_id").to_crs(EQUAL_AREA_CRS)
+    pp = 4 * np.pi * shapes.area / shapes.length.where(shapes.length > 0) ** 2
+    out["polsby_popper"] = out["rep_id"].map(pp.round(4))
+    out["tam_weighted_km"] = out["rep_id"].map(_tam_weighted_km(accounts, reps))
+    return out
+
+
+def _tam_weighted_km(accounts: pd.DataFrame, reps: pd.DataFrame) -> pd.Series:
+    acc = accounts.dropna(subset=["rep_id", "lon", "lat"])
+    base = reps.assign(rep_id=reps["rep_id"].astype(str)).set_index("rep_id")[["lon", "lat"]]
+    acc = acc.assign(rep_id=acc["rep_id"].astype(str))
+    acc = acc[acc["rep_id"].isin(base.index)]
+    pts = gpd.GeoSeries(gpd.points_from_xy(acc["lon"], acc["lat"]), crs="EPSG:4326").to_crs(EQUAL_AREA_CRS)
+    homes = base.loc[acc["rep_id"]]
+    hp = gpd.GeoSeries(gpd.points_from_xy(homes["lon"], homes["lat"]), crs="EPSG:4326").to_crs(EQUAL_AREA_CRS)
+    km = pd.Series(pts.distance(hp, align=False).to_numpy() / 1000.0, index=acc.index)
+    w = acc["revenue"].astype(float)
+    tot = w.groupby(acc["rep_id"]).sum()
+    return ((km * w).groupby(acc["rep_id"]).sum() / tot.where(tot > 0)).round(2)
 
 
 def tam_cv(card: pd.DataFrame) -> float:

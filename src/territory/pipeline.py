@@ -41,12 +41,12 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .io.accounts import (REJECT_COLUMNS, assign_tiers, normalise_zip, read_table,
-                       validate_accounts)
+from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_accounts
+from .io.roster import read_locks, read_reps
 from .optimize.assign import AssignProblem, check_plan, inertia_cost, solve_assignment
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
-from .geo.geocode import geocode_accounts, zip_table
+from .geo.geocode import geocode_accounts
 from .metrics import (add_flags, contiguity_report, disruption, fairness, moved_mask,
                       quota_table, rep_scorecard, tam_cv, unit_owner)
 from .optimize.seed import project_points, root_units, seed_centres
@@ -85,85 +85,6 @@ class PreparedInputs:
     info: dict = field(default_factory=dict)
 
 
-# ----------------------------------------------------------------------------- reps
-
-
-def read_reps(source: TableSource | int, *, n_reps: int | None = None) -> pd.DataFrame:
-    """The rep roster: a CSV / Excel file or DataFrame, or a number of territories to design.
-
-    A file needs ``rep_id`` and a home (``home_zip``, or ``lat`` and ``lon``);
-    ``name``, ``capacity`` (FTE, default 1) and ``start_date`` are optional.
-
-    Returns ``rep_id, name, home_zip, lon, lat, capacity, start_date``
-    (``lon/lat`` NaN when the territory centre is to be chosen).
-    """
-    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
-        n = int(source)
-        if n < 1:
-            raise InputError("--reps must be a positive number of territories or a reps file")
-        width = max(2, len(str(n)))
-        ids = [f"T{i + 1:0{width}d}" for i in range(n)]
-        return pd.DataFrame({"rep_id": ids, "name": [f"Territory {i + 1}" for i in range(n)],
-                             "home_zip": "", "lon": np.nan, "lat": np.nan, "capacity": 1.0,
-                             "start_date": ""})
-    raw, _ = read_table(source, required=("rep_id",))
-    where = _source_name(source, "reps")
-    reps = pd.DataFrame({"rep_id": raw["rep_id"].str.strip()})
-    if (reps["rep_id"] == "").any():
-        row = int(np.flatnonzero(reps["rep_id"] == "")[0]) + 1
-        raise InputError(f"{where}: row {row} has a blank rep_id")
-    dup = reps["rep_id"].duplicated()
-    if dup.any():
-        raise InputError(f"{where}: rep_id {reps['rep_id'][dup].iloc[0]!r} occurs twice")
-    names = raw["name"].str.strip() if "name" in raw else reps["rep_id"]
-    reps["name"] = names.where(names != "", reps["rep_id"])
-    reps["home_zip"] = ""
-    reps["lon"] = np.nan
-    reps["lat"] = np.nan
-    table = zip_table()
-    for i in range(len(raw)):
-        lat = raw["lat"].iat[i] if "lat" in raw else ""
-        lon = raw["lon"].iat[i] if "lon" in raw else ""
-        z = raw["home_zip"].iat[i] if "home_zip" in raw else ""
-        if str(lat).strip() and str(lon).strip():
-            try:
-                reps.loc[i, ["lat", "lon"]] = float(lat), float(lon)
-            except ValueError:
-                raise InputError(f"{where}: row {i + 1} has non-numeric lat/lon") from None
-        elif str(z).strip():
-            z5, _ = normalise_zip(z)
-            if z5 is None or z5 not in table.index:
-                raise InputError(f"{where}: row {i + 1} ({reps['rep_id'].iat[i]}) has an "
-                                 f"unknown home_zip {z!r}")
-            reps.loc[i, ["home_zip", "lat", "lon"]] = z5, table.at[z5, "lat"], table.at[z5, "lon"]
-    if reps["lat"].isna().any() and reps["lat"].notna().any():
-        row = int(np.flatnonzero(reps["lat"].isna())[0]) + 1
-        raise InputError(f"{where}: row {row} has no home (home_zip or lat/lon); give every "
-                         "rep a home or none")
-    cap = raw.get("capacity", pd.Series([""] * len(raw)))
-    try:
-        reps["capacity"] = [float(c) if str(c).strip() else 1.0 for c in cap]
-    except ValueError:
-        raise InputError(f"{where}: capacity must be a number (FTE, e.g. 1 or 0.5)") from None
-    if (reps["capacity"] <= 0).any():
-        raise InputError(f"{where}: capacity must be positive")
-    reps["start_date"] = raw.get("start_date", pd.Series([""] * len(raw))).astype(str)
-    if n_reps is not None:
-        if n_reps > len(reps):
-            raise InputError(f"n_reps = {n_reps} but the roster has only {len(reps)} reps")
-        reps = reps.iloc[:n_reps]
-    return reps.reset_index(drop=True)
-
-
-def read_locks(path: TableSource | None) -> pd.DataFrame:
-    """``locks.csv`` (or a DataFrame): ``rep_id`` and ``unit_id`` or ``account_id`` per row."""
-    if path is None:
-        return pd.DataFrame(columns=["unit_id", "account_id", "rep_id"])
-    raw, _ = read_table(path, required=("rep_id",))
-    if "unit_id" not in raw and "account_id" not in raw:
-        raise InputError(f"{_source_name(path, 'locks')}: locks need a unit_id or an account_id column")
-    return pd.DataFrame({"unit_id": raw.get("unit_id", ""), "account_id": raw.get("account_id", ""),
-                         "rep_id": raw["rep_id"]}).fillna("")
 
 
 # ----------------------------------------------------------------------------- prepare
@@ -414,12 +335,17 @@ def solve_scenario(inputs: PreparedInputs, config: ScenarioConfig, *,
     ``time_limit``, the explanation and the diagnosis) and the rejects, which
     are written all the same.
     """
+    return _solve_scenario(inputs, config, road_network(inputs, config) if network is None
+                           else network)
+
+
+def _solve_scenario(inputs: PreparedInputs, config: ScenarioConfig,
+                    network) -> ScenarioResult | NoPlan:
+    """:func:`solve_scenario` on a decided road network (None: straight-line estimates)."""
     from .travel.burden import travel_matrix
 
     t0 = time.perf_counter()
     reps, roots = _bases(inputs, config)
-    if network is None:
-        network = road_network(inputs, config)
     tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(),
                        inputs.units[["lon", "lat"]].to_numpy(), config.travel)
     base = _inputs_summary(inputs, config, reps, tm)
@@ -570,6 +496,12 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
     Accounts keep their ``current_rep``; a unit shows the rep owning most of its
     TAM. Accounts without a current owner are reported, not assigned.
     """
+    return _current_alignment(inputs, config, road_network(inputs, config) if network is None
+                              else network)
+
+
+def _current_alignment(inputs: PreparedInputs, config: ScenarioConfig, network) -> ScenarioResult:
+    """:func:`current_alignment` on a decided road network (None: straight-line estimates)."""
     from .travel.burden import travel_matrix
 
     acc = inputs.accounts
@@ -578,8 +510,6 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
     reps = _current_reps(inputs, config)
     owned = acc[acc["current_rep"].notna()].assign(rep_id=lambda d: d["current_rep"].astype(str))
     units = inputs.units.assign(rep_id=inputs.units["unit_id"].map(unit_owner(acc)))
-    if network is None:
-        network = road_network(inputs, config)
     tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), units[["lon", "lat"]].to_numpy(),
                        config.travel)
     card = _current_scorecard(inputs, config, owned, units, reps, network)
@@ -662,7 +592,7 @@ def run_scenarios(
     outcomes: list[ScenarioResult | NoPlan] = []
     for cfg in configs:
         inputs = cache.inputs(cfg)
-        outcome = solve_scenario(inputs, cfg, network=cache.network(inputs, cfg))
+        outcome = _solve_scenario(inputs, cfg, cache.network(inputs, cfg))
         s = outcome.summary
         log.info("[%s] %s: %d accounts in = %d assigned + %d rejected", cfg.name, s.status,
                  s.accounts_in, s.assigned, s.rejected)
@@ -672,7 +602,7 @@ def run_scenarios(
         base_cfg = configs[0].replace(n_reps=None)
         inputs = cache.inputs(base_cfg)
         if inputs.accounts["current_rep"].notna().any():
-            current = current_alignment(inputs, base_cfg, network=cache.network(inputs, base_cfg))
+            current = _current_alignment(inputs, base_cfg, cache.network(inputs, base_cfg))
     return RunResult(tuple(outcomes), current)
 
 

@@ -14,52 +14,23 @@ outline containing the point).
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from ..io.accounts import REJECT_COLUMNS
+from .reference import state_outlines, zip_table
 
-__all__ = ["REASON_UNKNOWN_ZIP", "geocode_accounts", "zip_table"]
+__all__ = ["REASON_UNKNOWN_ZIP", "geocode_accounts"]
 
 log = logging.getLogger(__name__)
 
 REASON_UNKNOWN_ZIP = "unknown ZIP"
 
 
-@lru_cache(maxsize=1)
-def zip_table() -> pd.DataFrame:
-    """All US ZIPs known to the offline ``zipcodes`` package, indexed by ZIP.
-
-    Columns: ``lat, lon, state, county, city, zip_type, active``.
-    """
-    import zipcodes  # loads a ~40k-row table; keep it off import time
-
-    rows = zipcodes.list_all()
-    df = pd.DataFrame.from_records(
-        [
-            {
-                "zip": r["zip_code"],
-                "lat": float(r["lat"]),
-                "lon": float(r["long"]),
-                "state": r.get("state") or "",
-                "county": r.get("county") or "",
-                "city": r.get("city") or "",
-                "zip_type": r.get("zip_code_type") or "",
-                "active": bool(r.get("active", True)),
-            }
-            for r in rows
-        ]
-    )
-    return df.drop_duplicates("zip").set_index("zip").sort_index()
-
-
 def _state_of_points(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Two-letter state containing each point ('' outside every state outline)."""
     import shapely
-
-    from .units import state_outlines  # units imports this module: import late
 
     states = state_outlines()
     tree = shapely.STRtree(states.geometry.values)

@@ -22,7 +22,6 @@ Unit sources
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from pathlib import Path
 
 import geopandas as gpd
@@ -34,7 +33,7 @@ from shapely.geometry import MultiPoint
 
 from ..io.accounts import REJECT_COLUMNS
 from ..errors import InputError
-from .geocode import zip_table
+from .reference import clean_units, county_outlines, state_outlines, zip_table
 
 __all__ = [
     "EQUAL_AREA_CRS",
@@ -44,7 +43,6 @@ __all__ = [
     "county_units",
     "load_unit_polygons",
     "locate_accounts",
-    "state_outlines",
     "unit_adjacency",
 ]
 
@@ -55,35 +53,6 @@ EQUAL_AREA_CRS = "EPSG:5070"
 REASON_OUTSIDE_UNITS = "ZIP not in any unit of the region"
 _ID_CANDIDATES = ("unit_id", "ZCTA5CE20", "ZCTA5CE10", "ZCTA5", "ZCTA", "GEOID20", "GEOID10",
                   "GEOID", "zip", "ZIP")
-
-
-def _plotly_geo_file(name: str) -> Path:
-    import _plotly_geo  # the module behind PyPI plotly-geo
-
-    path = Path(_plotly_geo.__file__).parent / "package_data" / name
-    if not path.exists():
-        raise InputError(f"plotly-geo is installed but lacks {name}")
-    return path
-
-
-def _clean(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """EPSG:4326, valid polygonal geometry, stable order by unit_id."""
-    if gdf.crs is None:
-        gdf = gdf.set_crs("EPSG:4326")
-    elif gdf.crs.to_epsg() != 4326:
-        gdf = gdf.to_crs("EPSG:4326")
-    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty].copy()
-    invalid = ~gdf.geometry.is_valid
-    if invalid.any():
-        log.info("repairing %d invalid unit geometries with make_valid", int(invalid.sum()))
-        fixed = shapely.make_valid(gdf.geometry.values[invalid.to_numpy()])
-        # make_valid may return collections with stray lines; keep the polygonal part
-        gdf.loc[invalid, "geometry"] = [
-            shapely.union_all([g for g in shapely.get_parts(f) if g.geom_type.endswith("Polygon")])
-            for f in fixed
-        ]
-    gdf["unit_id"] = gdf["unit_id"].astype(str)
-    return gdf.sort_values("unit_id", kind="stable").reset_index(drop=True)
 
 
 def load_unit_polygons(path: str | Path, id_column: str | None = None) -> gpd.GeoDataFrame:
@@ -123,38 +92,7 @@ def load_unit_polygons(path: str | Path, id_column: str | None = None) -> gpd.Ge
         log.warning("%s: unit id %s occurs more than once; its parts are dissolved", p, dup)
     gdf = gpd.GeoDataFrame({"unit_id": ids}, geometry=gdf.geometry.values, crs=gdf.crs)
     gdf = gdf.dissolve("unit_id", as_index=False) if ids.duplicated().any() else gdf
-    return _clean(gdf)
-
-
-@lru_cache(maxsize=1)
-def _counties() -> gpd.GeoDataFrame:
-    gdf = gpd.read_file(_plotly_geo_file("cb_2016_us_county_500k.shp"))
-    gdf = gdf.set_crs("EPSG:4269", allow_override=True).to_crs("EPSG:4326")
-    fips_to_state = _state_fips()
-    gdf["state"] = gdf["STATEFP"].map(fips_to_state).fillna("")
-    gdf["unit_id"] = gdf["GEOID"].astype(str)
-    gdf["name"] = gdf["NAME"].astype(str) + ", " + gdf["state"]
-    return _clean(gdf[["unit_id", "name", "state", "geometry"]])
-
-
-@lru_cache(maxsize=1)
-def _states() -> gpd.GeoDataFrame:
-    gdf = gpd.read_file(_plotly_geo_file("cb_2016_us_state_500k.shp"))
-    gdf = gdf.set_crs("EPSG:4269", allow_override=True).to_crs("EPSG:4326")
-    return gdf[["STATEFP", "STUSPS", "NAME", "geometry"]].sort_values("STATEFP").reset_index(drop=True)
-
-
-def _state_fips() -> dict[str, str]:
-    s = _states()
-    return dict(zip(s["STATEFP"], s["STUSPS"]))
-
-
-def state_outlines(states: list[str] | None = None) -> gpd.GeoDataFrame:
-    """State polygons (``state``, ``name``, ``geometry``) from plotly-geo, EPSG:4326."""
-    s = _states().rename(columns={"STUSPS": "state", "NAME": "name"})
-    if states:
-        s = s[s["state"].isin(states)]
-    return s[["state", "name", "geometry"]].reset_index(drop=True)
+    return clean_units(gdf)
 
 
 def county_units(states: list[str] | None = None) -> gpd.GeoDataFrame:
@@ -165,7 +103,7 @@ def county_units(states: list[str] | None = None) -> gpd.GeoDataFrame:
     states
         Two-letter state codes to keep; all counties when None.
     """
-    gdf = _counties()
+    gdf = county_outlines()
     if states:
         gdf = gdf[gdf["state"].isin(states)]
         if gdf.empty:
@@ -219,7 +157,7 @@ def approximate_zip_units(states: list[str]) -> gpd.GeoDataFrame:
         {"unit_id": pts.index.astype(str), "state": pts["state"].to_numpy()},
         geometry=list(geoms), crs="EPSG:4326",
     )
-    return _clean(gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty])
+    return clean_units(gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty])
 
 
 def unit_states(units: gpd.GeoDataFrame) -> pd.Series:

@@ -21,7 +21,7 @@ detected and fetched again. The base URL can be changed with the
 :func:`zcta_units` reads the cached file as territory units (``unit_id`` =
 5-digit ZCTA), optionally only the ZCTAs of some states. ZCTAs carry no state
 field: a ZCTA belongs to the state containing its representative point
-(:func:`territory.units.state_outlines`), so a ZCTA straddling a state line is
+(:func:`territory.geo.reference.state_outlines`), so a ZCTA straddling a state line is
 kept in exactly one state.
 
 Offline and without a cached file, :class:`~territory.errors.DataUnavailableError`
@@ -304,7 +304,7 @@ def filter_states(units: gpd.GeoDataFrame, states: list[str] | None) -> gpd.GeoD
 def _read_units(path: Path, states: list[str] | None) -> gpd.GeoDataFrame:
     import geopandas as gpd
 
-    from .units import _clean, state_outlines
+    from .reference import clean_units, state_outlines
 
     bbox = None
     if states:
@@ -321,7 +321,7 @@ def _read_units(path: Path, states: list[str] | None) -> gpd.GeoDataFrame:
         raise InputError(f"{path}: no ZCTA id column (looked for {', '.join(_ID_COLUMNS)})")
     gdf = gpd.GeoDataFrame({"unit_id": gdf[col].astype(str).str.strip()},
                            geometry=gdf.geometry.values, crs=gdf.crs or "EPSG:4269")
-    return _clean(gdf)
+    return clean_units(gdf)
 
 
 def zcta_units(

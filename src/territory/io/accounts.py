@@ -290,7 +290,7 @@ def read_table(path: str | Path | pd.DataFrame, *,
 def _frame_table(frame: pd.DataFrame, required: tuple[str, ...]) -> tuple[pd.DataFrame, AccountsReadInfo]:
     """A DataFrame read as :func:`read_table` reads a file: text cells, checked columns."""
     source = str(frame.attrs.get("source", "DataFrame"))
-    df = _as_text(frame.reset_index(drop=True))
+    df = _as_text(frame.reset_index(drop=True)).astype(object)  # object cells, as from a file
     df.columns = _unique_names([str(c).strip() for c in df.columns])
     if df.empty:
         raise InputError(f"{source}: the table has no rows")

@@ -14,7 +14,6 @@ layers (web tiles are an option). All user text is HTML-escaped.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import os
@@ -30,6 +29,7 @@ import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
 
+from ..geo.reference import outlines_in_bbox
 from ..metrics import unit_owner
 from ..result import Summary, as_summary
 from .html import (FLAG_RED, PALETTE, PALETTE_EXTRA, esc, finite_or_none, fmt_hours, fmt_money,
@@ -261,29 +261,14 @@ def _dissolve(geoms: np.ndarray, keys: Sequence) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- background
 
 
-def _plotly_geo_dir() -> Path:
-    import _plotly_geo
-
-    return Path(_plotly_geo.__file__).parent / "package_data"
-
-
-@functools.lru_cache(maxsize=8)
-def _read_outline(name: str, bbox: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
-    path = _plotly_geo_dir() / name
-    g = gpd.read_file(path, bbox=bbox, columns=[])
-    # cb_* shapefiles ship without .prj: they are NAD83 geographic, ~EPSG:4326 at map scale
-    g = g.set_crs("EPSG:4326", allow_override=True)
-    return g
-
-
 def background_outlines(bounds: Sequence[float], tol: float) -> dict | None:
     """State and county outlines around ``bounds`` as two GeoJSON dicts (or None)."""
     minx, miny, maxx, maxy = bounds
     dx, dy = max((maxx - minx) * 1.5, 0.5), max((maxy - miny) * 1.0, 0.4)
     box = (round(minx - dx, 2), round(miny - dy, 2), round(maxx + dx, 2), round(maxy + dy, 2))
     try:
-        states = _read_outline("cb_2016_us_state_500k.shp", box)
-        counties = _read_outline("cb_2016_us_county_500k.shp", box)
+        states = outlines_in_bbox("states", box)
+        counties = outlines_in_bbox("counties", box)
     except Exception as exc:  # noqa: BLE001 - no background is not fatal
         log.warning("no background outlines: %s", exc)
         return None
