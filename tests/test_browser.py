@@ -182,6 +182,18 @@ def test_moved_table_sorts(driver, pages):
     assert vals[0] == sorted(vals[0]) and vals[1] == sorted(vals[1], reverse=True)
 
 
+def test_money_in_the_page_is_pythons(driver, pages):
+    from test_maps import MONEY_CASES
+
+    from territory.web.html import fmt_money
+
+    _load(driver, pages["map"])
+    cases = [x for x in MONEY_CASES if x is not None and x == x]
+    js = driver.execute_script("return arguments[0].map(function (x) { return TT.money(x); })",
+                               cases)
+    assert js == [fmt_money(x) for x in cases]
+
+
 def screenshot(page: Path, out: Path, width: int = 1400, height: int = 900, *,
                full_page: bool = False) -> Path:
     """Save a PNG of ``page`` in headless Chromium (``full_page``: the whole scroll height)."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 from . import __version__
 from .config import ScenarioConfig, load_config
 from .errors import InfeasibleError, InputError, TerritoryError
+from .web.html import fmt_money
 
 if TYPE_CHECKING:  # the heavy imports wait until a command runs, so --help stays quick
     import pandas as pd
@@ -46,10 +47,6 @@ def _setup_logging(verbosity: int) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _fmt_money(x: float) -> str:
-    return f"${x / 1e6:,.2f}M" if abs(x) >= 1e6 else f"${x / 1e3:,.0f}K"
-
-
 def summary_table(rows: list[tuple[str, Summary, pd.DataFrame | None]]) -> str:
     """A short text table of scenario results for the terminal."""
     head = (f"{'scenario':<16} {'status':<17} {'reps':>4} {'gap':>6} {'TAM min–max':>19} "
@@ -62,7 +59,7 @@ def summary_table(rows: list[tuple[str, Summary, pd.DataFrame | None]]) -> str:
         gap = "—" if s.mip_gap is None else f"{s.mip_gap:.1%}"
         moved = "—" if s.moved_share is None else f"{s.moved_share:.0%}"
         fair = "—" if s.fairness_share is None else f"{s.fairness_share:.0%}"
-        tam = f"{_fmt_money(card['tam'].min())}–{_fmt_money(card['tam'].max())}"
+        tam = f"{fmt_money(card['tam'].min())}–{fmt_money(card['tam'].max())}"
         units = f"{card['account_units'].min()}–{card['account_units'].max()}"
         drive = f"{card['drive_hours_per_month'].max():.1f}"
         lines.append(f"{name:<16} {s.status[:17]:<17} {s.n_reps:>4} {gap:>6} {tam:>19} "

@@ -1,8 +1,17 @@
 """Scenario configuration: one TOML file per scenario, parsed into frozen dataclasses.
 
-Every field is optional and defaults to the domain numbers (tiers, bands, cadence, drive-time flags).
-Unknown keys are an error that names the key, so a typo never silently
-falls back to a default. TOML is parsed with :mod:`tomllib` (no code runs).
+Every field is optional and defaults to the domain numbers of the tool
+(tiers 3/2/1 account units, +-15% TAM, 100-150 account units, ...). Every
+field is validated **by type** with pydantic v2 in strict mode: ``contiguity =
+"no"`` is not a boolean, ``seed = 7.5`` not an integer and ``tam_tolerance =
+"0.15"`` not a number, so each is refused instead of coerced. Wrong types,
+ranges, choices and unknown keys raise :class:`~territory.errors.InputError`
+with one line naming the key, the value and what is allowed (exit 2); a typo
+never silently falls back to a default. TOML is parsed with :mod:`tomllib`
+(no code runs).
+
+The sections are pydantic dataclasses: frozen, attribute access, and
+:func:`dataclasses.replace` re-validates the copy.
 
 Example
 -------
@@ -38,13 +47,20 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass, field
+import types
+import typing
+from dataclasses import field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Literal, Mapping, Union
+
+import annotated_types as at
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.dataclasses import dataclass as _pydantic_dataclass
 
 from .errors import InputError
 
 __all__ = [
+    "AccountsConfig",
     "BalanceConfig",
     "ColumnsConfig",
     "DisruptionConfig",
@@ -63,20 +79,147 @@ DEFAULT_ROAD_FILTER = (
     'secondary|secondary_link|tertiary|tertiary_link|unclassified|residential"]'
 )
 
+# strict: no coercion ("no" is not a bool, 7.5 not an int, "0.15" not a float);
+# forbid: an unknown key is an error, never a silently ignored typo.
+_STRICT = ConfigDict(strict=True, extra="forbid")
 
-def _check_fraction(name: str, value: float, *, upper: float = 1.0) -> None:
-    if not (0.0 <= float(value) <= upper):
-        raise InputError(f"config: {name} must be between 0 and {upper}, got {value!r}")
-
-
-def _check_positive(name: str, value: float) -> None:
-    if not float(value) > 0:
-        raise InputError(f"config: {name} must be positive, got {value!r}")
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
 
 
-@dataclass(frozen=True)
+def _section(where: str):
+    """Decorator: a frozen, strictly validated pydantic dataclass for TOML table ``[where]``.
+
+    Construction errors become one-line :class:`InputError` s naming the key.
+    """
+
+    def wrap(cls: type) -> type:
+        cls = _pydantic_dataclass(frozen=True, config=_STRICT)(cls)
+        validated_init = cls.__init__
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            try:
+                validated_init(self, *args, **kwargs)
+            except ValidationError as exc:
+                raise InputError(_message(exc, cls, where)) from None
+
+        __init__.__doc__ = validated_init.__doc__
+        cls.__init__ = __init__
+        cls._where = where
+        return cls
+
+    return wrap
+
+
+# ----------------------------------------------------------------------------- messages
+
+
+def _strip_optional(tp: Any) -> tuple[Any, bool]:
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def _bounds(metadata: list) -> str:
+    parts = []
+    for m in metadata:
+        for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if isinstance(m, getattr(at, {"ge": "Ge", "gt": "Gt", "le": "Le", "lt": "Lt"}[attr])):
+                parts.append(f"{sym} {getattr(m, attr):g}")
+    return " and ".join(parts)
+
+
+def _describe(tp: Any, metadata: list | None = None) -> str:
+    """What a field of type ``tp`` allows, in TOML words."""
+    tp, optional = _strip_optional(tp)
+    metadata = list(metadata or [])
+    if typing.get_origin(tp) is Annotated:
+        tp, *extra = typing.get_args(tp)
+        for e in extra:
+            metadata.extend(getattr(e, "metadata", [e]))
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        opts = [repr(a) for a in typing.get_args(tp)]
+        text = " or ".join([", ".join(opts[:-1]), opts[-1]]) if len(opts) > 1 else opts[0]
+    elif tp is bool:
+        text = "true or false"
+    elif tp is int:
+        text = "a whole number"
+    elif tp is float:
+        text = "a number"
+    elif tp is str:
+        text = "a quoted string"
+    elif origin is tuple:
+        args = typing.get_args(tp)
+        text = f"a list of {len(args)} values, each {_describe(args[0])}"
+    elif origin in (dict, Mapping):
+        text = f"a table whose values are each {_describe(typing.get_args(tp)[1])}"
+    elif dataclasses.is_dataclass(tp):
+        text = f"a table [{getattr(tp, '_where', tp.__name__)}]"
+    else:
+        text = str(tp)
+    bounds = _bounds(metadata)
+    text = f"{text} {bounds}" if bounds else text
+    return f"{text} (or leave it out)" if optional else text
+
+
+def _field_of(cls: type, loc: tuple) -> tuple[str, str | None]:
+    """The dotted key of an error location and what that key allows."""
+    names, allowed, current = [], None, cls
+    for part in loc:
+        fields = getattr(current, "__pydantic_fields__", None)
+        if fields is None or part not in fields:
+            names.append(f"[{part}]" if isinstance(part, int) else str(part))
+            continue
+        names.append(part)
+        info = fields[part]
+        allowed = _describe(info.annotation, info.metadata)
+        inner, _ = _strip_optional(info.annotation)
+        current = inner if dataclasses.is_dataclass(inner) else None
+    return ".".join(names).replace(".[", "["), allowed
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(v)
+
+
+def _message(exc: ValidationError, cls: type, where: str) -> str:
+    """One line for the first error: the key, the value, what is allowed."""
+    err = exc.errors(include_url=False)[0]
+    prefix = f"{where}." if where else ""
+    key, allowed = _field_of(cls, tuple(err["loc"]))
+    if err["type"] == "unexpected_keyword_argument":
+        known = ", ".join(f.name for f in dataclasses.fields(cls))
+        return f"config: unknown key {prefix}{key} (known keys{' of [' + where + ']' if where else ''}: {known})"
+    if not err["loc"]:  # a rule across keys (model validator)
+        msg = str(err["ctx"]["error"]) if "ctx" in err and "error" in err["ctx"] else err["msg"]
+        return f"config: [{where or 'scenario'}] {msg}"
+    detail = err["msg"].removeprefix("Value error, ")
+    detail = detail[0].lower() + detail[1:]
+    if err["type"] == "literal_error":
+        return f"config: {prefix}{key} = {_value(err['input'])} is not allowed; allowed: {allowed}"
+    return (f"config: {prefix}{key} = {_value(err['input'])} is not allowed: {detail}; "
+            f"allowed: {allowed}")
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+@_section("columns")
 class ColumnsConfig:
-    """Names of the input columns in the user's accounts file."""
+    """Names of the input columns in the user's accounts file.
+
+    ``decimal`` is the decimal mark of the number columns (revenue, lat, lon):
+    ``"auto"`` detects it per column (``1.234,56`` vs ``1,234.56``) and refuses
+    a column where both readings fit; ``"."`` or ``","`` force it.
+    """
 
     account_id: str = "account_id"
     name: str = "name"
@@ -86,9 +229,25 @@ class ColumnsConfig:
     lon: str = "lon"
     tier: str = "tier"
     current_rep: str = "current_rep"
+    decimal: Literal["auto", ".", ","] = "auto"
 
 
-@dataclass(frozen=True)
+@_section("accounts")
+class AccountsConfig:
+    """Plausibility checks on the accounts, beyond their format.
+
+    An account whose revenue is more than ``revenue_outlier_z`` robust standard
+    deviations (1.4826 x the median absolute deviation) above the median of
+    log10 revenue, or above ``max_revenue`` when set, is rejected with a reason
+    naming it: one mistyped 1e15 would otherwise size every band. Set
+    ``revenue_outlier_z = inf`` to keep every account.
+    """
+
+    revenue_outlier_z: Positive = 6.0
+    max_revenue: Positive | None = None
+
+
+@_section("tiers")
 class TierConfig:
     """How accounts are tiered A/B/C and what each tier weighs.
 
@@ -97,29 +256,27 @@ class TierConfig:
     tier B. A ``tier`` column in the input wins over both.
     """
 
-    method: str = "threshold"
-    a_min_revenue: float = 100_000.0
-    b_min_revenue: float = 25_000.0
-    a_share: float = 0.15
-    b_share: float = 0.35
-    a_units: int = 3
-    b_units: int = 2
-    c_units: int = 1
-    a_touches_per_year: float = 12.0
-    b_touches_per_year: float = 6.0
-    c_touches_per_year: float = 4.0
+    method: Literal["threshold", "percentile"] = "threshold"
+    a_min_revenue: NonNegative = 100_000.0
+    b_min_revenue: NonNegative = 25_000.0
+    a_share: Fraction = 0.15
+    b_share: Fraction = 0.35
+    a_units: Annotated[int, Field(ge=0)] = 3
+    b_units: Annotated[int, Field(ge=0)] = 2
+    c_units: Annotated[int, Field(ge=0)] = 1
+    a_touches_per_year: NonNegative = 12.0
+    b_touches_per_year: NonNegative = 6.0
+    c_touches_per_year: NonNegative = 4.0
 
-    def __post_init__(self) -> None:
-        if self.method not in ("threshold", "percentile"):
-            raise InputError(
-                f"config: tiers.method must be 'threshold' or 'percentile', got {self.method!r}"
-            )
+    @model_validator(mode="after")
+    def _ordered(self) -> "TierConfig":
         if self.b_min_revenue > self.a_min_revenue:
-            raise InputError("config: tiers.b_min_revenue must not exceed tiers.a_min_revenue")
-        _check_fraction("tiers.a_share", self.a_share)
-        _check_fraction("tiers.b_share", self.b_share)
+            raise ValueError(f"b_min_revenue ({self.b_min_revenue:g}) must not exceed "
+                             f"a_min_revenue ({self.a_min_revenue:g})")
         if self.a_share + self.b_share > 1:
-            raise InputError("config: tiers.a_share + tiers.b_share must not exceed 1")
+            raise ValueError(f"a_share + b_share ({self.a_share:g} + {self.b_share:g}) "
+                             "must not exceed 1")
+        return self
 
     def units_of(self, tier: str) -> int:
         """Account units of a tier letter."""
@@ -134,7 +291,7 @@ class TierConfig:
         }[tier]
 
 
-@dataclass(frozen=True)
+@_section("balance")
 class BalanceConfig:
     """The balance bands every rep must meet.
 
@@ -142,23 +299,22 @@ class BalanceConfig:
     ``penalty`` per unit of relative excess, and the breach is reported.
     """
 
-    tam_tolerance: float = 0.15
-    account_units_min: float = 100.0
-    account_units_max: float = 150.0
+    tam_tolerance: Fraction = 0.15
+    account_units_min: NonNegative = 100.0
+    account_units_max: NonNegative = 150.0
     soft_tam: bool = False
     soft_account_units: bool = False
-    penalty: float = 1000.0
+    penalty: NonNegative = 1000.0
 
-    def __post_init__(self) -> None:
-        _check_fraction("balance.tam_tolerance", self.tam_tolerance)
-        if self.account_units_min < 0 or self.account_units_max < self.account_units_min:
-            raise InputError(
-                "config: balance needs 0 <= account_units_min <= account_units_max, got "
-                f"{self.account_units_min}..{self.account_units_max}"
-            )
+    @model_validator(mode="after")
+    def _band(self) -> "BalanceConfig":
+        if self.account_units_max < self.account_units_min:
+            raise ValueError("account_units_min must not exceed account_units_max, got "
+                             f"{self.account_units_min:g}..{self.account_units_max:g}")
+        return self
 
 
-@dataclass(frozen=True)
+@_section("solver")
 class SolverConfig:
     """Which MIP solver, and how long it may take.
 
@@ -167,33 +323,25 @@ class SolverConfig:
     repair, fix-and-optimise over neighbouring reps) for large instances;
     ``"auto"`` picks by size. Under a wall-clock limit the search depth depends
     on the machine: set ``lns_iterations`` when a large run must repeat exactly.
+    ``name`` is case-insensitive.
     """
 
-    name: str = "highs"
-    time_limit_seconds: float = 60.0
-    mip_gap: float = 0.005
-    threads: int = 0
-    candidates: int = 6
+    name: Literal["highs", "cbc"] = "highs"
+    time_limit_seconds: Positive = 60.0
+    mip_gap: Fraction = 0.005
+    threads: Annotated[int, Field(ge=0)] = 0
+    candidates: Annotated[int, Field(ge=1)] = 6
     msg: bool = False
-    engine: str = "auto"
-    lns_iterations: int | None = None
+    engine: Literal["auto", "pulp", "lns"] = "auto"
+    lns_iterations: Annotated[int, Field(ge=1)] | None = None
 
-    def __post_init__(self) -> None:
-        if self.name.lower() not in ("highs", "cbc"):
-            raise InputError(f"config: solver.name must be 'highs' or 'cbc', got {self.name!r}")
-        _check_positive("solver.time_limit_seconds", self.time_limit_seconds)
-        _check_fraction("solver.mip_gap", self.mip_gap)
-        if self.candidates < 1:
-            raise InputError("config: solver.candidates must be at least 1")
-        if self.engine not in ("auto", "pulp", "lns"):
-            raise InputError(
-                f"config: solver.engine must be 'auto', 'pulp' or 'lns', got {self.engine!r}"
-            )
-        if self.lns_iterations is not None and self.lns_iterations < 1:
-            raise InputError("config: solver.lns_iterations must be at least 1")
+    @field_validator("name", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return v.lower() if isinstance(v, str) else v
 
 
-@dataclass(frozen=True)
+@_section("objective")
 class ObjectiveConfig:
     """What the optimizer minimises besides the hard constraints.
 
@@ -204,22 +352,12 @@ class ObjectiveConfig:
     share of accounts moved off their current rep.
     """
 
-    weight: str = "tam"
-    disruption_weight: float = 0.0
-    compactness_weight: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.weight not in ("tam", "visits"):
-            raise InputError(
-                f"config: objective.weight must be 'tam' or 'visits', got {self.weight!r}"
-            )
-        if self.disruption_weight < 0:
-            raise InputError("config: objective.disruption_weight must be >= 0")
-        if self.compactness_weight < 0:
-            raise InputError("config: objective.compactness_weight must be >= 0")
+    weight: Literal["tam", "visits"] = "tam"
+    disruption_weight: NonNegative = 0.0
+    compactness_weight: NonNegative = 0.0
 
 
-@dataclass(frozen=True)
+@_section("disruption")
 class DisruptionConfig:
     """Limit on how much of the current alignment may change.
 
@@ -227,19 +365,11 @@ class DisruptionConfig:
     of TAM (``basis="tam"``) whose rep changes; ``None`` means no cap.
     """
 
-    max_moved_share: float | None = None
-    basis: str = "accounts"
-
-    def __post_init__(self) -> None:
-        if self.max_moved_share is not None:
-            _check_fraction("disruption.max_moved_share", self.max_moved_share)
-        if self.basis not in ("accounts", "tam"):
-            raise InputError(
-                f"config: disruption.basis must be 'accounts' or 'tam', got {self.basis!r}"
-            )
+    max_moved_share: Fraction | None = None
+    basis: Literal["accounts", "tam"] = "accounts"
 
 
-@dataclass(frozen=True)
+@_section("travel")
 class TravelConfig:
     """Where drive times come from and how travel burden is judged.
 
@@ -251,66 +381,63 @@ class TravelConfig:
     ``service_minutes_per_visit`` is the time spent at each account: drive hours
     plus visits x service time above ``working_hours_per_month`` make a plan
     impossible for that rep (flagged, never silently reported).
+    ``max_home_km``: a rep whose home is farther than this (great-circle) from
+    every placed account is refused, naming the rep (a mistyped home ZIP).
     """
 
-    source: str = "estimate"
+    source: Literal["download", "file", "estimate"] = "estimate"
     path: str | None = None
     custom_filter: str = DEFAULT_ROAD_FILTER
-    buffer_km: float = 5.0
-    circuity: float = 1.3
-    estimate_speed_kph: float = 50.0
-    max_snap_km: float = 2.0
-    max_route_seconds: float | None = None
-    visits_per_day: int = 4
-    working_hours_per_month: float = 160.0
-    max_drive_hours_per_month: float = 30.0
-    max_travel_share: float = 0.25
-    service_minutes_per_visit: float = 45.0
-    fallback_speeds_kph: Mapping[str, float] = field(default_factory=dict)
+    buffer_km: NonNegative = 5.0
+    circuity: Positive = 1.3
+    estimate_speed_kph: Positive = 50.0
+    max_snap_km: Positive = 2.0
+    max_route_seconds: Positive | None = None
+    visits_per_day: Annotated[int, Field(ge=1)] = 4
+    working_hours_per_month: Positive = 160.0
+    max_drive_hours_per_month: Positive = 30.0
+    max_travel_share: Fraction = 0.25
+    service_minutes_per_visit: NonNegative = 45.0
+    max_home_km: Positive = 250.0
+    fallback_speeds_kph: dict[str, Positive] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if self.source not in ("download", "file", "estimate"):
-            raise InputError(
-                "config: travel.source must be 'download', 'file' or 'estimate', "
-                f"got {self.source!r}"
-            )
+    @field_validator("fallback_speeds_kph", mode="before")
+    @classmethod
+    def _plain_dict(cls, v: Any) -> Any:
+        # a Mapping (e.g. a frozen view) is fine; strict mode takes only dicts
+        return dict(v) if isinstance(v, Mapping) else v
+
+    @model_validator(mode="after")
+    def _path_for_file(self) -> "TravelConfig":
         if self.source == "file" and not self.path:
-            raise InputError("config: travel.source = 'file' needs travel.path")
-        for name in ("circuity", "estimate_speed_kph", "max_snap_km",
-                     "working_hours_per_month", "max_drive_hours_per_month"):
-            _check_positive(f"travel.{name}", getattr(self, name))
-        if self.visits_per_day < 1:
-            raise InputError("config: travel.visits_per_day must be at least 1")
-        if not self.service_minutes_per_visit >= 0:
-            raise InputError("config: travel.service_minutes_per_visit must be >= 0, got "
-                             f"{self.service_minutes_per_visit!r}")
-        _check_fraction("travel.max_travel_share", self.max_travel_share)
-        object.__setattr__(self, "fallback_speeds_kph", dict(self.fallback_speeds_kph))
+            raise ValueError("source = 'file' needs travel.path")
+        return self
 
 
-@dataclass(frozen=True)
+@_section("quota")
 class QuotaConfig:
     """Quota by the TAM formula: team average x TAM / mean TAM, capped.
 
     ``team_target`` is the team's total quota; 0 means "report multipliers only".
+    ``ramp`` is the share of quota in a rep's first, second and later years.
     """
 
-    team_target: float = 0.0
-    cap: float = 0.30
-    ramp: tuple[float, float, float] = (0.6, 0.8, 1.0)
+    team_target: NonNegative = 0.0
+    cap: Fraction = 0.30
+    ramp: tuple[Annotated[float, Field(gt=0, le=1)], Annotated[float, Field(gt=0, le=1)],
+                Annotated[float, Field(gt=0, le=1)]] = (0.6, 0.8, 1.0)
     as_of: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.team_target < 0:
-            raise InputError("config: quota.team_target must be >= 0")
-        _check_fraction("quota.cap", self.cap)
-        ramp = tuple(float(x) for x in self.ramp)
-        if len(ramp) != 3 or not all(0 < x <= 1 for x in ramp):
-            raise InputError("config: quota.ramp must be three fractions in (0, 1]")
-        object.__setattr__(self, "ramp", ramp)
+    @field_validator("ramp", mode="before")
+    @classmethod
+    def _list_to_tuple(cls, v: Any) -> Any:
+        # TOML has arrays, not tuples; strict mode takes only a tuple
+        if isinstance(v, (list, tuple)) and len(v) != 3:
+            raise ValueError(f"ramp needs 3 shares (year 1, year 2, later), got {len(v)}")
+        return tuple(v) if isinstance(v, list) else v
 
 
-@dataclass(frozen=True)
+@_section("")
 class ScenarioConfig:
     """One scenario: everything that decides a plan besides the input files.
 
@@ -320,20 +447,22 @@ class ScenarioConfig:
     holding accounts). ``adjacency`` decides which units touch for contiguity:
     ``"queen"`` (a shared corner is enough) or ``"rook"`` (a shared edge).
     ``nearest_unit_km`` is how far a PO-box / unique ZIP or a point off every
-    polygon may be placed in the nearest unit (farther: rejected). ``n_reps`` keeps the first n reps of the roster (or
-    designs n territories when no roster is given).
+    polygon may be placed in the nearest unit (farther: rejected). ``n_reps``
+    keeps the first n reps of the roster (or designs n territories when no
+    roster is given).
     """
 
     name: str = "scenario"
     description: str = ""
-    unit_level: str = "zip"
-    region: str = "states"
-    adjacency: str = "queen"
-    nearest_unit_km: float = 10.0
-    n_reps: int | None = None
+    unit_level: Literal["zip", "county"] = "zip"
+    region: Literal["states", "all", "accounts"] = "states"
+    adjacency: Literal["queen", "rook"] = "queen"
+    nearest_unit_km: Positive = 10.0
+    n_reps: Annotated[int, Field(ge=1)] | None = None
     contiguity: bool = True
-    seed: int = 42
+    seed: Annotated[int, Field(ge=0)] = 42
     columns: ColumnsConfig = field(default_factory=ColumnsConfig)
+    accounts: AccountsConfig = field(default_factory=AccountsConfig)
     tiers: TierConfig = field(default_factory=TierConfig)
     balance: BalanceConfig = field(default_factory=BalanceConfig)
     solver: SolverConfig = field(default_factory=SolverConfig)
@@ -342,60 +471,37 @@ class ScenarioConfig:
     travel: TravelConfig = field(default_factory=TravelConfig)
     quota: QuotaConfig = field(default_factory=QuotaConfig)
 
-    def __post_init__(self) -> None:
-        if self.unit_level not in ("zip", "county"):
-            raise InputError(
-                f"config: unit_level must be 'zip' or 'county', got {self.unit_level!r}"
-            )
-        if self.region not in ("states", "all", "accounts"):
-            raise InputError(
-                f"config: region must be 'states', 'all' or 'accounts', got {self.region!r}"
-            )
-        _check_positive("nearest_unit_km", self.nearest_unit_km)
-        if self.adjacency not in ("queen", "rook"):
-            raise InputError(
-                f"config: adjacency must be 'queen' or 'rook', got {self.adjacency!r}"
-            )
-        if self.n_reps is not None and self.n_reps < 1:
-            raise InputError("config: n_reps must be at least 1")
-
     def replace(self, **changes: Any) -> "ScenarioConfig":
-        """A copy with some top-level fields changed."""
+        """A validated copy with some top-level fields changed."""
         return dataclasses.replace(self, **changes)
 
 
-_SECTIONS: dict[str, type] = {
-    "columns": ColumnsConfig,
-    "tiers": TierConfig,
-    "balance": BalanceConfig,
-    "solver": SolverConfig,
-    "objective": ObjectiveConfig,
-    "disruption": DisruptionConfig,
-    "travel": TravelConfig,
-    "quota": QuotaConfig,
-}
+def _sections() -> dict[str, type]:
+    """The TOML tables: every field of :class:`ScenarioConfig` that is a section."""
+    fields = ScenarioConfig.__pydantic_fields__
+    return {name: info.annotation for name, info in fields.items()
+            if dataclasses.is_dataclass(info.annotation)}
 
 
-def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
+_SECTIONS: dict[str, type] = _sections()
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
     if not isinstance(data, Mapping):
-        raise InputError(f"config: [{where}] must be a table")
-    known = {f.name for f in dataclasses.fields(cls)}
-    for key in data:
-        if key not in known:
-            raise InputError(
-                f"config: unknown key {where + '.' if where else ''}{key!r} "
-                f"(known: {', '.join(sorted(known))})"
-            )
-    try:
-        return cls(**data)
-    except TypeError as exc:  # wrong value types surface here
-        raise InputError(f"config: bad value in [{where or 'scenario'}]: {exc}") from exc
+        raise InputError(f"config: {where} = {_value(data)} is not allowed; allowed: a table "
+                         f"[{where}]")
+    return cls(**data)
 
 
 def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None) -> ScenarioConfig:
     """Build a :class:`ScenarioConfig` from a parsed TOML mapping.
 
     Relative paths (``travel.path``) are resolved against ``base_dir``.
+
+    Raises
+    ------
+    InputError
+        One line naming the first bad key, its value and what is allowed.
     """
     top: dict[str, Any] = {}
     for key, value in data.items():
@@ -403,12 +509,12 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None) -
             section = dict(value) if isinstance(value, Mapping) else value
             if key == "travel" and base_dir is not None and isinstance(section, dict):
                 p = section.get("path")
-                if p and not Path(p).is_absolute():
+                if isinstance(p, str) and p and not Path(p).is_absolute():
                     section["path"] = str((base_dir / p).resolve())
             top[key] = _build(_SECTIONS[key], section, key)
         else:
             top[key] = value
-    return _build(ScenarioConfig, top, "")
+    return ScenarioConfig(**top)
 
 
 def load_config(path: str | Path | None) -> ScenarioConfig:
@@ -429,4 +535,7 @@ def load_config(path: str | Path | None) -> ScenarioConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"config: {p} is not valid TOML: {exc}") from exc
     data.setdefault("name", p.stem)
-    return config_from_dict(data, base_dir=p.parent)
+    try:
+        return config_from_dict(data, base_dir=p.parent)
+    except InputError as exc:  # name the file, not only the key
+        raise InputError(str(exc).replace("config: ", f"config {p}: ", 1)) from None

@@ -29,14 +29,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .html import (CSS, esc, finite_or_none, fmt_hours, fmt_money, js_data, leaflet_css,
-                    leaflet_js, svg_bar_chart)
-from .html import JS as MAP_JS
-from .maps import background_outlines, display_tolerance, rep_colours, scenario_data
+from markupsafe import Markup
 
 from ..io.export import safe_csv_value, unguard_csv_value
 from ..metrics import moved_mask
 from ..result import Summary, load_summary
+from .assets import render_template, static_text
+from .html import (esc, finite_or_none, fmt_hours, fmt_money, js_data, leaflet_css, leaflet_js,
+                   map_css, map_js, svg_bar_chart)
+from .maps import background_outlines, display_tolerance, rep_colours, scenario_data
 
 __all__ = ["compare_page", "load_result", "moved_accounts"]
 
@@ -165,7 +166,7 @@ def _fmt_yes(x: Any) -> str:
 
 # (label, key, formatter, better: "min" | "max" | "true" | None)
 _ROWS: list[tuple[str, str, Callable[[Any], str], str | None]] = [
-    ("Solver status", "status", lambda x: esc(x if x is not None else "—"), None),
+    ("Solver status", "status", lambda x: str(x if x is not None else "—"), None),
     ("MIP gap", "gap", _fmt_pct, "min"),
     ("TAM per rep, min", "tam_min", fmt_money, "max"),
     ("TAM per rep, max", "tam_max", fmt_money, "min"),
@@ -214,9 +215,9 @@ def _best(values: list[Any], better: str | None) -> set[int]:
     return {i for i, v in nums if abs(v - b) <= 1e-9 * max(1, abs(b))}
 
 
-def _scorecard_table(results: list[_Result], metrics: list[dict]) -> str:
-    head = "".join(f"<th>{esc(r.name)}</th>" for r in results)
-    rows = [f"<table class='score'><thead><tr><th class='l'>Metric</th>{head}</tr></thead><tbody>"]
+def _score_rows(metrics: list[dict]) -> list[dict]:
+    """The scorecard table's rows: label, direction hint, and a text and class per scenario."""
+    out = []
     for label, key, fmt, better in _ROWS:
         vals = [m.get(key) for m in metrics]
         best = _best(vals, better)
@@ -224,19 +225,18 @@ def _scorecard_table(results: list[_Result], metrics: list[dict]) -> str:
                 "true": "yes is better"}.get(better or "", "")
         warn = [_WARN[key](v, m) if key in _WARN and v is not None else False
                 for v, m in zip(vals, metrics)]
-        cells = "".join(
-            f"<td class='{'best' if i in best else ''}{' warn' if warn[i] else ''}'>"
-            f"{fmt(v) if v is not None else '—'}</td>"
-            for i, v in enumerate(vals))
-        rows.append(f"<tr><th class='l' title='{esc(hint)}'>{esc(label)}</th>{cells}</tr>")
-    rows.append("</tbody></table>")
-    return "".join(rows)
+        cells = [{"text": fmt(v) if v is not None else "—",
+                  "cls": ("best" if i in best else "") + (" warn" if warn[i] else "")}
+                 for i, v in enumerate(vals)]
+        out.append({"label": label, "hint": hint, "cells": cells})
+    return out
 
 
 # ----------------------------------------------------------------------------- charts
 
 
-def _charts(results: list[_Result], colours: dict[str, str]) -> str:
+def _charts(results: list[_Result], colours: dict[str, str]) -> list[Markup]:
+    """SVG charts, row by row: TAM, account units, drive hours (one per scenario each)."""
     cards = [r.scorecard for r in results]
     tam_max = max([float(c["tam"].max()) for c in cards if "tam" in c and len(c)] or [1.0])
     au_max = max([float(c["account_units"].max()) for c in cards
@@ -247,7 +247,7 @@ def _charts(results: list[_Result], colours: dict[str, str]) -> str:
     for r, card in zip(results, cards):
         if card.empty:
             for k in rows:
-                rows[k].append("<p class='muted'>no scorecard</p>")
+                rows[k].append(Markup("<p class='muted'>no scorecard</p>"))
             continue
         s = r.summary
         ids = card["rep_id"].astype(str).tolist()
@@ -276,12 +276,8 @@ def _charts(results: list[_Result], colours: dict[str, str]) -> str:
             names, hrs, cols, title="Drive hours per month",
             line=thr, line_label=f"flag {thr:g} h", value_fmt=lambda v: f"{v:.1f}",
             vmax=max(hr_max, thr), flagged=[h > thr for h in hrs]))
-    n = len(results)
-    out = [f"<div class='grid cols{n}'>"]
-    for k in ("tam", "au", "hrs"):
-        out.extend(f"<div class='cell'>{svg}</div>" for svg in rows[k])
-    out.append("</div>")
-    return "".join(out)
+    # svg_bar_chart escapes every text it draws
+    return [Markup(svg) for k in ("tam", "au", "hrs") for svg in rows[k]]
 
 
 # ----------------------------------------------------------------------------- changes
@@ -339,21 +335,17 @@ def _units_moved(a: pd.DataFrame, b: pd.DataFrame) -> int | None:
     return int((m[common] != o[common]).sum())
 
 
-def _flows(mv: pd.DataFrame, colours: dict[str, str], limit: int = 8) -> str:
+def _flows(mv: pd.DataFrame, colours: dict[str, str], limit: int = 8) -> tuple[list[dict], int]:
+    """The largest rep-to-rep flows of moved accounts, and how many more there are."""
     if mv.empty:
-        return "<span class='muted'>none</span>"
+        return [], 0
     g = (mv.groupby(["from_rep", "from_name", "to_rep", "to_name"])
          .agg(n=("account_id", "size"), tam=("revenue", "sum")).reset_index()
          .sort_values(["tam", "n"], ascending=False))
-    items = []
-    for r in g.head(limit).itertuples():
-        items.append(
-            f"<li><span class='sw' style='background:{colours.get(r.from_rep, '#bbb')}'></span>"
-            f"{esc(r.from_name)} → <span class='sw' style='background:"
-            f"{colours.get(r.to_rep, '#bbb')}'></span>{esc(r.to_name)}: "
-            f"{r.n:,} acct, {fmt_money(float(r.tam))}</li>")
-    more = f"<li class='muted'>… {len(g) - limit} more flows</li>" if len(g) > limit else ""
-    return f"<ul class='flows'>{''.join(items)}{more}</ul>"
+    items = [{"from_colour": colours.get(r.from_rep, "#bbb"), "from_name": r.from_name,
+              "to_colour": colours.get(r.to_rep, "#bbb"), "to_name": r.to_name,
+              "text": f"{r.n:,} acct, {fmt_money(float(r.tam))}"} for r in g.head(limit).itertuples()]
+    return items, max(len(g) - limit, 0)
 
 
 def _slug(name: str) -> str:
@@ -373,146 +365,34 @@ def _csv_text(df: pd.DataFrame) -> str:
 # ----------------------------------------------------------------------------- page
 
 
-_PAGE_CSS = """
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;background:#f6f7f9}
-header{padding:16px 24px 8px;background:#fff;border-bottom:1px solid #e1e4e8}
-header h1{margin:0;font-size:22px}
-header p{margin:4px 0 0;color:#57606a}
-main{padding:8px 24px 40px}
-h2{font-size:18px;margin:26px 0 8px;border-bottom:2px solid #e1e4e8;padding-bottom:4px}
-.grid{display:grid;gap:14px}
-.grid.cols1{grid-template-columns:1fr}.grid.cols2{grid-template-columns:repeat(2,minmax(0,1fr))}.grid.cols3{grid-template-columns:repeat(3,minmax(0,1fr))}
-.card{background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:10px 12px}
-.card h3{margin:0 0 2px;font-size:16px}
-.card .desc{color:#57606a;font-size:13px;min-height:1.4em}
-.badge{display:inline-block;font-size:12px;padding:1px 7px;border-radius:10px;background:#e8f0fe;color:#1a4d8f;margin:4px 4px 0 0}
-.badge.est{background:#fff4d6;color:#7a5600;border:1px solid #d9a400;font-weight:600}
-.badge.bad{background:#fde7ea;color:#B00020}
-.badge.ok{background:#e6f4ea;color:#17602a}
-.mapbox{background:#fff;border:1px solid #e1e4e8;border-radius:8px;overflow:hidden}
-.mapbox h3{margin:0;padding:6px 10px;font-size:15px;border-bottom:1px solid #e1e4e8}
-.map{height:520px}
-.noplan{height:520px;display:flex;align-items:center;justify-content:center;color:#B00020}
-.hint{color:#57606a;font-size:12.5px;margin:6px 0 0}
-.replegend{display:flex;flex-wrap:wrap;gap:4px 14px;margin:10px 0 6px;font-size:13px}
-.sw{display:inline-block;width:13px;height:11px;border:1px solid #555;margin-right:4px;vertical-align:-1px;opacity:.85}
-table{border-collapse:collapse;background:#fff}
-table.score{min-width:60%}
-table.score th,table.score td{border:1px solid #e1e4e8;padding:4px 10px;text-align:right}
-table.score th.l{text-align:left;font-weight:500;cursor:help}
-table.score thead th{background:#f0f2f5;text-align:center}
-td.best{background:#d8f3dc;font-weight:700;color:#0f5132}
-td.best::after{content:" ★";color:#2d6a4f;font-size:11px}
-td.warn{color:#B00020;font-weight:700}
-td.warn::before{content:"⚑ ";font-size:11px}
-.cell{background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:6px;overflow-x:auto}
-svg.chart{width:100%;max-width:680px;height:auto;font:11px system-ui,sans-serif}
-svg.chart .ct{font-weight:600;font-size:12px}
-svg.chart .band{fill:#2d6a4f;fill-opacity:.12}
-svg.chart .band-edge{stroke:#2d6a4f;stroke-dasharray:3 2;stroke-width:1}
-svg.chart .mean{stroke:#333;stroke-width:1}
-svg.chart .threshold{stroke:#D1002C;stroke-width:2}
-svg.chart .cl{fill:#57606a;font-size:10px}
-svg.chart .thr{fill:#D1002C;font-weight:600}
-svg.chart .flag{fill:#B00020;font-weight:700}
-table.changes th,table.changes td{border:1px solid #e1e4e8;padding:4px 10px;text-align:right;vertical-align:top}
-table.changes th{background:#f0f2f5}
-table.changes td.l,table.changes th.l{text-align:left}
-ul.flows{margin:0;padding-left:16px;text-align:left;font-size:12.5px}
-.muted{color:#8c959f}
-.tools{margin:6px 0;display:flex;gap:12px;align-items:center;flex-wrap:wrap}
-.tools a.dl{display:inline-block;padding:4px 10px;border:1px solid #1a4d8f;border-radius:6px;color:#1a4d8f;text-decoration:none;font-size:13px}
-.tools a.dl:hover{background:#e8f0fe}
-.tools input{padding:4px 8px;border:1px solid #c9ced6;border-radius:6px;min-width:240px}
-.scroll{max-height:520px;overflow:auto;border:1px solid #e1e4e8;border-radius:6px}
-table.moved{width:100%;font-size:13px}
-table.moved th{position:sticky;top:0;background:#f0f2f5;cursor:pointer;user-select:none;white-space:nowrap}
-table.moved th::after{content:" ⇅";color:#8c959f;font-size:11px}
-table.moved th.asc::after{content:" ▲";color:#1f2328}
-table.moved th.desc::after{content:" ▼";color:#1f2328}
-table.moved th,table.moved td{padding:3px 8px;border-bottom:1px solid #eef0f3;text-align:left}
-table.moved td.num{text-align:right}
-footer{color:#57606a;font-size:12px;padding:12px 24px;border-top:1px solid #e1e4e8;background:#fff}
-"""
-
-_PAGE_JS = r"""
-(function () {
-  var maps = [];
-  var bg = TT_BG;
-  TT_DATA.forEach(function (D, i) {
-    var el = document.getElementById("map_" + i);
-    if (!el || !D) { maps.push(null); return; }
-    var m = L.map(el, {zoomSnap: 0.25, attributionControl: true});
-    D.background = bg;
-    var G = {background: L.layerGroup().addTo(m), territories: L.layerGroup().addTo(m),
-             labels: L.layerGroup().addTo(m), bases: L.layerGroup().addTo(m)};
-    var overlays = {"Rep names": G.labels, "Rep bases": G.bases};
-    if (D.current) { G.current = L.layerGroup(); overlays["Current alignment (dotted)"] = G.current; }
-    L.control.layers(null, overlays, {collapsed: true}).addTo(m);
-    L.control.scale({imperial: true}).addTo(m);
-    TT.scenario(m, D, G);
-    maps.push(m);
-  });
-  var live = maps.filter(function (m) { return m; });
-  TT.sync(live);
-  window.TT_MAPS = live;
-  // sortable tables
-  document.querySelectorAll("table.sortable").forEach(function (t) {
-    t.querySelectorAll("th").forEach(function (th, col) {
-      th.addEventListener("click", function () {
-        var asc = !th.classList.contains("asc");
-        t.querySelectorAll("th").forEach(function (h) { h.classList.remove("asc", "desc"); });
-        th.classList.add(asc ? "asc" : "desc");
-        var body = t.tBodies[0], rows = Array.prototype.slice.call(body.rows);
-        var num = th.dataset.num === "1";
-        rows.sort(function (a, b) {
-          var x = a.cells[col].dataset.v !== undefined ? a.cells[col].dataset.v : a.cells[col].textContent;
-          var y = b.cells[col].dataset.v !== undefined ? b.cells[col].dataset.v : b.cells[col].textContent;
-          var r = num ? (parseFloat(x) - parseFloat(y)) : x.localeCompare(y);
-          return asc ? r : -r;
-        });
-        rows.forEach(function (r) { body.appendChild(r); });
-      });
-    });
-  });
-  var f = document.getElementById("moved-filter");
-  if (f) f.addEventListener("input", function () {
-    var q = f.value.toLowerCase();
-    document.querySelectorAll("table.moved tbody tr").forEach(function (r) {
-      r.style.display = r.textContent.toLowerCase().indexOf(q) >= 0 ? "" : "none";
-    });
-  });
-})();
-"""
-
-
-def _cards(results: list[_Result]) -> str:
-    out = [f"<div class='grid cols{len(results)}'>"]
+def _cards(results: list[_Result]) -> list[dict]:
+    """One summary card per scenario: status, size, drive-time source, rules broken."""
+    out = []
     for r in results:
         s = r.summary
-        src = s.travel_source
-        badge = ("<span class='badge'>Drive times: OpenStreetMap road network</span>" if src == "osm"
-                 else "<span class='badge est'>Drive times: straight-line ESTIMATE</span>")
+        badges = [{"text": "Drive times: OpenStreetMap road network", "cls": "", "title": ""}
+                  if s.travel_source == "osm" else
+                  {"text": "Drive times: straight-line ESTIMATE", "cls": "est", "title": ""}]
         status = s.status
-        ok = status.lower() in ("optimal", "current alignment") or "feasible" == status.lower()
         viol = s.violations
-        out.append(
-            f"<div class='card'><h3>{esc(r.name)}</h3><div class='desc'>"
-            f"{esc(s.description)}</div>"
-            f"<span class='badge {'ok' if ok else 'bad'}'>{esc(status or 'unknown')}</span>"
-            f"<span class='badge'>{esc(s.n_reps if s.n_reps is not None else '?')} reps · "
-            f"{esc(s.n_units if s.n_units is not None else '?')} "
-            f"{esc(s.unit_level)} units</span>{badge}"
-            + (f"<span class='badge bad' title='{esc('; '.join(map(str, viol)))}'>"
-               f"{len(viol)} rule(s) broken</span>" if viol else "")
-            + "</div>")
-    out.append("</div>")
-    return "".join(out)
+        if viol:
+            badges.append({"text": f"{len(viol)} rule(s) broken", "cls": "bad",
+                           "title": "; ".join(map(str, viol))})
+        out.append({"name": r.name, "description": s.description,
+                    "status": status or "unknown",
+                    "ok": status.lower() in ("optimal", "current alignment", "feasible"),
+                    "n_reps": s.n_reps if s.n_reps is not None else "?",
+                    "n_units": s.n_units if s.n_units is not None else "?",
+                    "unit_level": s.unit_level, "badges": badges})
+    return out
 
 
 def compare_page(result_dirs: list[Path], out: Path) -> Path:
     """Write ``compare.html`` for 2–3 result folders, and ``moved_accounts_*.csv`` beside it.
+
+    Steps: read the folders (and a sibling ``current`` one), pick one colour per
+    rep and one view for all maps, build each map's data, the changes between
+    scenarios, the moved-accounts CSV files, and render the page template.
 
     Parameters
     ----------
@@ -532,151 +412,139 @@ def compare_page(result_dirs: list[Path], out: Path) -> Path:
     dirs = [Path(d) for d in result_dirs]
     if not 1 <= len(dirs) <= 3:
         raise ValueError(f"compare_page takes 1 to 3 result folders, got {len(dirs)}")
-    results = [load_result(d) for d in dirs]
-    seen: dict[str, int] = {}
-    for i, r in enumerate(results):  # duplicate scenario names get a suffix
-        if r.name in seen:
-            results[i] = dataclasses.replace(r, name=f"{r.name} ({r.dir.name})")
-        seen[r.name] = i
+    results, current = _load_results(dirs)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    sets = [r.territories for r in results + ([current] if current else [])
+            if r.territories is not None and len(r.territories)]
+    colours = rep_colours(sets) if sets else {}
+    bounds = _common_bounds(sets)
+    bg = background_outlines(bounds, display_tolerance(bounds)) if bounds else None
+    datas = [_map_data(r, current, colours, bounds) for r in results]
+    names = _rep_names(results + ([current] if current else []))
+    moved_frames, changes = _changes(results, current, names, colours)
+    csv_links = [_write_moved_csv(r, frame, out.parent) for r, frame in zip(results, moved_frames)]
+    page = _page(results, datas, bg, colours, [_metrics(r) for r in results], changes,
+                 moved_frames, csv_links)
+    out.write_text(page, encoding="utf-8")
+    return out
 
+
+def _load_results(dirs: list[Path]) -> tuple[list[_Result], _Result | None]:
+    """The scenarios (duplicate names get the folder as a suffix) and the current alignment."""
+    results = [load_result(d) for d in dirs]
+    seen: set[str] = set()
+    for i, r in enumerate(results):
+        if r.name in seen:
+            results[i] = dataclasses.replace(r, name=f"{r.name} ({r.dir.name})")
+        seen.add(r.name)
     current_dir = next((d.parent / "current" for d in dirs
                         if (d.parent / "current" / "territories.geojson").is_file()
                         and d.name != "current"), None)
-    current = load_result(current_dir) if current_dir is not None else None
-    sets = [r.territories for r in results if r.territories is not None and len(r.territories)]
+    return results, (load_result(current_dir) if current_dir is not None else None)
+
+
+def _common_bounds(sets: list[gpd.GeoDataFrame]) -> tuple[float, ...] | None:
+    """One extent for all maps (they pan and zoom together)."""
+    if not sets:
+        return None
+    tb = np.array([s.to_crs("EPSG:4326").total_bounds for s in sets])
+    return (tb[:, 0].min(), tb[:, 1].min(), tb[:, 2].max(), tb[:, 3].max())
+
+
+def _map_data(r: _Result, current: _Result | None, colours: dict[str, str],
+              bounds: tuple[float, ...] | None) -> dict | None:
+    """The map data of one scenario's territories (None when it has no plan)."""
+    if r.territories is None or not len(r.territories):
+        return None
+    reps = r.reps if not r.reps.empty else pd.DataFrame(
+        {"rep_id": r.territories["rep_id"],
+         "name": r.territories.get("name", r.territories["rep_id"]), "lon": np.nan, "lat": np.nan})
+    card = r.scorecard if not r.scorecard.empty else r.territories.drop(columns="geometry")
+    cur = None
     if current is not None and current.territories is not None:
-        sets.append(current.territories)
-    colours = rep_colours(sets) if sets else {}
-    names = _rep_names(results + ([current] if current else []))
+        cur = current.territories.rename(columns={"rep_id": "current_rep"})
+    d = scenario_data(r.territories, reps, None, card, r.summary, current=cur, colours=colours,
+                      background=False, unit_layer=False)
+    d["legend"] = None
+    if bounds is not None:
+        d["bounds"] = [[bounds[1], bounds[0]], [bounds[3], bounds[2]]]
+    return d
 
-    # one background and one view for all maps
-    bounds = None
-    if sets:
-        tb = np.array([s.to_crs("EPSG:4326").total_bounds for s in sets])
-        bounds = (tb[:, 0].min(), tb[:, 1].min(), tb[:, 2].max(), tb[:, 3].max())
-    bg = background_outlines(bounds, display_tolerance(bounds)) if bounds else None
 
-    datas: list[dict | None] = []
-    for r in results:
-        if r.territories is None or not len(r.territories):
-            datas.append(None)
-            continue
-        reps = r.reps if not r.reps.empty else pd.DataFrame(
-            {"rep_id": r.territories["rep_id"], "name": r.territories.get("name", r.territories["rep_id"]),
-             "lon": np.nan, "lat": np.nan})
-        card = r.scorecard if not r.scorecard.empty else r.territories.drop(columns="geometry")
-        cur = None
-        if current is not None and current.territories is not None:
-            cur = current.territories.rename(columns={"rep_id": "current_rep"})
-        d = scenario_data(r.territories, reps, None, card, r.summary, current=cur,
-                          colours=colours, background=False, unit_layer=False)
-        d["legend"] = None
-        if bounds is not None:
-            d["bounds"] = [[bounds[1], bounds[0]], [bounds[3], bounds[2]]]
-        datas.append(d)
-
-    metrics = [_metrics(r) for r in results]
-
-    # changes vs the first scenario and vs the current owners
-    moved_frames: list[pd.DataFrame] = []
-    change_rows = []
+def _changes(results: list[_Result], current: _Result | None, names: dict[str, str],
+             colours: dict[str, str]) -> tuple[list[pd.DataFrame], list[dict]]:
+    """Moved accounts per scenario (vs current owner and vs the first) and the change rows."""
     first = results[0]
+    frames: list[pd.DataFrame] = []
+    rows: list[dict] = []
     for i, r in enumerate(results):
         vs_cur = moved_accounts(pd.DataFrame(), r.assignments, basis="vs current owner",
                                 scenario=r.name, names=names)
         vs_first = (moved_accounts(first.assignments, r.assignments, basis=f"vs {first.name}",
                                    scenario=r.name, names=names) if i > 0 else None)
-        frames = [f for f in (vs_cur, vs_first) if f is not None]
-        both = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        moved_frames.append(both)
-        units_cur = (_units_moved(current.units, r.units) if current is not None else None)
+        parts = [f for f in (vs_cur, vs_first) if f is not None]
+        frames.append(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame())
         has_cur = "current_rep" in r.assignments and (r.assignments["current_rep"] != "").any()
-        change_rows.append(
-            (r, vs_cur if has_cur else None, units_cur, vs_first,
-             _units_moved(first.units, r.units) if i > 0 else None))
-
-    csv_links = []
-    for r, frame in zip(results, moved_frames):
-        fname = f"moved_accounts_{_slug(r.name)}.csv"
-        text = _csv_text(frame)
-        (out.parent / fname).write_text(text, encoding="utf-8", newline="")
-        uri = "data:text/csv;charset=utf-8;base64," + base64.b64encode(text.encode()).decode()
-        csv_links.append(f"<a class='dl' download='{esc(fname)}' href='{uri}'>⬇ {esc(fname)} "
-                         f"({len(frame):,} rows)</a>")
-
-    html = _page(results, datas, bg, colours, metrics, change_rows, moved_frames, csv_links)
-    out.write_text(html, encoding="utf-8")
-    return out
+        rows.append(_change_row(r, vs_cur if has_cur else None,
+                                _units_moved(current.units, r.units) if current is not None else None,
+                                vs_first, _units_moved(first.units, r.units) if i > 0 else None,
+                                colours, first.name))
+    return frames, rows
 
 
-def _change_table(change_rows: list, colours: dict[str, str], first: str) -> str:
-    head = ("<table class='changes'><thead><tr><th class='l'>Scenario</th>"
-            "<th>Accounts moved<br>vs current owner</th><th>Units moved<br>vs current</th>"
-            "<th>TAM moved<br>vs current</th>"
-            f"<th>Accounts moved<br>vs {esc(first)}</th><th>Units moved<br>vs {esc(first)}</th>"
-            f"<th>TAM moved<br>vs {esc(first)}</th><th class='l'>Largest flows (from → to)</th>"
-            "</tr></thead><tbody>")
-    rows = [head]
-    for r, vs_cur, units_cur, vs_first, units_first in change_rows:
-        def n(df):
-            return "—" if df is None else f"{len(df):,}"
+def _change_row(r: _Result, vs_cur: pd.DataFrame | None, units_cur: int | None,
+                vs_first: pd.DataFrame | None, units_first: int | None,
+                colours: dict[str, str], first: str) -> dict:
+    def n(df: pd.DataFrame | None) -> str:
+        return "—" if df is None else f"{len(df):,}"
 
-        def t(df):
-            return "—" if df is None else fmt_money(float(df["revenue"].sum()) if len(df) else 0.0)
+    def t(df: pd.DataFrame | None) -> str:
+        return "—" if df is None else fmt_money(float(df["revenue"].sum()) if len(df) else 0.0)
 
-        flows = vs_first if vs_first is not None else vs_cur
-        label = "" if flows is None else ("vs " + (first if vs_first is not None else "current"))
-        rows.append(
-            f"<tr><td class='l'><b>{esc(r.name)}</b></td><td>{n(vs_cur)}</td>"
-            f"<td>{_fmt_int(units_cur)}</td><td>{t(vs_cur)}</td><td>{n(vs_first)}</td>"
-            f"<td>{_fmt_int(units_first)}</td><td>{t(vs_first)}</td><td class='l'>"
-            f"<div class='muted'>{esc(label)}</div>"
-            f"{_flows(flows, colours) if flows is not None else '—'}</td></tr>")
-    rows.append("</tbody></table>")
-    return "".join(rows)
+    flows = vs_first if vs_first is not None else vs_cur
+    label = "" if flows is None else ("vs " + (first if vs_first is not None else "current"))
+    items, more = _flows(flows, colours) if flows is not None else (None, 0)
+    return {"name": r.name, "label": label, "flows": items, "more": more,
+            "figures": [n(vs_cur), _fmt_int(units_cur), t(vs_cur), n(vs_first),
+                       _fmt_int(units_first), t(vs_first)]}
 
 
-def _moved_table(frames: list[pd.DataFrame]) -> str:
-    allm = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(
-        len(f) for f in frames) else pd.DataFrame()
-    if allm.empty:
-        return "<p class='muted'>No account changes hands.</p>"
-    cols = [("scenario", "Scenario", 0), ("basis", "Compared with", 0),
-            ("account_id", "Account", 0), ("name", "Name", 0), ("tier", "Tier", 0),
-            ("revenue", "Revenue", 1), ("from_name", "From", 0), ("to_name", "To", 0)]
-    head = "".join(f"<th data-num='{num}'>{esc(lab)}</th>" for _, lab, num in cols)
-    body = []
+def _write_moved_csv(r: _Result, frame: pd.DataFrame, folder: Path) -> dict:
+    """``moved_accounts_<scenario>.csv`` beside the page, and its download link (a data URI)."""
+    fname = f"moved_accounts_{_slug(r.name)}.csv"
+    text = _csv_text(frame)
+    (folder / fname).write_text(text, encoding="utf-8", newline="")
+    uri = "data:text/csv;charset=utf-8;base64," + base64.b64encode(text.encode()).decode()
+    return {"name": fname, "uri": uri, "rows": f"{len(frame):,}"}
+
+
+_MOVED_COLUMNS = [("scenario", "Scenario", 0), ("basis", "Compared with", 0),
+                  ("account_id", "Account", 0), ("name", "Name", 0), ("tier", "Tier", 0),
+                  ("revenue", "Revenue", 1), ("from_name", "From", 0), ("to_name", "To", 0)]
+
+
+def _moved_table(frames: list[pd.DataFrame]) -> dict:
+    """The moved-accounts table (at most ``MAX_ROWS_SHOWN`` rows; the CSV files hold all)."""
+    parts = [f for f in frames if len(f)]
+    allm = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    rows = []
     for row in allm.head(MAX_ROWS_SHOWN).itertuples(index=False):
         d = row._asdict()
         cells = []
-        for key, _, num in cols:
+        for key, _, num in _MOVED_COLUMNS:
             v = d.get(key, "")
             if num:
                 fv = finite_or_none(v) or 0.0
-                cells.append(f"<td class='num' data-v='{fv:.2f}'>{fmt_money(fv)}</td>")
+                cells.append({"num": 1, "value": f"{fv:.2f}", "text": fmt_money(fv)})
             else:
-                cells.append(f"<td>{esc(v)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    note = (f"<p class='hint'>Showing the first {MAX_ROWS_SHOWN:,} of {len(allm):,} rows; "
-            f"the CSV files hold all.</p>" if len(allm) > MAX_ROWS_SHOWN else "")
-    return (f"<div class='scroll'><table class='moved sortable'><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table></div>{note}")
+                cells.append({"num": 0, "text": "" if v is None or pd.isna(v) else v})
+        rows.append(cells)
+    return {"head": [{"label": lab, "num": num} for _, lab, num in _MOVED_COLUMNS],
+            "rows": rows, "total": len(allm)}
 
 
-def _page(results, datas, bg, colours, metrics, change_rows, moved_frames, csv_links) -> str:
-    n = len(results)
-    names = _rep_names(results)
-    legend = "".join(
-        f"<span><span class='sw' style='background:{c}'></span>{esc(names.get(rid, rid))}</span>"
-        for rid, c in sorted(colours.items(), key=lambda kv: names.get(kv[0], kv[0])))
-    maps = [f"<div class='grid cols{n}'>"]
-    for i, (r, d) in enumerate(zip(results, datas)):
-        body = (f"<div id='map_{i}' class='map tt-map-small'></div>" if d is not None else
-                f"<div class='noplan'>{esc(r.summary.status or 'no plan')}: no territories</div>")
-        maps.append(f"<div class='mapbox'><h3>{esc(r.name)}</h3>{body}</div>")
-    maps.append("</div>")
+def _footer(results: list[_Result]) -> list[str]:
     srcs = {r.summary.travel_source for r in results}
     footer = []
     if "osm" in srcs:
@@ -686,45 +554,23 @@ def _page(results, datas, bg, colours, metrics, change_rows, moved_frames, csv_l
         footer.append("Drive times marked ESTIMATE are straight-line distances times a detour "
                       "factor, not road routes.")
     footer.append("Background: US Census cartographic boundaries (via plotly-geo).")
-    when = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Territory scenarios compared — {esc(' · '.join(r.name for r in results))}</title>
-<style>{leaflet_css()}</style>
-<style>{CSS}</style>
-<style>{_PAGE_CSS}</style>
-</head><body>
-<header><h1>Territory scenarios compared</h1>
-<p>{esc(' vs '.join(r.name for r in results))} · generated {esc(when)} by territory</p></header>
-<main>
-{_cards(results)}
-<h2>Maps</h2>
-<div class="replegend">{legend}</div>
-{''.join(maps)}
-<p class="hint">The maps pan and zoom together. A rep has the same colour on every map;
-neighbouring territories always differ. Red dashed outlines mark reps with a red flag; the dotted
-layer (layer menu, top right) shows the current alignment.</p>
-<h2>Scorecard</h2>
-{_scorecard_table(results, metrics)}
-<p class="hint">★ best value in the row; ⚑ red: a rule is broken (a rep outside a band or above
-the drive flag, a split territory, fewer than 80% of reps equal or better off).
-Hover a metric for its direction.</p>
-<h2>Balance and travel per rep</h2>
-{_charts(results, colours)}
-<p class="hint">Green band: the target (TAM within ±tolerance of the mean; the account-units band).
-Red line: the drive-hours red flag. Red labels: flagged reps.</p>
-<h2>What changes</h2>
-{_change_table(change_rows, colours, results[0].name)}
-<h2>Moved accounts</h2>
-<div class="tools">{''.join(csv_links)}
-<input id="moved-filter" type="search" placeholder="filter rows (name, rep, scenario…)"></div>
-{_moved_table(moved_frames)}
-</main>
-<footer>{' '.join(esc(f) for f in footer)}</footer>
-<script>{leaflet_js()}</script>
-<script>{MAP_JS}</script>
-<script>var TT_DATA = {js_data(datas)}; var TT_BG = {js_data(bg)};</script>
-<script>{_PAGE_JS}</script>
-</body></html>
-"""
+    return footer
+
+
+def _page(results, datas, bg, colours, metrics, changes, moved_frames, csv_links) -> str:
+    """Render ``templates/compare.html`` (autoescaped; only assets and SVG are Markup)."""
+    names = _rep_names(results)
+    legend = [{"colour": c, "name": names.get(rid, rid)}
+              for rid, c in sorted(colours.items(), key=lambda kv: names.get(kv[0], kv[0]))]
+    maps = [{"name": r.name, "drawn": d is not None,
+             "status": r.summary.status or "no plan"} for r, d in zip(results, datas)]
+    data_js = f"var TT_DATA = {js_data(datas)}; var TT_BG = {js_data(bg)};"
+    return render_template(
+        "compare.html", n=len(results), names=[r.name for r in results],
+        when=dt.datetime.now().strftime("%Y-%m-%d %H:%M"), cards=_cards(results),
+        legend=legend, maps=maps, score_rows=_score_rows(metrics),
+        charts=_charts(results, colours), first=results[0].name, changes=changes,
+        csv_links=csv_links, moved=_moved_table(moved_frames), footer=_footer(results),
+        styles=[Markup(c) for c in (leaflet_css(), map_css(), static_text("compare.css"))],
+        scripts=[Markup(j) for j in (leaflet_js(), map_js(), data_js,
+                                     static_text("compare.js"))])

@@ -32,11 +32,12 @@ from branca.element import Element, MacroElement
 from ..geo.reference import outlines_in_bbox
 from ..metrics import unit_owner
 from ..result import Summary, as_summary
-from .html import (FLAG_RED, PALETTE, PALETTE_EXTRA, esc, finite_or_none, fmt_hours, fmt_money,
-                    js_data, offline_assets, strip_remote_assets)
+from .assets import render_template
+from .html import (FLAG_RED, MONEY_SCALES, PALETTE, PALETTE_EXTRA, esc, finite_or_none,
+                   fmt_hours, fmt_money, js_data, offline_assets, strip_remote_assets)
 
-__all__ = ["measure_map_size", "rep_colours", "save_map", "scenario_map", "scenario_data",
-           "TerritoryMap"]
+__all__ = ["ACCOUNT_COLUMNS", "TerritoryMap", "rep_colours", "save_map", "scenario_data",
+           "scenario_map"]
 
 log = logging.getLogger(__name__)
 
@@ -313,6 +314,7 @@ def source_label(summary: Summary | Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _rep_rows(reps: pd.DataFrame, scorecard: pd.DataFrame, colours: dict[str, str]) -> list[dict]:
+    """One row per rep (roster order, then scorecard-only reps), raw text (not escaped)."""
     card = scorecard.copy()
     card["rep_id"] = card["rep_id"].astype(str)
     card = card.set_index("rep_id")
@@ -322,6 +324,10 @@ def _rep_rows(reps: pd.DataFrame, scorecard: pd.DataFrame, colours: dict[str, st
         if r not in rep_ids:
             rep_ids.append(r)
     base = reps.assign(rep_id=reps["rep_id"].astype(str)).set_index("rep_id")
+
+    def num(c: pd.Series | None, col: str) -> float | None:
+        return finite_or_none(c[col]) if c is not None and col in card else None
+
     for rid in rep_ids:
         c = card.loc[rid] if rid in card.index else None
         b = base.loc[rid] if rid in base.index else None
@@ -331,12 +337,10 @@ def _rep_rows(reps: pd.DataFrame, scorecard: pd.DataFrame, colours: dict[str, st
         lat = finite_or_none(b["lat"]) if b is not None else None
         lon = finite_or_none(b["lon"]) if b is not None else None
         rows.append({
-            "id": esc(rid), "name": esc(name), "colour": colours.get(rid, "#BBBBBB"),
-            "flagged": bool(flags), "flags": esc("; ".join(flags)),
-            "tam": finite_or_none(c["tam"]) if c is not None and "tam" in card else None,
-            "au": finite_or_none(c["account_units"]) if c is not None and "account_units" in card else None,
-            "hours": finite_or_none(c["drive_hours_per_month"]) if c is not None
-            and "drive_hours_per_month" in card else None,
+            "id": rid, "name": str(name), "colour": colours.get(rid, "#BBBBBB"),
+            "flagged": bool(flags), "flags": "; ".join(flags),
+            "tam": num(c, "tam"), "accountUnits": num(c, "account_units"),
+            "hours": num(c, "drive_hours_per_month"),
             "base": [lat, lon] if lat is not None and lon is not None else None,
             "kind": str(b["base_kind"]) if b is not None and "base_kind" in base
             and pd.notna(b["base_kind"]) else "centre",
@@ -344,39 +348,146 @@ def _rep_rows(reps: pd.DataFrame, scorecard: pd.DataFrame, colours: dict[str, st
     return rows
 
 
+def _escaped_rows(rows: list[dict]) -> list[dict]:
+    """The rep rows as the page's JavaScript gets them: every text HTML-escaped."""
+    return [{**r, "id": esc(r["id"]), "name": esc(r["name"]), "flags": esc(r["flags"])}
+            for r in rows]
+
+
 def legend_html(rows: list[dict], summary: Summary | Mapping[str, Any], *,
                 moved: bool = False) -> str:
-    """The legend panel: scenario, then one row per rep (flagged reps red)."""
+    """The legend panel: scenario, then one row per rep (flagged reps red).
+
+    ``rows`` are :func:`_rep_rows` rows with raw text; the template escapes it.
+    """
     summary = as_summary(summary)
     thr = summary.max_drive_hours_per_month
-    head = (f"<h4>{esc(summary.scenario)}</h4>"
-            f"<div class='sub'>{esc(summary.description)}</div>")
-    body = ["<table><tr><th class='n'>Rep</th><th>TAM</th><th>Acct units</th>"
-            "<th>Drive h/mo</th></tr>"]
-    for r in rows:
-        cls = " class='flag'" if r["flagged"] else ""
-        title = f" title='flags: {r['flags']}'" if r["flagged"] else ""
-        mark = " ⚑" if r["flagged"] else ""
-        hours = r["hours"]
-        hcell = fmt_hours(hours) + (" ▲" if hours is not None and hours > thr else "")
-        au = "—" if r["au"] is None else f"{r['au']:.0f}"
-        body.append(f"<tr{cls}{title}><td class='n'><span class='sw' style='background:"
-                    f"{r['colour']}'></span>{r['name']}{mark}</td><td>{fmt_money(r['tam'])}</td>"
-                    f"<td>{au}</td><td>{hcell}</td></tr>")
-    body.append("</table>")
     band = summary.account_units_band
     notes = [f"TAM target ±{summary.tam_tolerance:.0%} of mean",
-             f"account units {esc(band[0])}–{esc(band[1])}"]
-    notes.append(f"red flag &gt; {thr:g} drive h/month")
-    keys = ("<div class='keys'><span><i class='tt-key-A'></i>A account</span>"
-            "<span><i class='tt-key-B'></i>B</span><span><i class='tt-key-C'></i>C</span>"
-            "<span>● home base</span><span>◆ centre</span>"
-            + ("<span><i class='tt-key-moved'></i>moved vs current owner</span>" if moved else "")
-            + "<span>numbers: clustered accounts</span></div>")
-    flagged = sum(r["flagged"] for r in rows)
-    flag_note = (f"<div class='keys' style='color:{FLAG_RED}'>⚑ {flagged} flagged rep(s): "
-                 f"red dashed outline</div>" if flagged else "")
-    return head + "".join(body) + f"<div class='keys'>{' · '.join(notes)}</div>" + keys + flag_note
+             f"account units {band[0]}–{band[1]}"]
+    notes.append(f"red flag > {thr:g} drive h/month")
+    shown = [{**r, "tam_text": fmt_money(r["tam"]),
+              "au_text": "—" if r["accountUnits"] is None else f"{r['accountUnits']:.0f}",
+              "hours_text": fmt_hours(r["hours"]) + (" ▲" if r["hours"] is not None
+                                                     and r["hours"] > thr else "")}
+             for r in rows]
+    return render_template(
+        "legend.html", scenario=summary.scenario,
+        description=summary.description, rows=shown, notes=notes, moved=moved,
+        flagged=sum(r["flagged"] for r in rows), flag_red=FLAG_RED)
+
+
+def _display_units(units: gpd.GeoDataFrame, accounts: pd.DataFrame | None) -> gpd.GeoDataFrame:
+    """Units in EPSG:4326 with geometry, ``rep_id`` as text and (when known) ``current_rep``."""
+    u = units.copy()
+    if u.crs is not None and not u.crs.equals("EPSG:4326"):
+        u = u.to_crs("EPSG:4326")
+    u["rep_id"] = u["rep_id"].astype("string")
+    u = u[u.geometry.notna() & ~u.geometry.is_empty].reset_index(drop=True)
+    if ("current_rep" not in u.columns and accounts is not None
+            and {"current_rep", "unit_id", "revenue"} <= set(accounts.columns)
+            and "unit_id" in u.columns and accounts["current_rep"].notna().any()):
+        u["current_rep"] = u["unit_id"].astype(str).map(unit_owner(accounts))
+    return u
+
+
+def _territory_layer(geoms: np.ndarray, rep_of: list[int], rows: list[dict], d: int) -> dict:
+    """One dissolved shape per rep; labels its row at the shape's representative point."""
+    has_rep = np.array(rep_of) >= 0
+    terr = _dissolve(geoms[has_rep], [r for r in rep_of if r >= 0]) if len(geoms) else {}
+    for k, g in terr.items():
+        if not g.is_empty:
+            p = g.representative_point()
+            rows[int(k)]["label"] = [round(p.y, 5), round(p.x, 5)]
+            rows[int(k)]["area"] = round(float(g.area), 8)
+    return _feature_collection(list(terr.values()), [{"rep": int(k)} for k in terr], d)
+
+
+def _count(x: Any) -> int:
+    return int(finite_or_none(x) or 0)
+
+
+def _unit_layer(u: gpd.GeoDataFrame, geoms: np.ndarray, rep_of: list[int],
+                reps: pd.DataFrame, d: int) -> dict:
+    """The units with their tooltip figures (readable keys, text escaped)."""
+    _require(u, ("unit_id",), "units")
+
+    def col(name: str, default: Any = 0) -> list:
+        return u[name].tolist() if name in u.columns else [default] * len(u)
+
+    name_of = {str(r): esc(n) for r, n in zip(reps["rep_id"], reps["name"])}
+    props = []
+    for uid, r, t, a, n, na, nb, nc, c in zip(col("unit_id"), rep_of, col("tam"),
+                                              col("account_units"), col("n_accounts"),
+                                              col("n_A"), col("n_B"), col("n_C"),
+                                              col("current_rep", None)):
+        p = {"unit": esc(uid), "rep": r, "tam": finite_or_none(t) or 0.0,
+             "accountUnits": _count(a), "accounts": _count(n), "tierA": _count(na),
+             "tierB": _count(nb), "tierC": _count(nc)}
+        if c is not None and not (isinstance(c, float) and math.isnan(c)) and c is not pd.NA:
+            p["current"] = name_of.get(str(c), esc(c))
+        props.append(p)
+    return _feature_collection(geoms, props, d)
+
+
+def _current_layer(u: gpd.GeoDataFrame, geoms: np.ndarray, current: gpd.GeoDataFrame | None,
+                   reps: pd.DataFrame, tol: float, d: int) -> dict | None:
+    """The current alignment's outlines, one per current rep (None when unknown)."""
+    if current is not None:
+        cur_src = current.to_crs("EPSG:4326") if current.crs is not None else current
+        key = "current_rep" if "current_rep" in cur_src.columns else "rep_id"
+        cur_geoms = simplify_for_display(shapely.make_valid(cur_src.geometry.values), tol)
+        cur_keys = cur_src[key]
+    elif "current_rep" in u.columns and u["current_rep"].notna().any():
+        cur_geoms, cur_keys = geoms, u["current_rep"]
+    else:
+        return None
+    mask = pd.notna(pd.Series(list(cur_keys))).to_numpy()
+    cur = _dissolve(np.asarray(cur_geoms, dtype=object)[mask],
+                    [str(k) for k in np.asarray(list(cur_keys), dtype=object)[mask]])
+    names = {str(r): n for r, n in zip(reps["rep_id"], reps["name"])}
+    return _feature_collection(
+        [shapely.boundary(g) if g.geom_type.endswith("Polygon") else g for g in cur.values()],
+        [{"name": esc(names.get(k, k))} for k in cur], d)
+
+
+def _isochrone_layer(isochrones: gpd.GeoDataFrame | None, raw_index: dict[str, int],
+                     tol: float, d: int) -> dict | None:
+    if isochrones is None or not len(isochrones):
+        return None
+    iso = isochrones.to_crs("EPSG:4326") if isochrones.crs is not None else isochrones
+    minutes = iso.get("minutes", pd.Series([None] * len(iso)))
+    return _feature_collection(
+        shapely.simplify(iso.geometry.values, tol, preserve_topology=True),
+        [{"rep": raw_index.get(str(r), -1), "minutes": finite_or_none(m)}
+         for r, m in zip(iso["rep_id"], minutes)], d)
+
+
+#: Column order of an account row in the map data (arrays keep 100k accounts small).
+ACCOUNT_COLUMNS = ("lat", "lon", "tier", "name", "revenue", "rep", "moved", "from")
+
+
+def _account_rows(accounts: pd.DataFrame | None, reps: pd.DataFrame,
+                  raw_index: dict[str, int]) -> list[list]:
+    """One array per placed account, in :data:`ACCOUNT_COLUMNS` order (tier 0/1/2 = A/B/C)."""
+    if accounts is None or not len(accounts):
+        return []
+    _require(accounts, _ACC_COLS, "accounts")
+    acc = accounts.dropna(subset=["lon", "lat"])
+    names = {str(r): esc(n) for r, n in zip(reps["rep_id"], reps["name"])}
+    moved = acc["moved"].fillna(False).astype(bool).tolist() if "moved" in acc else [False] * len(acc)
+    curr = acc["current_rep"].tolist() if "current_rep" in acc else [None] * len(acc)
+    tiers = {"A": 0, "B": 1, "C": 2}
+    rows: list[list] = []
+    for lat, lon, nm, t, rev, r, mv, c in zip(acc["lat"], acc["lon"], acc["name"], acc["tier"],
+                                              acc["revenue"], acc["rep_id"], moved, curr):
+        row = [round(float(lat), 5), round(float(lon), 5), tiers.get(str(t), 2), esc(nm),
+               finite_or_none(rev) or 0.0, raw_index.get(str(r), -1) if pd.notna(r) else -1,
+               int(mv)]
+        if mv:
+            row.append(names.get(str(c), esc(c)))
+        rows.append(row)
+    return rows
 
 
 def scenario_data(
@@ -395,123 +506,45 @@ def scenario_data(
     """Everything the map's JavaScript draws, as a JSON-able dict with all text escaped.
 
     ``units`` may be per-unit polygons or dissolved territories (one row per
-    rep, as in ``territories.geojson``); ``accounts`` may be None.
+    rep, as in ``territories.geojson``); ``accounts`` may be None. Steps: the
+    display units, the rep rows, then one layer each (territories, units,
+    current alignment, drive-time areas, accounts).
     """
     summary = as_summary(summary)
     _require(units, _UNIT_COLS, "units")
     _require(reps, _REP_COLS, "reps")
     _require(scorecard, ("rep_id",), "scorecard")
-    u = units.copy()
-    if u.crs is not None and not u.crs.equals("EPSG:4326"):
-        u = u.to_crs("EPSG:4326")
-    u["rep_id"] = u["rep_id"].astype("string")
-    u = u[u.geometry.notna() & ~u.geometry.is_empty].reset_index(drop=True)
-    if (current is None and "current_rep" not in u.columns and accounts is not None
-            and {"current_rep", "unit_id", "revenue"} <= set(accounts.columns)
-            and "unit_id" in u.columns and accounts["current_rep"].notna().any()):
-        u["current_rep"] = u["unit_id"].astype(str).map(unit_owner(accounts))
+    u = _display_units(units, accounts)
     if colours is None:
         colours = rep_colours([u])
     rows = _rep_rows(reps, scorecard, colours)
-    raw_index = {str(rid): i for i, rid in enumerate(
-        [*map(str, reps["rep_id"]), *[str(x) for x in scorecard["rep_id"]
-                                      if str(x) not in set(map(str, reps["rep_id"]))]])}
+    raw_index = {r["id"]: i for i, r in enumerate(rows)}
 
     bounds = tuple(u.total_bounds) if len(u) else (-84, 39, -82, 41)
     tol = display_tolerance(bounds)
     d = _decimals(tol)
     geoms = simplify_for_display(shapely.make_valid(u.geometry.values), tol)
     rep_of = [raw_index.get(str(r), -1) if pd.notna(r) else -1 for r in u["rep_id"]]
-
-    # territories: one dissolved shape per rep, labelled at its representative point
-    terr = _dissolve(geoms[np.array(rep_of) >= 0], [r for r in rep_of if r >= 0]) if len(u) else {}
-    terr_fc = _feature_collection(list(terr.values()), [{"r": int(k)} for k in terr], d)
-    for k, g in terr.items():
-        p = g.representative_point() if not g.is_empty else None
-        if p is not None:
-            rows[int(k)]["label"] = [round(p.y, 5), round(p.x, 5)]
-            rows[int(k)]["area"] = round(float(g.area), 8)
-
-    units_fc = None
-    if unit_layer:
-        _require(u, ("unit_id",), "units")
-        def col(name: str, default: Any = 0) -> list:
-            return u[name].tolist() if name in u.columns else [default] * len(u)
-
-        cur = col("current_rep", None)
-        name_of = {str(r): esc(n) for r, n in zip(reps["rep_id"], reps["name"])}
-        props = []
-        for uid, r, t, a, n, na, nb, nc, c in zip(col("unit_id"), rep_of, col("tam"),
-                                                  col("account_units"), col("n_accounts"),
-                                                  col("n_A"), col("n_B"), col("n_C"), cur):
-            p = {"u": esc(uid), "r": r, "t": finite_or_none(t) or 0.0, "a": int(finite_or_none(a) or 0),
-                 "n": int(finite_or_none(n) or 0), "A": int(finite_or_none(na) or 0), "B": int(finite_or_none(nb) or 0),
-                 "C": int(finite_or_none(nc) or 0)}
-            if c is not None and not (isinstance(c, float) and math.isnan(c)) and c is not pd.NA:
-                p["c"] = name_of.get(str(c), esc(c))
-            props.append(p)
-        units_fc = _feature_collection(geoms, props, d)
-
-    # current alignment outlines
-    cur_fc = None
-    cur_src = None
-    if current is not None:
-        cur_src = current.to_crs("EPSG:4326") if current.crs is not None else current
-        key = "current_rep" if "current_rep" in cur_src.columns else "rep_id"
-        cur_geoms = simplify_for_display(shapely.make_valid(cur_src.geometry.values), tol)
-        cur_keys = cur_src[key]
-    elif "current_rep" in u.columns and u["current_rep"].notna().any():
-        cur_geoms, cur_keys = geoms, u["current_rep"]
-    else:
-        cur_geoms, cur_keys = None, None
-    if cur_geoms is not None:
-        mask = pd.notna(pd.Series(list(cur_keys))).to_numpy()
-        cur = _dissolve(np.asarray(cur_geoms, dtype=object)[mask],
-                        [str(k) for k in np.asarray(list(cur_keys), dtype=object)[mask]])
-        names = {str(r): n for r, n in zip(reps["rep_id"], reps["name"])}
-        cur_fc = _feature_collection(
-            [shapely.boundary(g) if g.geom_type.endswith("Polygon") else g for g in cur.values()],
-            [{"name": esc(names.get(k, k))} for k in cur], d)
-
-    iso_fc = None
-    if isochrones is not None and len(isochrones):
-        iso = isochrones.to_crs("EPSG:4326") if isochrones.crs is not None else isochrones
-        iso_fc = _feature_collection(
-            shapely.simplify(iso.geometry.values, tol, preserve_topology=True),
-            [{"r": raw_index.get(str(r), -1), "m": finite_or_none(m)} for r, m in
-             zip(iso["rep_id"], iso.get("minutes", pd.Series([None] * len(iso))))], d)
-
-    acc_rows: list[list] = []
-    if accounts is not None and len(accounts):
-        _require(accounts, _ACC_COLS, "accounts")
-        acc = accounts.dropna(subset=["lon", "lat"])
-        names = {str(r): esc(n) for r, n in zip(reps["rep_id"], reps["name"])}
-        moved = acc["moved"].fillna(False).astype(bool).tolist() if "moved" in acc else [False] * len(acc)
-        curr = acc["current_rep"].tolist() if "current_rep" in acc else [None] * len(acc)
-        tiers = {"A": 0, "B": 1, "C": 2}
-        for lat, lon, nm, t, rev, r, mv, c in zip(acc["lat"], acc["lon"], acc["name"], acc["tier"],
-                                                  acc["revenue"], acc["rep_id"], moved, curr):
-            row = [round(float(lat), 5), round(float(lon), 5), tiers.get(str(t), 2), esc(nm),
-                   finite_or_none(rev) or 0.0, raw_index.get(str(r), -1) if pd.notna(r) else -1, int(mv)]
-            if mv:
-                row.append(names.get(str(c), esc(c)))
-            acc_rows.append(row)
+    terr_fc = _territory_layer(geoms, rep_of, rows, d)
+    acc_rows = _account_rows(accounts, reps, raw_index)
 
     src, kind = source_label(summary)
     unit_word = "County" if summary.unit_level.startswith("county") else "ZIP"
     minx, miny, maxx, maxy = bounds
     return {
-        "reps": rows,
+        "reps": _escaped_rows(rows),
         "territories": terr_fc,
-        "units": units_fc,
-        "current": cur_fc,
-        "isochrones": iso_fc,
+        "units": _unit_layer(u, geoms, rep_of, reps, d) if unit_layer else None,
+        "current": _current_layer(u, geoms, current, reps, tol, d),
+        "isochrones": _isochrone_layer(isochrones, raw_index, tol, d),
         "accounts": acc_rows,
+        "accountColumns": list(ACCOUNT_COLUMNS),
         "background": background_outlines(bounds, tol) if background else None,
         "bounds": [[miny, minx], [maxy, maxx]],
         "canvas": len(u) > 2500,
         "clusterOffZoom": 13,
         "unitLabel": unit_word,
+        "money": [list(s) for s in MONEY_SCALES],
         "legend": legend_html(rows, summary, moved=any(len(a) > 7 for a in acc_rows)),
         "source": src,
         "sourceKind": kind,
@@ -627,7 +660,7 @@ def scenario_map(
         groups["isochrones"] = folium.FeatureGroup("Drive-time areas", show=False)
     groups["labels"] = folium.FeatureGroup("Rep names")
     groups["bases"] = folium.FeatureGroup("Rep bases")
-    tiers_present = {p[2] for p in data["accounts"]}
+    tiers_present = {p[ACCOUNT_COLUMNS.index("tier")] for p in data["accounts"]}
     for i, t in enumerate("ABC"):
         if i in tiers_present:
             groups[f"acc{t}"] = folium.FeatureGroup(f"Accounts tier {t}", show=t != "C" or
@@ -658,101 +691,3 @@ def save_map(m: folium.Map, path: str | os.PathLike) -> None:
         m.default_js, m.default_css = [], []
         m.get_root().header.add_child(_Raw(offline_assets()), name="territory_assets")
     Path(path).write_text(render_map(m), encoding="utf-8")
-
-
-# ----------------------------------------------------------------------------- size bench
-
-
-def synthetic_scenario(n_units: int, n_reps: int = 8, *, accounts_per_unit: float = 1.0,
-                       seed: int = 0) -> dict[str, Any]:
-    """A synthetic scenario of ``n_units`` irregular grid cells around Columbus, OH."""
-    rng = np.random.default_rng(seed)
-    side = int(math.ceil(math.sqrt(n_units)))
-    step = 0.03 if n_units <= 2000 else 2.0 / side * 4
-    xs = -83.0 - side * step / 2 + np.arange(side + 1) * step
-    ys = 39.96 - side * step / 2 + np.arange(side + 1) * step
-    # jitter interior vertices so cells are irregular but still tile the plane
-    gx, gy = np.meshgrid(xs, ys)
-    jx = gx + rng.uniform(-0.25, 0.25, gx.shape) * step
-    jy = gy + rng.uniform(-0.25, 0.25, gy.shape) * step
-    cells, ids = [], []
-    for i in range(side):
-        for j in range(side):
-            if len(cells) >= n_units:
-                break
-            ring = []
-            # subdivide edges to mimic real boundary detail (8 vertices per edge)
-            corners = [(i, j), (i, j + 1), (i + 1, j + 1), (i + 1, j)]
-            for (a, b), (c, d) in zip(corners, corners[1:] + corners[:1]):
-                for t in np.linspace(0, 1, 8, endpoint=False):
-                    ring.append((jx[a, b] * (1 - t) + jx[c, d] * t,
-                                 jy[a, b] * (1 - t) + jy[c, d] * t))
-            cells.append(shapely.Polygon(ring))
-            ids.append(f"{10000 + len(ids):05d}")
-    units = gpd.GeoDataFrame({"unit_id": ids}, geometry=cells, crs="EPSG:4326")
-    cx = shapely.get_x(shapely.centroid(units.geometry.values))
-    cy = shapely.get_y(shapely.centroid(units.geometry.values))
-    ang = np.arctan2(cy - cy.mean(), cx - cx.mean())
-    rep_idx = np.floor((ang + math.pi) / (2 * math.pi) * n_reps).astype(int) % n_reps
-    rep_ids = [f"R{i + 1:02d}" for i in range(n_reps)]
-    units["rep_id"] = [rep_ids[i] for i in rep_idx]
-    units["tam"] = rng.gamma(2.0, 50_000, len(units)).round(0)
-    units["n_accounts"] = rng.poisson(accounts_per_unit, len(units))
-    units["account_units"] = units["n_accounts"] * 2
-    for t in "ABC":
-        units[f"n_{t}"] = 0
-    units["current_rep"] = [rep_ids[(i + (k % 7 == 0)) % n_reps] for k, i in enumerate(rep_idx)]
-    reps = pd.DataFrame({"rep_id": rep_ids, "name": [f"Rep {i + 1}" for i in range(n_reps)],
-                         "lon": [cx[rep_idx == i].mean() for i in range(n_reps)],
-                         "lat": [cy[rep_idx == i].mean() for i in range(n_reps)],
-                         "base_kind": "home"})
-    n_acc = int(units["n_accounts"].sum())
-    pick = rng.integers(0, len(units), n_acc)
-    accounts = pd.DataFrame({
-        "account_id": [f"a{i}" for i in range(n_acc)],
-        "name": [f"Account {i}" for i in range(n_acc)],
-        "lon": cx[pick] + rng.normal(0, step / 6, n_acc),
-        "lat": cy[pick] + rng.normal(0, step / 6, n_acc),
-        "tier": rng.choice(["A", "B", "C"], n_acc, p=[0.15, 0.35, 0.5]),
-        "revenue": rng.gamma(2.0, 20_000, n_acc).round(0),
-        "rep_id": units["rep_id"].to_numpy()[pick],
-        "unit_id": units["unit_id"].to_numpy()[pick]})
-    g = units.groupby("rep_id")
-    card = pd.DataFrame({"rep_id": rep_ids, "name": reps["name"]})
-    card["tam"] = card["rep_id"].map(g["tam"].sum())
-    card["account_units"] = card["rep_id"].map(g["account_units"].sum())
-    card["n_units"] = card["rep_id"].map(g.size())
-    card["drive_hours_per_month"] = rng.uniform(10, 40, n_reps).round(1)
-    card["flags"] = np.where(card["drive_hours_per_month"] > 30, "drive>30h", "")
-    summary = {"scenario": f"synthetic-{n_units}", "description": "synthetic grid",
-               "travel_source": "estimate", "max_drive_hours_per_month": 30,
-               "tam_tolerance": 0.15, "account_units_band": [100, 150], "unit_level": "zip"}
-    return {"units": units, "reps": reps, "accounts": accounts, "scorecard": card,
-            "summary": summary}
-
-
-def measure_map_size(n_units: int, out_dir: str | os.PathLike | None = None, *,
-                     accounts_per_unit: float = 1.0, seed: int = 0) -> dict[str, Any]:
-    """Build and save the map of a synthetic scenario; report HTML size and time.
-
-    Returns
-    -------
-    dict
-        ``n_units, n_accounts, html_bytes, html_mb, build_seconds, save_seconds``.
-    """
-    import tempfile
-    import time
-
-    s = synthetic_scenario(n_units, accounts_per_unit=accounts_per_unit, seed=seed)
-    t0 = time.perf_counter()
-    m = scenario_map(s["units"], s["reps"], s["accounts"], s["scorecard"], s["summary"])
-    t1 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(out_dir or tmp) / f"map_{n_units}.html"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_map(m, path)
-        t2 = time.perf_counter()
-        size = path.stat().st_size
-    return {"n_units": n_units, "n_accounts": int(len(s["accounts"])), "html_bytes": size,
-            "html_mb": round(size / 1e6, 2), "build_seconds": round(t1 - t0, 2),
-            "save_seconds": round(t2 - t1, 2)}

@@ -1,0 +1,255 @@
+var TT = (function () {
+  "use strict";
+  // Money scales come from Python (territory.web.html.MONEY_SCALES): one rule for both.
+  var SCALES = [[1e9, "B", 2], [1e6, "M", 2], [1e3, "K", 0], [0, "", 0]];
+  function money(x) {
+    if (x === null || x === undefined || !isFinite(x)) return "\u2014";
+    var a = Math.abs(x);
+    for (var i = 0; i < SCALES.length; i++) {
+      var s = SCALES[i];
+      if (a >= s[0]) {
+        // toFixed rounds half away from zero on the magnitude, as Python's ROUND_HALF_UP
+        var t = (a / (s[0] || 1)).toFixed(s[2]);
+        return (x < 0 && parseFloat(t) !== 0 ? "-$" : "$") + t + s[1];
+      }
+    }
+    return "$0";
+  }
+  // Account rows are arrays (compact for 100k accounts); D.accountColumns names them.
+  var LAT = 0, LON = 1, TIER = 2, NAME = 3, REV = 4, REP = 5, MOVED = 6, FROM = 7;
+  function hours(x) { return (x === null || x === undefined || !isFinite(x)) ? "\u2014" : x.toFixed(1); }
+  function pane(map, name, z) {
+    if (!map.getPane(name)) { var p = map.createPane(name); p.style.zIndex = z; }
+    return name;
+  }
+  function rep(D, i) { return (i === null || i < 0 || i >= D.reps.length) ? null : D.reps[i]; }
+
+  function background(map, D, group) {
+    if (!D.background) return;
+    pane(map, "ttbg", 150);
+    var r = L.svg({pane: "ttbg", padding: 0.5});
+    if (D.background.states) L.geoJSON(D.background.states, {pane: "ttbg", renderer: r, interactive: false,
+      style: {color: "#8d8577", weight: 1.4, fillColor: "#f6f3ec", fillOpacity: 1}}).addTo(group);
+    if (D.background.counties) L.geoJSON(D.background.counties, {pane: "ttbg", renderer: r, interactive: false,
+      style: {color: "#b9b1a3", weight: 0.6, fill: false}}).addTo(group);
+    if (D.background.states) L.geoJSON(D.background.states, {pane: "ttbg", renderer: r, interactive: false,
+      style: {color: "#8d8577", weight: 1.4, fill: false}}).addTo(group);
+  }
+
+  function territories(map, D, group) {
+    if (!D.territories) return;
+    L.geoJSON(D.territories, {
+      interactive: !D.units,  // without a unit layer the territories carry the tooltips
+      onEachFeature: function (f, layer) {
+        if (D.units) return;
+        var r = rep(D, f.properties.rep);
+        if (!r) return;
+        layer.bindTooltip("<b>" + r.name + "</b>" + (r.flagged ? " \u2691 " + r.flags : "") +
+          "<br>TAM: " + money(r.tam) + "<br>Account units: " + (r.accountUnits === null ? "\u2014" : r.accountUnits) +
+          "<br>Drive: " + hours(r.hours) + " h/month", {sticky: true});
+      },
+      style: function (f) {
+        var r = rep(D, f.properties.rep) || {colour: "#bbbbbb", flagged: false};
+        return {fillColor: r.colour, fillOpacity: 0.42, color: r.flagged ? "#D1002C" : "#333",
+                weight: r.flagged ? 3 : 1.6, dashArray: r.flagged ? "6 4" : null, opacity: 0.95};
+      }
+    }).addTo(group);
+  }
+
+  function units(map, D, group) {
+    if (!D.units) return;
+    var opts = {
+      style: {color: "#ffffff", weight: 0.6, opacity: 0.9, fillColor: "#000", fillOpacity: 0},
+      onEachFeature: function (f, layer) {
+        var p = f.properties, r = rep(D, p.rep);
+        var h = "<b>" + D.unitLabel + " " + p.unit + "</b><br>Rep: " + (r ? r.name : "unassigned") +
+          "<br>TAM: " + money(p.tam) + "<br>Account units: " + p.accountUnits + " (" + p.accounts +
+          " accounts: " + p.tierA + " A / " + p.tierB + " B / " + p.tierC + " C)" +
+          "<br>Rep drive hours: " + (r ? hours(r.hours) + " h/month" : "\u2014");
+        if (p.current) h += "<br>Current rep: " + p.current;
+        layer.bindTooltip(h, {sticky: true});
+        layer.on("mouseover", function () { layer.setStyle({fillOpacity: 0.25, weight: 2, color: "#000"}); });
+        layer.on("mouseout", function () { layer.setStyle({fillOpacity: 0, weight: 0.6, color: "#ffffff"}); });
+      }
+    };
+    if (D.canvas) opts.renderer = L.canvas({padding: 0.3});
+    L.geoJSON(D.units, opts).addTo(group);
+  }
+
+  function current(map, D, group) {
+    if (!D.current) return;
+    pane(map, "ttcur", 380);
+    L.geoJSON(D.current, {
+      pane: "ttcur",
+      style: {color: "#111", weight: 3, dashArray: "1 6", lineCap: "round", fill: false, opacity: 0.95},
+      onEachFeature: function (f, layer) { layer.bindTooltip("Current: " + f.properties.name, {sticky: true}); }
+    }).addTo(group);
+  }
+
+  function isochrones(map, D, group) {
+    if (!D.isochrones) return;
+    L.geoJSON(D.isochrones, {
+      style: function (f) {
+        var r = rep(D, f.properties.rep);
+        return {color: r ? r.colour : "#555", weight: 1.5, fillOpacity: 0.08, dashArray: "4 3"};
+      },
+      onEachFeature: function (f, layer) {
+        var r = rep(D, f.properties.rep);
+        layer.bindTooltip((r ? r.name : "") + ": " + f.properties.minutes + " min drive", {sticky: true});
+      }
+    }).addTo(group);
+  }
+
+  function labels(map, D, group) {
+    pane(map, "ttlabels", 640);
+    var placed = [];
+    D.reps.forEach(function (r) {
+      if (!r.label) return;
+      var m = L.marker(r.label, {interactive: false, keyboard: false, pane: "ttlabels",
+        icon: L.divIcon({className: "tt-label" + (r.flagged ? " flag" : ""), html: "<span>" + r.name + "</span>",
+                         iconSize: [0, 0]})}).addTo(group);
+      placed.push({m: m, area: r.area || 0});
+    });
+    placed.sort(function (a, b) { return b.area - a.area; });
+    // greedy declutter: the larger territory keeps its label when two labels collide
+    function declutter() {
+      var rects = [];
+      placed.forEach(function (p) {
+        var el = p.m.getElement(), span = el && el.firstChild;
+        if (!span) return;
+        span.style.visibility = "visible";
+        var b = span.getBoundingClientRect();
+        var hit = rects.some(function (o) {
+          return !(b.right + 2 < o.left || b.left - 2 > o.right || b.bottom + 1 < o.top || b.top - 1 > o.bottom);
+        });
+        if (hit) span.style.visibility = "hidden"; else rects.push(b);
+      });
+    }
+    map.on("zoomend", function () { setTimeout(declutter, 0); });
+    group.on("add", function () { setTimeout(declutter, 0); });
+    setTimeout(declutter, 0);
+  }
+
+  function bases(map, D, group) {
+    D.reps.forEach(function (r) {
+      if (!r.base) return;
+      var m = L.marker(r.base, {keyboard: false, zIndexOffset: 1000,
+        icon: L.divIcon({className: "tt-base " + (r.kind === "home" ? "home" : "centre"),
+                         html: '<div style="background:' + r.colour + '"></div>', iconSize: [16, 16]})});
+      m.bindTooltip("<b>" + r.name + "</b><br>" + (r.kind === "home" ? "Home base" : "Territory centre") +
+                    "<br>Drive: " + hours(r.hours) + " h/month");
+      m.addTo(group);
+    });
+  }
+
+  // Accounts: one zoom-aware grid clustering over the visible tiers (no plugin needed).
+  // Single accounts go to their tier's group; a cluster goes to the group of its best tier.
+  function accounts(map, D, groups, cellPx) {
+    var pts = D.accounts || [];
+    if (!pts.length) return;
+    var T = "ABC", size = [14, 13, 10], queued = false;
+    function redraw() {
+      queued = false;
+      groups.forEach(function (g) { if (g) g.clearLayers(); });
+      var on = groups.map(function (g) { return g && map.hasLayer(g); });
+      var z = map.getZoom(), b = map.getBounds().pad(0.25), cells = {}, keys = [];
+      var single = z >= (D.clusterOffZoom || 13);
+      for (var i = 0; i < pts.length; i++) {
+        var p = pts[i];
+        if (!on[p[TIER]] || !b.contains([p[LAT], p[LON]])) continue;
+        var key = i;
+        if (!single) {
+          var q = map.project([p[LAT], p[LON]], z);
+          key = Math.floor(q.x / cellPx) + ":" + Math.floor(q.y / cellPx);
+        }
+        if (!cells[key]) { cells[key] = []; keys.push(key); }
+        cells[key].push(p);
+      }
+      keys.forEach(function (k) {
+        var c = cells[k];
+        if (c.length === 1) {
+          var p = c[0], r = rep(D, p[REP]), t = T.charAt(p[TIER]);
+          var m = L.marker([p[LAT], p[LON]], {keyboard: false,
+            icon: L.divIcon({className: "tt-acc tt-acc-" + t + (p[MOVED] ? " moved" : ""), html: "<div></div>",
+                             iconSize: [size[p[TIER]], size[p[TIER]]]})});
+          m.bindTooltip("<b>" + p[NAME] + "</b><br>Tier " + t + " \u00b7 " + money(p[REV]) + "<br>Rep: " +
+                        (r ? r.name : "\u2014") + (p[MOVED] ? "<br><b>moved</b> from " + p[FROM] : ""));
+          m.addTo(groups[p[TIER]]);
+        } else {
+          var lat = 0, lon = 0, rev = 0, n = [0, 0, 0];
+          c.forEach(function (p) { lat += p[LAT]; lon += p[LON]; rev += p[REV]; n[p[TIER]] += 1; });
+          var best = n[0] ? 0 : (n[1] ? 1 : 2);
+          var d = Math.round(16 + 5 * Math.log(c.length));
+          var cm = L.marker([lat / c.length, lon / c.length], {keyboard: false,
+            icon: L.divIcon({className: "tt-cl tt-cl-" + T.charAt(best), html: "<div>" + c.length + "</div>",
+                             iconSize: [d, d]})});
+          cm.bindTooltip(c.length + " accounts: " + n[0] + " A \u00b7 " + n[1] + " B \u00b7 " + n[2] +
+                         " C<br>" + money(rev) + " revenue<br><i>click to zoom in</i>");
+          cm.on("click", function () {
+            map.fitBounds(L.latLngBounds(c.map(function (p) { return [p[LAT], p[LON]]; })).pad(0.2),
+                          {maxZoom: Math.max(z + 2, D.clusterOffZoom || 13)});
+          });
+          cm.addTo(groups[best]);
+        }
+      });
+    }
+    function later() { if (!queued) { queued = true; setTimeout(redraw, 0); } }
+    map.on("zoomend moveend overlayadd overlayremove", later);
+    redraw();
+  }
+
+  function control(map, html, position, cls) {
+    var c = L.control({position: position});
+    c.onAdd = function () {
+      var d = L.DomUtil.create("div", cls);
+      d.innerHTML = html;
+      var h = d.querySelector("h4");
+      if (h) {  // click the title to fold the panel away
+        h.title = "click to hide / show";
+        h.addEventListener("click", function () { d.classList.toggle("collapsed"); });
+        if (map.getSize().x < 700) d.classList.add("collapsed");
+      }
+      L.DomEvent.disableClickPropagation(d);
+      L.DomEvent.disableScrollPropagation(d);
+      return d;
+    };
+    c.addTo(map);
+    return c;
+  }
+
+  // Draw one scenario into an L.map; G maps a layer name to a layer group.
+  function scenario(map, D, G) {
+    if (D.money) SCALES = D.money;
+    background(map, D, G.background || map);
+    if (G.current) current(map, D, G.current);
+    territories(map, D, G.territories || map);
+    if (G.units) units(map, D, G.units);
+    if (G.isochrones) isochrones(map, D, G.isochrones);
+    if (G.labels) labels(map, D, G.labels);
+    if (G.bases) bases(map, D, G.bases);
+    if (G.accA || G.accB || G.accC) accounts(map, D, [G.accA, G.accB, G.accC], 64);
+    if (D.legend) control(map, D.legend, "bottomright", "tt-panel tt-legend");
+    if (D.source) control(map, D.source, "bottomleft", "tt-source" + (D.sourceKind === "osm" ? "" : " est"));
+    if (D.attribution && map.attributionControl) map.attributionControl.addAttribution(D.attribution);
+    if (D.bounds) {
+      var w = map.getSize().x, pr = (D.legend && w > 700) ? Math.min(380, w * 0.3) : 10;
+      map.fitBounds(D.bounds, {paddingTopLeft: [10, 10], paddingBottomRight: [pr, 10]});
+    }
+  }
+
+  // Keep the centre and zoom of several maps equal (the ~30 lines of Leaflet.Sync we need).
+  function sync(maps) {
+    var busy = false;
+    maps.forEach(function (m) {
+      m.on("move zoom", function () {
+        if (busy) return;
+        busy = true;
+        var c = m.getCenter(), z = m.getZoom();
+        maps.forEach(function (o) { if (o !== m) o.setView(c, z, {animate: false, reset: false}); });
+        busy = false;
+      });
+    });
+  }
+
+  return {scenario: scenario, sync: sync, control: control, money: money, hours: hours};
+})();

@@ -1,0 +1,65 @@
+"""Scenario config: every field validated by type, one-line errors naming key, value and rule."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from territory.config import (BalanceConfig, ScenarioConfig, SolverConfig, config_from_dict,
+                              load_config)
+from territory.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("toml, needles", [
+    ('contiguity = "no"', ["contiguity", '"no"', "true or false"]),
+    ("seed = 7.5", ["seed", "7.5", "whole number"]),
+    ('[balance]\ntam_tolerance = "0.15"', ["balance.tam_tolerance", '"0.15"', "a number >= 0 and <= 1"]),
+    ('[solver]\ntime_limit_seconds = "60"', ["solver.time_limit_seconds", '"60"', "a number > 0"]),
+    ("[balance]\ntam_tolerance = 2.0", ["balance.tam_tolerance", "2.0", "<= 1"]),
+    ('unit_level = "zipp"', ["unit_level", '"zipp"', "'zip' or 'county'"]),
+    ("[balance]\ntam_tolerence = 0.1", ["unknown key balance.tam_tolerence", "tam_tolerance"]),
+    ("n_reps = 0", ["n_reps", "0", ">= 1"]),
+    ("[quota]\nramp = [0.5, 2, 1]", ["quota.ramp[1]", "2", "<= 1"]),
+    ("balance = 3", ["balance = 3", "a table [balance]"]),
+    ("[balance]\naccount_units_min = 200", ["[balance]", "200..150"]),
+])
+def test_bad_values_are_one_line_errors_naming_key_value_and_rule(tmp_path: Path, toml: str,
+                                                                    needles: list[str]) -> None:
+    p = tmp_path / "bad.toml"
+    p.write_text(toml + "\n")
+    with pytest.raises(InputError) as info:
+        load_config(p)
+    msg = str(info.value)
+    assert "\n" not in msg and str(p) in msg
+    for needle in needles:
+        assert needle in msg, msg
+
+
+def test_shipped_scenarios_keep_their_values() -> None:
+    cfg = load_config(ROOT / "data" / "scenarios" / "limited_moves.toml")
+    assert cfg.name == "limited_moves" and cfg.unit_level == "zip" and cfg.contiguity is True
+    assert cfg.balance.account_units_min == 100 and cfg.disruption.max_moved_share == 0.25
+    assert cfg.solver.time_limit_seconds == 60 and Path(cfg.travel.path).is_absolute()
+
+
+def test_defaults_types_and_case_insensitive_solver() -> None:
+    cfg = config_from_dict({"solver": {"name": "HiGHS"}, "quota": {"ramp": [0.5, 1, 1]}})
+    assert cfg.solver.name == "highs" and cfg.quota.ramp == (0.5, 1.0, 1.0)
+    assert cfg.seed == 42 and cfg.balance.tam_tolerance == 0.15 and cfg.columns.decimal == "auto"
+
+
+def test_frozen_and_replace_validates() -> None:
+    cfg = ScenarioConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.seed = 1  # type: ignore[misc]
+    assert cfg.replace(seed=7).seed == 7
+    with pytest.raises(InputError, match="seed"):
+        cfg.replace(seed="7")
+    with pytest.raises(InputError, match="solver.candidates"):
+        dataclasses.replace(SolverConfig(), candidates=0)
+    with pytest.raises(InputError, match="tam_tolerance"):
+        BalanceConfig(tam_tolerance=-0.1)
