@@ -42,14 +42,14 @@ TEST_BOX = (-83.000, 39.950, -82.975, 39.975)
 def build_demo(source: Path, out: Path) -> None:
     from territory.travel import network as _osm
     from territory.config import TravelConfig
-    from territory.travel.burden import _network_from_arrays
+    from territory.travel.matrix import network_from_arrays
 
     cfg = TravelConfig(source="file", path=str(source))
     t0 = time.perf_counter()
     G = _osm.graph_from_osm_xml(source, cfg.custom_filter, cfg.fallback_speeds_kph,
                                 cfg.estimate_speed_kph)
     arr = _osm.graph_to_arrays(G)
-    net = _network_from_arrays(arr, "build")
+    net = network_from_arrays(arr, "build")
     # keep the nodes and edges of the largest strongly connected component
     keep = np.isin(np.arange(len(arr.node_id)), _scc_positions(arr, net))
     pos = np.full(len(arr.node_id), -1)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import networkx as nx
+import numpy as np
 import pandas as pd
 
 from books import multistate_book
 from territory.config import ScenarioConfig
+from territory.geo.contract import contract_units, expand_assignment
+from territory.pipeline import plan, prepare
 from territory.geo.geocode import geocode_accounts
 from territory.io.accounts import assign_tiers, read_table, validate_accounts
 
@@ -30,3 +34,90 @@ def test_book_is_deterministic_and_its_rejects_are_counted(tmp_path):
     reps = pd.read_csv(a.reps, dtype=str)
     assert list(reps.columns) == ["rep_id", "name", "home_zip", "capacity"]
     assert len(reps) == a.n_reps and 100 <= a.total_account_units / a.n_reps <= 150
+
+
+# ----------------------------------------------------------------------------- contraction
+
+
+def _grid(n: int) -> nx.Graph:
+    g = nx.grid_2d_graph(n, n)
+    return nx.relabel_nodes(g, {(i, j): f"u{i:02d}{j:02d}" for i, j in g.nodes})
+
+
+def _assert_groups_connected(c, graph: nx.Graph) -> None:
+    ids = np.asarray(c.unit_ids)
+    for a in c.anchors:
+        members = ids[c.anchor == a]
+        assert ids[a] in members
+        assert nx.is_connected(graph.subgraph(members)), f"group of {ids[a]} is not connected"
+
+
+def test_contraction_groups_are_connected_graph_voronoi_cells():
+    g = _grid(9)
+    ids = sorted(g.nodes)
+    rng = np.random.default_rng(0)
+    xy = np.array([[int(u[1:3]), int(u[3:5])] for u in ids], dtype=float) + rng.normal(0, .2, (81, 2))
+    has = np.zeros(81, dtype=bool)
+    has[[0, 40, 44, 80, 8]] = True
+    c = contract_units(ids, has, g, xy)
+    assert c.n_contracted == 5 and c.n_full == 81 and not c.islands
+    _assert_groups_connected(c, g)
+    # fewest hops: every unit's anchor is at its graph distance to the nearest source
+    dist = {s: nx.single_source_shortest_path_length(g, ids[s]) for s in c.anchors}
+    for i, u in enumerate(ids):
+        assert c.hops[i] == min(d[u] for d in dist.values()) == dist[c.anchor[i]][u]
+    # deterministic, and the order of the graph's edges does not matter
+    h = nx.Graph()
+    h.add_nodes_from(reversed(ids))
+    h.add_edges_from(reversed(list(g.edges)))
+    assert np.array_equal(contract_units(ids, has, h, xy).anchor, c.anchor)
+    # the contracted graph joins groups exactly where full edges cross
+    expect = {frozenset((ids[c.anchor[ids.index(a)]], ids[c.anchor[ids.index(b)]]))
+              for a, b in g.edges} - {frozenset([x]) for x in ids}
+    assert {frozenset(e) for e in c.graph.edges} == {e for e in expect if len(e) == 2}
+    assert list(expand_assignment(c, np.arange(5))) == list(c.group)
+
+
+def test_contraction_ties_go_to_the_nearer_anchor_then_the_smaller_id():
+    # a path a - m - b: m is one hop from both anchors
+    g = nx.path_graph(["a", "m", "b"])
+    has = np.array([True, False, True])
+    near_b = contract_units(["a", "m", "b"], has, g, np.array([[0, 0], [2, 0], [3, 0]], float))
+    assert near_b.unit_ids[near_b.anchor[1]] == "b"
+    tie = contract_units(["a", "m", "b"], has, g, np.array([[0, 0], [1, 0], [2, 0]], float))
+    assert tie.unit_ids[tie.anchor[1]] == "a"
+
+
+def test_account_free_component_goes_to_the_nearest_anchor_and_is_listed():
+    g = nx.Graph([("a", "b"), ("c", "d")])        # c-d is an island without accounts
+    xy = np.array([[0, 0], [1, 0], [10, 0], [11, 0]], float)
+    c = contract_units(["a", "b", "c", "d"], np.array([True, True, False, False]), g, xy)
+    assert c.islands == ("c", "d")
+    assert [c.unit_ids[i] for i in c.anchor] == ["a", "b", "b", "b"]
+    assert list(c.hops) == [0, 0, -1, -1]
+
+
+def test_multistate_plan_is_contiguous_and_banded_on_the_full_graph(tmp_path):
+    book = multistate_book(tmp_path, n_accounts=200, states=("OH", "IN", "KY"), seed=1)
+    cfg = ScenarioConfig()
+    inputs = prepare(book.accounts, book.reps, cfg)
+    res = plan(inputs, cfg)
+    s = res.summary
+    units = res.units
+    # most units are empty and the model is sized by the others
+    assert (inputs.units["n_accounts"] == 0).mean() > 0.8
+    assert s["n_units"] == len(inputs.units) and s["n_units_solved"] == (inputs.units["n_accounts"] > 0).sum() <= book.zips_used
+    # every unit of the region is assigned, and every account in is assigned or rejected
+    assert units["rep_id"].notna().all() and len(units) == len(inputs.units)
+    assert s["accounts_in"] == book.n_rows == len(res.accounts) + len(res.rejects)
+    assert len(res.rejects) == book.expected_rejects
+    # contiguity, proved with networkx on the FULL graph (no contraction involved)
+    for rep, grp in units.groupby("rep_id"):
+        assert nx.is_connected(inputs.adjacency.subgraph(grp["unit_id"])), rep
+    # both bands
+    b = cfg.balance
+    per_rep = units.groupby("rep_id")[["tam", "account_units"]].sum()
+    assert per_rep["account_units"].between(b.account_units_min, b.account_units_max).all()
+    mean = per_rep["tam"].mean()
+    assert (per_rep["tam"] - mean).abs().max() <= b.tam_tolerance * mean * (1 + 1e-9)
+    assert s["violations"] == [] and s["contiguous"]

@@ -1,4 +1,5 @@
-"""Tests of territory.travel.burden on a small real OSM extract (downtown Columbus, ODbL).
+"""Tests of territory.travel: a small real OSM extract (downtown Columbus, ODbL) and
+hand-made grid road graphs whose drive times are known (tours, round trips, intra-unit legs).
 
 The extract ``tests/data/columbus_downtown_small.osm.bz2`` is about 2 x 3 km
 and includes motorway/motorway-link merges whose list-valued attributes make
@@ -32,11 +33,17 @@ from territory.travel import network as _osm
 from territory.config import TravelConfig
 from territory.errors import DataUnavailableError, InputError
 from territory.travel.burden import (
+    BURDEN_COLUMNS,
+    MEAN_PAIR_DISTANCE,
     RoadNetwork,
+    day_tours,
     estimate_matrix,
     haversine_km,
     isochrones,
     load_road_network,
+    local_pace,
+    monthly_visits,
+    rep_sites,
     travel_burden,
     travel_matrix,
 )
@@ -262,60 +269,143 @@ def test_estimate_matrix():
 
 # ----------------------------------------------------------------------------- burden
 
-
-def _line_network(seconds: float = 600.0) -> RoadNetwork:
-    """Three nodes on the equator 0.01 deg apart, both ways ``seconds`` per hop."""
-    rows = [0, 1, 1, 2]
-    cols = [1, 0, 2, 1]
-    g = sp.csr_matrix((np.full(4, seconds), (rows, cols)), shape=(3, 3))
-    return RoadNetwork(g, np.array([0.0, 0.01, 0.02]), np.zeros(3), "hand-made line (3 nodes)")
+#: Grid spacing in degrees on the equator, and its length in km.
+STEP = 0.01
+STEP_KM = 2 * np.pi * 6371.0088 / 360 * STEP
+HOP = 60.0  # seconds per grid edge, both ways
 
 
-def _tiny(visits_a: float, visits_b: float):
-    units = pd.DataFrame({"unit_id": ["a", "b"], "lon": [0.01, 0.02], "lat": [0.0, 0.0],
-                          "visits_per_year": [visits_a, visits_b]})
-    reps = pd.DataFrame({"rep_id": ["r1"], "lon": [0.0], "lat": [0.0]})
-    assignment = pd.DataFrame({"unit_id": ["a", "b"], "rep_id": ["r1", "r1"]})
-    return assignment, units, reps
+def _grid_network(n: int = 7) -> RoadNetwork:
+    """An ``n x n`` street grid on the equator: drive time = Manhattan hops x 60 s."""
+    idx = np.arange(n * n).reshape(n, n)  # idx[i, j]: lon i, lat j
+    a = np.r_[idx[:-1, :].ravel(), idx[:, :-1].ravel()]
+    b = np.r_[idx[1:, :].ravel(), idx[:, 1:].ravel()]
+    g = sp.csr_matrix((np.full(2 * len(a), HOP), (np.r_[a, b], np.r_[b, a])), shape=(n * n,) * 2)
+    lon, lat = np.divmod(np.arange(n * n), n)
+    return RoadNetwork(g, lon * STEP, lat * STEP, f"hand-made {n} x {n} grid")
 
 
-def test_burden_hand_checked_tiny_case():
-    net = _line_network()
-    cfg = _cfg(visits_per_day=4)
-    # 6 + 6 visits a year, 4 a day:
-    #   whole days: a 1 x (600 + 600) + b 1 x (1200 + 1200) = 3,600 s
-    #   shared day for the 2 + 2 left: base -> a 600 -> b 600 -> base 1200 = 2,400 s
-    #   year 6,000 s -> month 500 s = 0.13889 h
-    out = travel_burden(*_tiny(6, 6), net, cfg)
-    row = out.iloc[0]
-    assert list(out.columns) == ["rep_id", "visits_per_month", "drive_hours_per_month",
-                                 "travel_share", "over_hours", "over_share",
-                                 "estimated_share", "source"]
-    assert row["rep_id"] == "r1" and row["source"] == "osm"
-    assert row["visits_per_month"] == pytest.approx(1.0)
-    assert row["drive_hours_per_month"] == pytest.approx(500 / 3600)
-    assert row["travel_share"] == pytest.approx(500 / 3600 / 160)
-    assert row["estimated_share"] == 0.0
-    assert not row["over_hours"] and not row["over_share"]
-    # naive round trips: (6 x 1,200 + 6 x 2,400) / 12 = 1,800 s a month
-    naive = travel_burden(*_tiny(6, 6), net, cfg, method="round_trips").iloc[0]
-    assert naive["drive_hours_per_month"] == pytest.approx(1800 / 3600)
-    # whole days only: 12 + 12 visits -> 3 days each: (3 x 1200 + 3 x 2400) / 12 = 900 s
-    full = travel_burden(*_tiny(12, 12), net, cfg).iloc[0]
-    assert full["drive_hours_per_month"] == pytest.approx(900 / 3600)
+def _complete_network(n: int = 5, pace: float = 90.0) -> RoadNetwork:
+    """Every node pair joined directly, ``pace`` seconds per great-circle km."""
+    lon, lat = (x.ravel() * STEP for x in np.meshgrid(np.arange(n), np.arange(n)))
+    km = haversine_km(lon[:, None], lat[:, None], lon[None, :], lat[None, :])
+    return RoadNetwork(sp.csr_matrix(km * pace), lon, lat, "hand-made complete graph")
 
 
-def test_burden_nearest_neighbour_order_and_ties():
-    net = _line_network()
-    cfg = _cfg(visits_per_day=3)
-    # 1 + 1 visits: one day base -> a -> b -> base = 600 + 600 + 1200 (not base -> b -> a)
-    out = travel_burden(*_tiny(1, 1), net, cfg).iloc[0]
-    assert out["drive_hours_per_month"] == pytest.approx(2400 / 12 / 3600)
-    again = travel_burden(*_tiny(1, 1), net, cfg).iloc[0]
-    assert again["drive_hours_per_month"] == out["drive_hours_per_month"]
+def _at(i: int, j: int) -> tuple[float, float]:
+    return i * STEP, j * STEP
 
 
-def test_burden_flags_and_estimate():
+def _book(sites: dict[str, tuple[tuple[float, float] | None, str, float]], home=(0, 0)):
+    """Accounts ``id -> (grid point or None for ZIP-only, unit, visits a year)`` of one rep."""
+    acc = pd.DataFrame([{"account_id": k, "rep_id": "r", "unit_id": u, "visits_per_year": v,
+                         "lon": _at(*p)[0] if p else np.nan, "lat": _at(*p)[1] if p else np.nan}
+                        for k, (p, u, v) in sites.items()])
+    units = pd.DataFrame({"unit_id": ["U"], "lon": [_at(2, 2)[0]], "lat": [_at(2, 2)[1]],
+                          "area_km2": [1.0]})
+    reps = pd.DataFrame({"rep_id": ["r"], "lon": [_at(*home)[0]], "lat": [_at(*home)[1]]})
+    return acc, units, reps
+
+
+def test_mean_pair_distance_constant():
+    rng = np.random.default_rng(1)
+    p, q = rng.random((2, 200_000, 2))
+    assert MEAN_PAIR_DISTANCE == pytest.approx(0.5214054, abs=1e-6)
+    assert np.linalg.norm(p - q, axis=1).mean() == pytest.approx(MEAN_PAIR_DISTANCE, abs=3e-3)
+
+
+def test_local_pace_is_measured_on_the_graph():
+    cfg = _cfg()
+    pace, ok = local_pace(_complete_network(), [STEP * 2], [STEP * 2], [1.5], cfg)
+    assert ok[0] and pace[0] == pytest.approx(90.0, rel=1e-9)  # straight roads: the edge pace
+    # a Manhattan grid: circuity between 1 (along a street) and sqrt 2 (diagonal)
+    pace, ok = local_pace(_grid_network(), [STEP * 3], [STEP * 3], [2.0], cfg)
+    straight = HOP / STEP_KM
+    assert ok[0] and straight < pace[0] < np.sqrt(2) * straight
+    # off the graph: the configured estimate, not measured
+    pace, ok = local_pace(_grid_network(), [1.0], [1.0], [2.0], cfg)
+    assert not ok[0] and pace[0] == pytest.approx(3600 * 1.3 / 50)
+
+
+def test_monthly_visits():
+    m = monthly_visits(np.array([12, 6, 4, 2.5, 0]), np.array([0.5, 0.25, 0.5, 0.2, 0.5]))
+    assert m.shape == (12, 5)
+    assert (m[:, 0] == 1).all()
+    assert np.flatnonzero(m[:, 1]).tolist() == [0, 2, 4, 6, 8, 10]
+    assert np.flatnonzero(m[:, 2]).tolist() == [1, 4, 7, 10]
+    assert np.flatnonzero(m[:, 3]).tolist() == [0, 5, 10]  # (j + 0.2) / 2.5 of the year
+    assert m[:, 4].sum() == 0
+
+
+def test_day_tours_on_a_grid_by_hand():
+    net, cfg = _grid_network(), _cfg(visits_per_day=2)
+    # a (2,0), b (2,1), c (0,3), home (0,0), monthly; round trips 240, 360, 360 s
+    acc, units, reps = _book({"a": ((2, 0), "U", 12), "b": ((2, 1), "U", 12),
+                              "c": ((0, 3), "U", 12)})
+    out = travel_burden(None, units, reps, net, cfg, accounts=acc).iloc[0]
+    # day 1 seeds b (longest round trip, first of the tie), a inserts for free:
+    #   0 -> a -> b -> 0 = 2 + 1 + 3 hops; day 2: 0 -> c -> 0 = 6 hops -> 12 hops a month
+    assert list(out.index) == BURDEN_COLUMNS
+    assert out["drive_hours_per_month"] == pytest.approx(12 * HOP / 3600)
+    assert out["days_per_month"] == pytest.approx(2.0)
+    assert out["routed_share"] == 1.0 and out["hours_basis"] == "road"
+    assert out["service_hours_per_month"] == pytest.approx(3 * 45 / 60)
+    naive = travel_burden(None, units, reps, net, cfg, accounts=acc, method="round_trips")
+    assert naive.iloc[0]["drive_hours_per_month"] == pytest.approx((4 + 6 + 6) * HOP / 3600)
+    sites = rep_sites(acc.assign(site_id=acc["account_id"]), _at(0, 0),
+                      units.set_index("unit_id"), net, cfg)
+    assert day_tours(sites.seconds, np.ones(3, dtype=int), 2) == [[1, 2], [3]]
+    assert day_tours(sites.seconds, np.ones(3, dtype=int), 3) == [[1, 2, 3]]  # 2+1+4+3 hops
+
+
+def test_two_opt_improves_cheapest_insertion():
+    # home (2,2) and five stops in the plane (Euclidean): insertion alone gives
+    # 0-5-3-4-1-2-0 (14.670); 2-opt finds 0-5-2-1-4-3-0 (13.952, optimal by enumeration)
+    pts = np.array([[2, 2], [4, 5], [0, 5], [3, 2], [4, 3], [1, 1]], dtype=float)
+    s = np.linalg.norm(pts[:, None] - pts[None], axis=-1)
+    cost = lambda t: sum(s[a, b] for a, b in zip([0, *t], [*t, 0]))
+    assert day_tours(s, np.ones(5, dtype=int), 5, improve=False) == [[5, 3, 4, 1, 2]]
+    best = day_tours(s, np.ones(5, dtype=int), 5)
+    assert best == [[5, 2, 1, 4, 3]]
+    assert cost(best[0]) == pytest.approx(13.951532750363851)
+
+
+def test_intra_unit_legs_from_the_area():
+    net, cfg = _grid_network(), _cfg(visits_per_day=4)
+    pace, ok = local_pace(net, [_at(2, 2)[0]], [_at(2, 2)[1]], [np.sqrt(1.0 / np.pi)], cfg)
+    leg = MEAN_PAIR_DISTANCE * 1.0 * pace[0]  # sqrt(1 km^2) = 1 km
+    there = 2 * 4 * HOP  # home (0,0) -> unit point (2,2) and back
+    # two ZIP-only accounts of unit U, monthly: one day 0 -> U -> U -> 0
+    acc, units, reps = _book({"x": (None, "U", 12), "y": (None, "U", 12)})
+    out = travel_burden(None, units, reps, net, cfg, accounts=acc).iloc[0]
+    assert ok[0] and out["drive_hours_per_month"] == pytest.approx((there + leg) / 3600)
+    assert out["routed_share"] == 1.0  # the intra leg's pace is measured on the graph
+    # four: 3 random legs would be 3 x 0.5214; the BHH tour 0.7124 x sqrt(4) is shorter
+    acc4, _, _ = _book({k: (None, "U", 12) for k in "wxyz"})
+    out4 = travel_burden(None, units, reps, net, cfg, accounts=acc4).iloc[0]
+    assert out4["drive_hours_per_month"] == pytest.approx(
+        (there + 0.7124 * 2 / MEAN_PAIR_DISTANCE * leg) / 3600)
+    # round trips never chain visits: no intra legs
+    rt = travel_burden(None, units, reps, net, cfg, accounts=acc, method="round_trips").iloc[0]
+    assert rt["drive_hours_per_month"] == pytest.approx(2 * there / 3600)
+    # without accounts the unit is one area site with its visits
+    unit_mode = travel_burden(pd.DataFrame({"unit_id": ["U"], "rep_id": ["r"]}),
+                              units.assign(visits_per_year=24), reps, net, cfg).iloc[0]
+    assert unit_mode["drive_hours_per_month"] == pytest.approx(out["drive_hours_per_month"])
+
+
+def test_routed_share_and_estimate():
+    net, cfg = _grid_network(), _cfg(visits_per_day=2)
+    # home 1 deg away (off the graph): home legs estimated, the leg between a and b routed
+    acc, units, reps = _book({"a": ((2, 0), "U", 12), "b": ((2, 1), "U", 12)}, home=(100, 0))
+    out = travel_burden(None, units, reps, net, cfg, accounts=acc).iloc[0]
+    assert out["routed_share"] == pytest.approx(1 / 3) and out["hours_basis"] == "mixed"
+    est = travel_burden(None, units, reps, None, cfg, accounts=acc).iloc[0]
+    assert est["routed_share"] == 0.0 and est["hours_basis"] == "estimate"
+    assert est["source"] == "estimate"
+
+
+def test_burden_flags_and_impossible_plans(caplog):
     cfg = _cfg(visits_per_day=4, max_drive_hours_per_month=30, max_travel_share=0.25)
     # estimate: 1 deg of latitude north (111.2 km) x 1.3 / 50 km/h = 2.891 h each way
     units = pd.DataFrame({"unit_id": ["far", "near", "empty"], "lon": [0.0, 0.0, 0.0],
@@ -326,26 +416,20 @@ def test_burden_flags_and_estimate():
     out = travel_burden(assignment, units, reps, None, cfg).set_index("rep_id")
     one_way = 2 * np.pi * 6371.0088 / 360 * 1.3 / 50
     busy = out.loc["busy"]
-    assert busy["drive_hours_per_month"] == pytest.approx(75 * 2 * one_way / 12)  # ~36.1 h
-    assert busy["over_hours"] and not busy["over_share"]  # 36 h of 160 h is 22.6 %
-    assert busy["estimated_share"] == 1.0 and busy["source"] == "estimate"
+    # 25 visits a month, 4 a day: 7 round trips a month (the 7th for one visit) = 40.5 h
+    assert busy["drive_hours_per_month"] == pytest.approx(7 * 2 * one_way)
+    assert busy["days_per_month"] == 7.0
+    assert busy["over_hours"] and busy["over_share"] and not busy["over_time"]
     assert not out.loc["calm", "over_hours"]
     assert out.loc["idle", "drive_hours_per_month"] == 0.0
     assert out.loc["idle", "visits_per_month"] == 0.0
-    tight = travel_burden(assignment, units, reps, None, _cfg(max_travel_share=0.2))
-    assert tight.set_index("rep_id").loc["busy", "over_share"]
-
-
-def test_burden_estimated_share_on_network(network):
-    cfg = _cfg(visits_per_day=4)
-    p = _points_on_nodes(network, [0, 1])
-    units = pd.DataFrame({"unit_id": ["in", "out"], "lon": [p[1, 0], p[0, 0] + 0.3],
-                          "lat": [p[1, 1], p[0, 1]], "visits_per_year": [12, 4]})
-    reps = pd.DataFrame({"rep_id": ["r"], "lon": [p[0, 0]], "lat": [p[0, 1]]})
-    a = pd.DataFrame({"unit_id": ["in", "out"], "rep_id": ["r", "r"]})
-    out = travel_burden(a, units, reps, network, cfg).iloc[0]
-    assert out["source"] == "osm"
-    assert out["estimated_share"] == pytest.approx(4 / 16)
+    tight = travel_burden(assignment, units, reps, None, _cfg(max_travel_share=0.3))
+    assert not tight.set_index("rep_id").loc["busy", "over_share"]  # 40.5 h of 160 h is 25.3 %
+    # 40.5 h of driving + 25 visits x 45 min = 54.9 h > 50 working hours: impossible, said so
+    with caplog.at_level("WARNING", logger="territory.travel.burden"):
+        short = travel_burden(assignment, units, reps, None, _cfg(working_hours_per_month=50))
+    assert short.set_index("rep_id")["over_time"].tolist() == [True, False, False]
+    assert "busy" in caplog.text and "impossible" in caplog.text
 
 
 @settings(max_examples=40, deadline=None)
@@ -355,35 +439,33 @@ def test_burden_estimated_share_on_network(network):
 def test_burden_tours_between_bounds(per_day, rows):
     """On a metric (the estimate), day tours lie between round trips / visits_per_day and
     round trips, and equal round trips at one visit a day."""
-    units = pd.DataFrame({"unit_id": [f"u{i}" for i in range(len(rows))],
-                          "lon": [r[0] for r in rows], "lat": [r[1] for r in rows],
-                          "visits_per_year": [r[2] for r in rows]})
+    acc = pd.DataFrame({"account_id": [f"a{i}" for i in range(len(rows))], "rep_id": "r",
+                        "unit_id": "U", "lon": [r[0] for r in rows], "lat": [r[1] for r in rows],
+                        "visits_per_year": [r[2] for r in rows]})
+    units = pd.DataFrame({"unit_id": ["U"], "lon": [0.0], "lat": [0.0]})
     reps = pd.DataFrame({"rep_id": ["r"], "lon": [0.0], "lat": [0.0]})
-    a = pd.DataFrame({"unit_id": units["unit_id"], "rep_id": "r"})
     cfg = _cfg(visits_per_day=per_day)
-    tours = travel_burden(a, units, reps, None, cfg).iloc[0]["drive_hours_per_month"]
-    naive = travel_burden(a, units, reps, None, cfg, method="round_trips").iloc[0][
+    tours = travel_burden(None, units, reps, None, cfg, accounts=acc).iloc[0][
         "drive_hours_per_month"]
+    naive = travel_burden(None, units, reps, None, cfg, accounts=acc, method="round_trips"
+                          ).iloc[0]["drive_hours_per_month"]
     assert naive / per_day - 1e-9 <= tours <= naive + 1e-9
     if per_day == 1:
         assert tours == pytest.approx(naive, abs=1e-9)
 
 
-def test_burden_fractional_visits():
-    net = _line_network()
-    # 2.5 visits a year, one a day: 2 round trips + half a year's third = 2.5 x 1,200 s
-    out = travel_burden(*_tiny(2.5, 0), net, _cfg(visits_per_day=1)).iloc[0]
-    assert out["drive_hours_per_month"] == pytest.approx(2.5 * 1200 / 12 / 3600)
-    assert out["visits_per_month"] == pytest.approx(2.5 / 12)
-
-
 def test_burden_bad_input():
     units = pd.DataFrame({"unit_id": ["a"], "lon": [0.0], "lat": [0.0]})
+    reps = pd.DataFrame({"rep_id": ["r"], "lon": [0.0], "lat": [0.0]})
     with pytest.raises(InputError, match="visits_per_year"):
-        travel_burden(pd.DataFrame({"unit_id": ["a"], "rep_id": ["r"]}), units,
-                      pd.DataFrame({"rep_id": ["r"], "lon": [0.0], "lat": [0.0]}), None, _cfg())
+        travel_burden(pd.DataFrame({"unit_id": ["a"], "rep_id": ["r"]}), units, reps, None,
+                      _cfg())
     with pytest.raises(InputError, match="method"):
-        travel_burden(*_tiny(1, 1), None, _cfg(), method="tsp")
+        travel_burden(None, units, reps, None, _cfg(), method="tsp",
+                      accounts=pd.DataFrame(columns=["rep_id", "unit_id", "visits_per_year"]))
+    with pytest.raises(InputError, match="without a location: zz"):
+        travel_burden(None, units, reps, None, _cfg(), accounts=pd.DataFrame(
+            {"rep_id": ["r"], "unit_id": ["zz"], "visits_per_year": [4]}))
 
 
 # ----------------------------------------------------------------------------- isochrones

@@ -449,7 +449,9 @@ class ScenarioConfig:
     ``nearest_unit_km`` is how far a PO-box / unique ZIP or a point off every
     polygon may be placed in the nearest unit (farther: rejected). ``n_reps``
     keeps the first n reps of the roster (or designs n territories when no
-    roster is given).
+    roster is given). ``contract_empty_units`` merges every unit without
+    accounts into a nearby account-bearing one before the solve (see
+    :mod:`territory.geo.contract`).
     """
 
     name: str = "scenario"
@@ -460,6 +462,7 @@ class ScenarioConfig:
     nearest_unit_km: Positive = 10.0
     n_reps: Annotated[int, Field(ge=1)] | None = None
     contiguity: bool = True
+    contract_empty_units: bool = True
     seed: Annotated[int, Field(ge=0)] = 42
     columns: ColumnsConfig = field(default_factory=ColumnsConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)

@@ -49,6 +49,7 @@ from .errors import InfeasibleError, InputError
 from .geo.geocode import geocode_accounts
 from .metrics import (add_flags, contiguity_report, disruption, fairness, moved_mask,
                       quota_table, rep_scorecard, tam_cv, unit_owner)
+from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
 from .optimize.seed import project_points, root_units, seed_centres
 from .geo.units import (aggregate_units, approximate_zip_units, county_units, load_unit_polygons,
                     locate_accounts, unit_adjacency, unit_states)
@@ -345,18 +346,21 @@ def _solve_scenario(inputs: PreparedInputs, config: ScenarioConfig,
     from .travel.burden import travel_matrix
 
     t0 = time.perf_counter()
+    full, (inputs, contraction) = inputs, _contract(inputs, config)
     reps, roots = _bases(inputs, config)
     tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(),
                        inputs.units[["lon", "lat"]].to_numpy(), config.travel)
-    base = _inputs_summary(inputs, config, reps, tm)
+    base = _inputs_summary(full, config, reps, tm).replace(n_units_solved=int(len(inputs.units)))
     try:
         problem = build_problem(inputs, config, reps, roots, tm.seconds.T / 3600.0)
         solved = solve_assignment(problem, config.solver, seed=config.seed)
     except InfeasibleError as exc:
         status = "time_limit" if exc.timed_out else "infeasible"
         summary = base.replace(status=status, explanation=str(exc), diagnosis=exc.diagnosis)
-        return NoPlan(config, summary, inputs.rejects, inputs.substitutions)
-    units = inputs.units.assign(rep_id=np.asarray(reps["rep_id"])[solved.rep_of_unit])
+        return NoPlan(config, summary, full.rejects, full.substitutions)
+    rep_of_unit = (solved.rep_of_unit if contraction is None
+                   else expand_assignment(contraction, solved.rep_of_unit))
+    inputs, units = full, full.units.assign(rep_id=np.asarray(reps["rep_id"])[rep_of_unit])
     acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
     card = _plan_scorecard(acc, units, reps, problem, network, config)
     summary = _plan_summary(base, config, inputs, units, acc, card, problem, solved)
@@ -375,7 +379,7 @@ def _plan_scorecard(acc: pd.DataFrame, units: pd.DataFrame, reps: pd.DataFrame,
     card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
                          units_band=_band(config),
                          tam_target=pd.Series(problem.tam_target, index=np.asarray(reps["rep_id"])))
-    burden = travel_burden(units[["unit_id", "rep_id"]], units, reps, network, config.travel)
+    burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
     return _with_travel_and_quota(card, burden, reps, config)
 
 
@@ -429,6 +433,23 @@ def _card_summary(card: pd.DataFrame, pieces: dict[str, int]) -> dict:
     }
 
 
+def _contract(inputs: PreparedInputs, config: ScenarioConfig
+              ) -> tuple[PreparedInputs, Contraction | None]:
+    """Inputs on the contracted units (empty units merged into anchors; see geo.contract)."""
+    units = inputs.units
+    empty = units["n_accounts"].to_numpy() == 0
+    if not config.contract_empty_units or not empty.any():
+        return inputs, None
+    xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
+    c = contract_units(units["unit_id"], ~empty, inputs.adjacency, xy)
+    anchor_id = dict(zip(units["unit_id"], units["unit_id"].to_numpy()[c.anchor]))
+    locks = inputs.locks.assign(unit_id=[anchor_id.get(u, u) if u else u
+                                         for u in inputs.locks["unit_id"]])
+    work = dataclasses.replace(inputs, units=contracted_frame(units, c), adjacency=c.graph,
+                               locks=locks)
+    return work, c
+
+
 def rep_isochrones(reps: pd.DataFrame, network, minutes=(30, 60, 90)) -> gpd.GeoDataFrame:
     """Drive-time areas (30 / 60 / 90 min) around every rep's base, for the map."""
     from .travel.burden import isochrones
@@ -440,6 +461,14 @@ def rep_isochrones(reps: pd.DataFrame, network, minutes=(30, 60, 90)) -> gpd.Geo
                             crs="EPSG:4326")
 
 
+def _visit_stops(acc: pd.DataFrame) -> pd.DataFrame:
+    """Each account as a visit stop of its rep; own coordinates only where the input gave them."""
+    own = acc["point_source"].eq("input lat/lon") if "point_source" in acc else False
+    return pd.DataFrame({"account_id": acc["account_id"], "rep_id": acc["rep_id"],
+                         "unit_id": acc["unit_id"], "visits_per_year": acc["touches_per_year"],
+                         "lon": acc["lon"].where(own), "lat": acc["lat"].where(own)})
+
+
 def _with_travel_and_quota(card: pd.DataFrame, burden: pd.DataFrame, reps: pd.DataFrame,
                            config: ScenarioConfig) -> pd.DataFrame:
     """The scorecard with drive hours, their red flags and the quota columns."""
@@ -448,6 +477,8 @@ def _with_travel_and_quota(card: pd.DataFrame, burden: pd.DataFrame, reps: pd.Da
                      f"drive>{config.travel.max_drive_hours_per_month:g}h")
     card = add_flags(card, card["over_share"].fillna(False).to_numpy(),
                      f"travel>{config.travel.max_travel_share:.0%}")
+    card = add_flags(card, card["over_time"].fillna(False).to_numpy(),
+                     f"impossible:drive+visits>{config.travel.working_hours_per_month:g}h")
     return card.merge(quota_table(card, reps, config.quota), on="rep_id", how="left")
 
 
@@ -554,12 +585,8 @@ def _current_scorecard(inputs: PreparedInputs, config: ScenarioConfig, owned: pd
 
     card = rep_scorecard(owned, units.dropna(subset=["rep_id"]), reps,
                          tam_tolerance=config.balance.tam_tolerance, units_band=_band(config))
-    visits = (owned.groupby(["rep_id", "unit_id"])["touches_per_year"].sum()
-              .reset_index().rename(columns={"touches_per_year": "visits_per_year"}))
-    pts = inputs.units.set_index("unit_id")[["lon", "lat"]]
-    vu = visits.join(pts, on="unit_id")
-    vu["unit_id"] = vu["rep_id"] + "|" + vu["unit_id"]
-    burden = travel_burden(vu[["unit_id", "rep_id"]], vu, reps, network, config.travel)
+    burden = travel_burden(None, inputs.units, reps, network, config.travel,
+                           accounts=_visit_stops(owned))
     return _with_travel_and_quota(card, burden, reps, config)
 
 

@@ -67,6 +67,8 @@ class Summary:
     unit_source: str = ""
     bridges: tuple[Any, ...] = ()
     n_units: int | None = None
+    #: units the optimizer saw (fewer than n_units when empty units were contracted)
+    n_units_solved: int | None = None
     n_reps: int | None = None
     base_kind: str | None = None
     # the rules planned with

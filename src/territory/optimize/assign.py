@@ -38,8 +38,15 @@ Objective
     TAM-weighted squared distance from unit :math:`u` to :math:`r`'s base, see
     :func:`inertia_cost`) and :math:`\kappa` its weight (0 by default).
 
-Units with no accounts (:math:`t_u = a_u = 0`) are assigned too, at no cost
-to the bands: they connect territories and leave no holes on the map.
+Units with no accounts (:math:`t_u = a_u = 0`) do not size the model: the
+pipeline first contracts each of them into an account-bearing *anchor* unit
+(:mod:`territory.geo.contract`: multi-source BFS on the adjacency graph, fewest
+hops, ties by distance then id), so :math:`U` is the set of anchors and
+:math:`A` the arcs between their groups. Every group is connected, so a plan
+contiguous on the contracted graph is contiguous on the full one; a group's TAM
+and account units are its anchor's, so the bands are unchanged; the plan is
+expanded back to every unit (each empty unit goes with its anchor), leaving no
+holes on the map (``scenario.contract_empty_units = false`` solves on every unit).
 
 The solver is passed in by name (HiGHS by default, CBC where present); the
 status is checked and turned into a clear result. While HiGHS runs, every

@@ -1,2 +1,3 @@
-"""Travel: OpenStreetMap road graphs from file, download or cache (:mod:`.network`) and
-drive-time matrices, monthly travel burden and isochrones on them (:mod:`.burden`)."""
+"""Travel: OpenStreetMap road graphs from file, download or cache (:mod:`.network`),
+drive-time matrices and local pace on them (:mod:`.matrix`), drive hours a month on day
+tours (:mod:`.burden`) and drive-time areas (:mod:`.isochrones`)."""

@@ -1,0 +1,243 @@
+r"""Free centres: with no home bases, move each rep's base to the heart of its territory.
+
+When the reps have no home (``--reps N``), the bases are ours to choose. The
+assignment model (:mod:`territory.optimize.assign`) is exact *for fixed
+bases*; this module alternates location and allocation (a capacitated
+p-median heuristic: Cooper's alternation with the allocation solved as the
+banded integer program) so that the bases follow the territories.
+
+Formulation
+-----------
+Data
+    :math:`w_u` unit weight (TAM share), :math:`d(u, v)` travel between units
+    (drive hours on a road graph, or km), bases :math:`b_r \in U` (one unit per
+    rep, also the root of its territory).
+Problem
+    :math:`\min_{b, x} \sum_r \sum_{u} w_u\, d(u, b_r)\, x_{ur}` subject to every
+    constraint of the assignment model for bases :math:`b` (one rep per unit,
+    TAM band, account-unit band, contiguity rooted at :math:`b_r`, locks).
+Alternation
+    1. *Allocation*: for the current bases solve the assignment model with
+       :math:`c_{ur} = w_u d(u, b_r)` and roots :math:`b` (warm: the last plan
+       is representable in the pruned model, since each unit keeps its last
+       rep as a candidate, and is kept when the solve returns nothing better).
+    2. *Location*: move every base to its territory's weighted medoid
+       :math:`b_r \leftarrow \arg\min_{v \in T_r} \sum_{u \in T_r} w_u d(u, v)`
+       (ties to the lowest unit index).
+    3. Stop when travel improves by less than ``rel_tol`` or the bases stop
+       moving, or after ``max_rounds`` allocations.
+
+Travel never increases from one round to the next: the medoid step lowers
+(or keeps) each territory's travel, because the old base lies in its
+territory (a root is fixed to its rep); the old plan is still feasible for
+the new bases (same bands, the new root lies inside the territory, which stays
+connected); and the re-solve keeps the old plan when it finds nothing better.
+The final plan is the solver's plan for the final bases, so its bound (LP or
+MIP) is a valid bound *for those bases*, not for the joint location problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InfeasibleError
+from .assign import AssignProblem, AssignResult, check_plan, inertia_cost, solve_assignment
+
+__all__ = ["CentresResult", "euclidean_distance", "free_centres", "plan_travel",
+           "weighted_medoids"]
+
+log = logging.getLogger(__name__)
+
+#: ``distance(rows, cols)`` -> ``(len(rows), len(cols))`` travel between units (by index)
+UnitDistance = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class CentresResult:
+    r"""The plan after the last allocation, and how the bases moved.
+
+    Attributes
+    ----------
+    result
+        The solver's result for the final bases (status, bound, gap, history).
+    rep_of_unit
+        ``(n,)`` rep index per unit (the last plan; ``result.rep_of_unit`` when
+        that solve improved on the warm start).
+    bases
+        ``(m,)`` unit index of each rep's base (also its root).
+    problem
+        The assignment problem of the final bases (cost and roots).
+    travel
+        Travel :math:`\sum_u w_u d(u, b_{r(u)})` after each allocation.
+    moved_bases
+        How many bases moved before each re-solve.
+    """
+
+    result: AssignResult
+    rep_of_unit: np.ndarray
+    bases: np.ndarray
+    problem: AssignProblem
+    travel: tuple[float, ...]
+    moved_bases: tuple[int, ...]
+
+    @property
+    def rounds(self) -> int:
+        """Number of allocations solved."""
+        return len(self.travel)
+
+
+def euclidean_distance(xy: np.ndarray, scale: float = 1.0) -> UnitDistance:
+    """Straight-line distance between unit points (``xy`` in km), times ``scale``."""
+    pts = np.asarray(xy, dtype=float)
+
+    def distance(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        a, b = pts[np.asarray(rows)], pts[np.asarray(cols)]
+        return scale * np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2))
+
+    return distance
+
+
+def plan_travel(cost: np.ndarray, rep_of_unit: np.ndarray) -> float:
+    """Travel of a plan: the sum of ``cost[u, rep_of_unit[u]]``."""
+    rep_of = np.asarray(rep_of_unit)
+    return float(cost[np.arange(len(rep_of)), rep_of].sum())
+
+
+def weighted_medoids(rep_of_unit: np.ndarray, weight: np.ndarray, distance: UnitDistance,
+                     n_reps: int, *, fallback: np.ndarray | None = None) -> np.ndarray:
+    """Each territory's weighted medoid: the member unit with least weighted travel to the rest.
+
+    Parameters
+    ----------
+    rep_of_unit
+        ``(n,)`` rep index per unit.
+    weight
+        ``(n,)`` unit weights.
+    distance
+        Travel between units by index (see :data:`UnitDistance`).
+    n_reps
+        Number of territories.
+    fallback
+        ``(m,)`` unit per rep used for an empty territory (else -1).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(m,)`` unit index per rep (ties to the lowest unit index).
+    """
+    rep_of = np.asarray(rep_of_unit)
+    w = np.asarray(weight, dtype=float)
+    out = np.full(n_reps, -1, dtype=np.int64) if fallback is None else np.array(fallback, np.int64)
+    for r in range(n_reps):
+        members = np.flatnonzero(rep_of == r)
+        if members.size == 0:
+            continue
+        # row u, column v: travel from member u to candidate centre v
+        total = w[members] @ distance(members, members)
+        out[r] = int(members[int(np.argmin(total))])
+    return out
+
+
+def _with_bases(p: AssignProblem, weight: np.ndarray, distance: UnitDistance, bases: np.ndarray,
+                unit_xy: np.ndarray | None) -> AssignProblem:
+    """The same problem with each rep based (and rooted) at ``bases``."""
+    cost = np.asarray(weight, float)[:, None] * distance(np.arange(p.n_units), bases)
+    kw: dict = {"cost": cost, "roots": tuple(int(b) for b in bases)}
+    if p.compactness_weight and p.compactness is not None and unit_xy is not None:
+        kw["compactness"] = inertia_cost(p.tam, unit_xy, np.asarray(unit_xy)[bases])
+    return dataclasses.replace(p, **kw)
+
+
+def _warm(p: AssignProblem, last: np.ndarray) -> AssignProblem:
+    """Keep each unit's last rep among its candidates (the ``moved`` owner), costing nothing.
+
+    Only when the problem has no current alignment of its own: ``moved`` with
+    zero disruption weight and no cap changes the candidate sets, not the model.
+    """
+    if p.moved is not None or last is None:
+        return p
+    moved = np.ones((p.n_units, p.n_reps))
+    moved[np.arange(p.n_units), last] = 0.0
+    return dataclasses.replace(p, moved=moved, moved_total=float(p.n_units),
+                               disruption_weight=0.0, max_moved_share=None)
+
+
+def _allocate(p: AssignProblem, cfg, seed: int, last: np.ndarray | None
+              ) -> tuple[AssignResult | None, np.ndarray]:
+    """Solve for fixed bases; keep ``last`` when the solver returns a costlier plan."""
+    try:
+        res = solve_assignment(_warm(p, last), cfg, seed=seed)
+    except InfeasibleError:
+        if last is None or check_plan(p, last):
+            raise
+        # the last plan is feasible for these bases: a time-out only means no better plan
+        log.info("free centres: no plan found in time for the moved bases; keeping the last plan")
+        return None, np.asarray(last)
+    plan = res.rep_of_unit
+    if last is not None and not check_plan(p, last):
+        if plan_travel(p.cost, last) < plan_travel(p.cost, plan) - 1e-9:
+            log.info("free centres: the re-solve (gap %s) found nothing better than the last "
+                     "plan; keeping it", res.gap)
+            plan = np.asarray(last)
+    return res, plan
+
+
+def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance, cfg, *,
+                 bases: np.ndarray | None = None, seed: int = 0, max_rounds: int = 12,
+                 rel_tol: float = 1e-4, unit_xy: np.ndarray | None = None) -> CentresResult:
+    """Alternate allocation (the assignment model) and location (weighted medoids).
+
+    Parameters
+    ----------
+    problem
+        The assignment problem; its ``roots`` are the starting bases unless
+        ``bases`` is given. Its ``cost`` must be ``weight * distance`` to the
+        bases (it is rebuilt that way for every new set of bases).
+    weight, distance
+        Unit weights and travel between units (see :func:`euclidean_distance`).
+    cfg
+        Solver settings, passed to :func:`territory.optimize.assign.solve_assignment`.
+    bases
+        ``(m,)`` starting base unit per rep (default: ``problem.roots``).
+    max_rounds, rel_tol
+        At most this many allocations; stop when travel improves by less than
+        ``rel_tol`` (relative).
+    unit_xy
+        Unit points, to recompute the compactness term when it is on.
+
+    Returns
+    -------
+    CentresResult
+    """
+    start = problem.roots if bases is None else bases
+    if start is None:
+        raise ValueError("free_centres needs starting bases (problem.roots or bases=)")
+    b = np.asarray(start, dtype=np.int64)
+    # with no explicit bases the first allocation is the problem as given (its own costs)
+    p = problem if bases is None else _with_bases(problem, weight, distance, b, unit_xy)
+    res, plan = _allocate(p, cfg, seed, None)
+    travel = [plan_travel(p.cost, plan)]
+    moved: list[int] = []
+    log.info("free centres: round 1, travel %.6g", travel[0])
+    while len(travel) < max_rounds:
+        nb = weighted_medoids(plan, weight, distance, p.n_reps, fallback=b)
+        if np.array_equal(nb, b):
+            break
+        np_ = _with_bases(problem, weight, distance, nb, unit_xy)
+        nres, nplan = _allocate(np_, cfg, seed, plan)
+        t = plan_travel(np_.cost, nplan)
+        log.info("free centres: round %d, %d bases moved, travel %.6g", len(travel) + 1,
+                 int((nb != b).sum()), t)
+        moved.append(int((nb != b).sum()))
+        improved = t < travel[-1] * (1 - rel_tol)
+        b, p, plan = nb, np_, nplan
+        res = nres if nres is not None else res
+        travel.append(t)
+        if not improved:
+            break
+    return CentresResult(res, np.asarray(plan), b, p, tuple(travel), tuple(moved))
