@@ -22,7 +22,7 @@ import networkx as nx
 import numpy as np
 from sklearn.cluster import KMeans
 
-from territory.optimize.assign import AssignProblem
+from territory.optimize import AssignProblem
 
 __all__ = ["greedy_capacity", "kmeans_alone", "nearest_base", "score_plan"]
 
@@ -44,14 +44,14 @@ def nearest_base(xy: np.ndarray, bases: np.ndarray) -> np.ndarray:
 def greedy_capacity(p: AssignProblem, xy: np.ndarray, bases: np.ndarray) -> np.ndarray:
     """Capacity-aware greedy: largest TAM first, nearest base with room (else nearest)."""
     d = np.linalg.norm(xy[:, None, :] - bases[None, :, :], axis=2)
-    tam_cap = p.tam_target * (1 + p.tam_tolerance)
+    tam_cap = p.tam_band.high
     tam_load = np.zeros(p.n_reps)
     au_load = np.zeros(p.n_reps)
     rep_of = np.empty(p.n_units, dtype=np.int64)
     for u in np.argsort(-p.tam, kind="stable"):
         order = np.argsort(d[u], kind="stable")
         room = [r for r in order
-                if tam_load[r] + p.tam[u] <= tam_cap[r] and au_load[r] + p.account_units[u] <= p.units_hi[r]]
+                if tam_load[r] + p.tam[u] <= tam_cap[r] and au_load[r] + p.account_units[u] <= p.account_units_hi[r]]
         r = room[0] if room else order[0]
         rep_of[u] = r
         tam_load[r] += p.tam[u]
@@ -65,9 +65,9 @@ def score_plan(p: AssignProblem, rep_of: np.ndarray, xy: np.ndarray, bases: np.n
     m = p.n_reps
     tam = np.bincount(rep_of, weights=p.tam, minlength=m)
     au = np.bincount(rep_of, weights=p.account_units, minlength=m)
-    lo_t, hi_t = p.tam_target * (1 - p.tam_tolerance), p.tam_target * (1 + p.tam_tolerance)
-    tam_breaks = int(((tam < lo_t * (1 - 1e-9)) | (tam > hi_t * (1 + 1e-9))).sum())
-    au_breaks = int(((au < p.units_lo - 1e-9) | (au > p.units_hi + 1e-9)).sum())
+    tb, ab = p.tam_band, p.account_units_band
+    tam_breaks = int(((tam < tb.low * (1 - 1e-9)) | (tam > tb.high * (1 + 1e-9))).sum())
+    au_breaks = int(((au < ab.low - 1e-9) | (au > ab.high + 1e-9)).sum())
     dist = np.linalg.norm(xy - bases[rep_of], axis=1)
     out = {
         "tam_band_breaks": tam_breaks,

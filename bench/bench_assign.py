@@ -36,12 +36,13 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
-from territory.optimize.assign import AssignProblem, check_plan, solve_assignment
-from territory.config import BalanceConfig, SolverConfig
+from territory.optimize import AssignProblem, BandRules, Solver, check_plan, lp_relaxation, solve
+from territory.optimize.backends import solve_highs
+from territory.optimize.formulation import build_formulation
 
 LOWER48_EXCLUDE = {"AK", "HI", "PR", "VI", "GU", "AS", "MP", "FM", "MH", "PW", "AA", "AE", "AP"}
 SPEED_KPH = 50.0
-BALANCE = BalanceConfig(tam_tolerance=0.15, account_units_min=100, account_units_max=150)
+BALANCE = BandRules(tam_tolerance=0.15, account_units_min=100, account_units_max=150)
 
 
 def zip_table() -> pd.DataFrame:
@@ -85,7 +86,7 @@ def synthetic_units(df: pd.DataFrame, n_reps: int, *, n_units: int | None = None
 def bases(units: pd.DataFrame, n_reps: int, seed: int = 0) -> np.ndarray:
     from territory.optimize.seed import kmeans_centres, rebalance_centres
 
-    solver = SolverConfig(time_limit_seconds=300)
+    solver = Solver(time_limit=300)
     centres = kmeans_centres(units, n_reps, seed=seed)
     return rebalance_centres(units, centres, BALANCE, solver, rounds=4)
 
@@ -129,11 +130,10 @@ def problem(units: pd.DataFrame, centres: np.ndarray, *, contiguity: bool) -> As
             taken.add(r)
             roots.append(r)
         kw = {"contiguity": True, "adjacency": g, "roots": tuple(roots)}
-    return AssignProblem.with_balance(
-        BALANCE, unit_ids=tuple(units["unit_id"]),
-        rep_ids=tuple(f"R{j:03d}" for j in range(len(centres))),
-        tam=units["tam"].to_numpy(float), account_units=units["account_units"].to_numpy(float),
-        cost=weight[:, None] * hours, **kw)
+    return AssignProblem.create(
+        tuple(units["unit_id"]), tuple(f"R{j:03d}" for j in range(len(centres))),
+        units["tam"].to_numpy(float), units["account_units"].to_numpy(float),
+        weight[:, None] * hours, BALANCE, **kw)
 
 
 # ----------------------------------------------------------------------------- runs
@@ -170,17 +170,10 @@ def plain_highs(p: AssignProblem, k: int, seconds: float, seed: int = 0) -> dict
     The candidate pairs are the k cheapest plus those the LP pricing adds (the
     pairs our engine works with; at k alone the band model can be infeasible).
     """
-    from territory.optimize import lns as _lns
-
-    d = _lns._data(p)
-    pu, pr = _lns._initial_pairs(d, k, None)
-    pu, pr, *_ = _lns._solve_lp(d, pu, pr, SolverConfig(), 0, time.perf_counter() + 600)
-    lp = _lns._model(d, pu, pr, np.arange(d.m), units=np.arange(d.n), soft_tam=d.soft_tam,
-                     soft_au=d.soft_au, penalty=d.penalty, integer=True)
-    h = _lns._new_highs(0, seed, seconds, 0.005)
-    h.passModel(lp)
+    lp = lp_relaxation(p, Solver(), k=k, deadline=time.perf_counter() + 600)
+    form = build_formulation(p, (lp.pu, lp.pr), contiguity=False)
     t0 = time.perf_counter()
-    h.run()
+    h = solve_highs(form, Solver(mip_gap=0.005), seed=seed, time_limit=seconds).highs
     info = h.getInfo()
     obj = info.objective_function_value if info.primal_solution_status == 2 else None
     bound = info.mip_dual_bound
@@ -191,13 +184,8 @@ def plain_highs(p: AssignProblem, k: int, seconds: float, seed: int = 0) -> dict
 
 
 def lp_bound(p: AssignProblem, k: int) -> tuple[float, bool]:
-    from territory.optimize import lns as _lns
-
-    d = _lns._data(p)
-    pu, pr = _lns._initial_pairs(d, k, None)
-    *_, bound, priced = _lns._solve_lp(d, pu, pr, SolverConfig(), 0,
-                                       time.perf_counter() + 600)
-    return bound, priced
+    lp = lp_relaxation(p, Solver(), k=k, deadline=time.perf_counter() + 600)
+    return lp.bound, lp.priced
 
 
 def run_state(seconds: float = 60.0, baseline: bool = True) -> dict:
@@ -206,16 +194,15 @@ def run_state(seconds: float = 60.0, baseline: bool = True) -> dict:
     units = synthetic_units(df[df["state"] == "OH"].reset_index(drop=True), 20)
     centres = bases(units, 20)
     p = problem(units, centres, contiguity=True)
-    cfg = SolverConfig(time_limit_seconds=seconds, mip_gap=0.005, candidates=6)
-    res, secs, peak = _timed(solve_assignment, p, cfg, seed=0)
+    cfg = Solver(time_limit=seconds, mip_gap=0.005, candidates=6)
+    res, secs, peak = _timed(solve, p, cfg, seed=0)
     out = {"instance": f"state OH: {p.n_units} ZIPs x {p.n_reps} reps, both bands + contiguity",
            "lp_bound": res.lp_bound,
            "ours": _figures(p, res, secs, peak, res.lp_bound or res.bound)}
     if baseline:  # plain HiGHS through the PuLP model, same budget
-        plain = dataclasses.replace(cfg)
-        object.__setattr__(plain, "engine", "pulp")
+        plain = dataclasses.replace(cfg, engine="pulp")
         try:
-            base, bsecs, bpeak = _timed(solve_assignment, p, plain, seed=0)
+            base, bsecs, bpeak = _timed(solve, p, plain, seed=0)
             out["plain_highs"] = _figures(p, base, bsecs, bpeak, res.lp_bound)
         except Exception as exc:  # noqa: BLE001 - a baseline that finds no plan is a figure
             out["plain_highs"] = {"seconds": seconds, "objective": None,
@@ -234,8 +221,8 @@ def run_national(seconds: float = 600.0, *, n_units: int = 21_068, n_reps: int =
     seed_seconds = time.perf_counter() - t0
     p = problem(units, centres, contiguity=False)
     k = 6
-    cfg = SolverConfig(time_limit_seconds=seconds, mip_gap=0.005, candidates=k)
-    res, secs, peak = _timed(solve_assignment, p, cfg, seed=0)
+    cfg = Solver(time_limit=seconds, mip_gap=0.005, candidates=k)
+    res, secs, peak = _timed(solve, p, cfg, seed=0)
     out = {"instance": f"{p.n_units} ZIPs x {p.n_reps} reps, TAM ±15% + 100–150 units, "
                        f"no contiguity, k={k}",
            "seed_seconds": round(seed_seconds, 1),

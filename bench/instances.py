@@ -41,8 +41,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from territory.optimize.assign import AssignProblem
-from territory.config import BalanceConfig, SolverConfig
+from territory.optimize import AssignProblem, BandRules, Solver
 from territory.geo.reference import zip_table
 from territory.optimize.seed import (
     kmeans_centres,
@@ -128,10 +127,10 @@ def _problem(name: str, units: pd.DataFrame, n_reps: int, *, seed: int,
     """Bases, roots, bands and cost for aggregated ``units`` (unit_id, lon, lat, tam, account_units)."""
     total_au = float(units["account_units"].sum())
     per_rep = total_au / n_reps
-    balance = BalanceConfig(tam_tolerance=TAM_TOLERANCE,
-                            account_units_min=per_rep * (1 - UNITS_BAND),
-                            account_units_max=per_rep * (1 + UNITS_BAND))
-    solver = SolverConfig(time_limit_seconds=120)
+    balance = BandRules(tam_tolerance=TAM_TOLERANCE,
+                        account_units_min=per_rep * (1 - UNITS_BAND),
+                        account_units_max=per_rep * (1 + UNITS_BAND))
+    solver = Solver(time_limit=120)
     centres = kmeans_centres(units, n_reps, seed=seed)
     centres = rebalance_centres(units, centres, balance, solver)
     lonlat = unproject_points(centres)
@@ -144,13 +143,10 @@ def _problem(name: str, units: pd.DataFrame, n_reps: int, *, seed: int,
     weight = tam / max(tam.mean(), 1e-9) + 0.01
     dist = np.linalg.norm(xy[:, None, :] - centres[None, :, :], axis=2)
     cost = weight[:, None] * dist
-    p = AssignProblem.with_balance(
-        balance,
-        unit_ids=tuple(units["unit_id"].astype(str)),
-        rep_ids=tuple(f"r{j:03d}" for j in range(n_reps)),
-        tam=tam, account_units=units["account_units"].to_numpy(float),
-        cost=cost, roots=tuple(int(r) for r in roots),
-    )
+    p = AssignProblem.create(
+        tuple(units["unit_id"].astype(str)), tuple(f"r{j:03d}" for j in range(n_reps)),
+        tam, units["account_units"].to_numpy(float), cost, balance,
+        roots=tuple(int(r) for r in roots))
     meta = {"total_account_units": total_au, "units_band": [balance.account_units_min,
                                                           balance.account_units_max],
             "tam_tolerance": TAM_TOLERANCE, "total_tam": float(tam.sum()),

@@ -3,7 +3,7 @@
 One run measures, on deterministic instances built from real geography
 (:mod:`bench.instances`):
 
-* **scale sweep** of :func:`territory.assign.solve_assignment` (HiGHS) from one
+* **scale sweep** of :func:`territory.optimize.solve` (HiGHS) from one
   state's counties to ~5,000 ZIPs x 100 reps, with and without contiguity;
 * **baselines** on the same instances: weighted k-means alone, plain nearest
   base, capacity-aware greedy (:mod:`bench.baselines`), and HiGHS vs CBC;
@@ -299,7 +299,7 @@ def _load_instance(path: str):
 
 
 def _work_floor(spec: dict) -> dict:
-    import territory.optimize.assign  # noqa: F401
+    import territory.optimize  # noqa: F401
     from bench import baselines  # noqa: F401
 
     _load_instance(spec["instance"])
@@ -330,31 +330,20 @@ class _LogTail:
 
 def _work_assign(spec: dict) -> dict:
     from bench import baselines
-    from territory.optimize.assign import check_plan, solve_assignment
-    from territory.config import SolverConfig
     from territory.errors import InfeasibleError
+    from territory.optimize import Solver, check_plan, solve
 
     inst = _load_instance(spec["instance"])
     problem = inst.with_contiguity() if spec["contiguity"] else inst.problem
-    cfg = SolverConfig(name=spec["solver"], time_limit_seconds=spec["time_limit"], mip_gap=MIP_GAP,
-                       candidates=CANDIDATES)
-    if spec.get("engine"):
-        # territory.optimize.assign reads an optional ``engine`` ("auto" | "pulp" | "lns") from the config
-        import dataclasses
-
-        if "engine" in {f.name for f in dataclasses.fields(SolverConfig)}:
-            cfg = dataclasses.replace(cfg, engine=spec["engine"])
-        else:
-            cfg = dataclasses.make_dataclass("BenchSolverConfig", [("engine", str, "auto")],
-                                             bases=(SolverConfig,), frozen=True)(
-                **dataclasses.asdict(cfg), engine=spec["engine"])
+    cfg = Solver(name=spec["solver"], time_limit=spec["time_limit"], mip_gap=MIP_GAP,
+                 candidates=CANDIDATES, engine=spec.get("engine") or "auto")
     logtail = _LogTail()
     runs: list[dict] = []
     result = None
     for attempt in range(3):
         t0 = time.perf_counter()
         try:
-            res = solve_assignment(problem, cfg, seed=0)
+            res = solve(problem, cfg, seed=0)
         except InfeasibleError as exc:
             wall = time.perf_counter() - t0
             diag = getattr(exc, "diagnosis", None) or {}

@@ -6,8 +6,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from territory.config import BalanceConfig, SolverConfig
-from territory.optimize.assign import AssignProblem, check_plan
+from territory.optimize import AssignProblem, BandRules, Solver, check_plan
 from territory.optimize.centres import (
     euclidean_distance,
     free_centres,
@@ -15,7 +14,7 @@ from territory.optimize.centres import (
     weighted_medoids,
 )
 
-SOLVER = SolverConfig(time_limit_seconds=20, mip_gap=0.0)
+SOLVER = Solver(time_limit=20, mip_gap=0.0)
 
 
 def _grid(rows: int, cols: int, roots: list[int], *, seed: int = 3, contiguity: bool = True):
@@ -29,14 +28,13 @@ def _grid(rows: int, cols: int, roots: list[int], *, seed: int = 3, contiguity: 
                              {(r, c): f"u{r * cols + c}" for r in range(rows) for c in range(cols)})
     m = len(roots)
     per = au.sum() / m
-    balance = BalanceConfig(tam_tolerance=0.15, account_units_min=0.8 * per,
+    balance = BandRules(tam_tolerance=0.15, account_units_min=0.8 * per,
                             account_units_max=1.2 * per)
     weight = tam / tam.mean() + 0.01
     cost = weight[:, None] * euclidean_distance(xy)(np.arange(n), np.asarray(roots))
-    p = AssignProblem.with_balance(
-        balance, unit_ids=tuple(f"u{i}" for i in range(n)),
-        rep_ids=tuple(f"R{j}" for j in range(m)), tam=tam, account_units=au, cost=cost,
-        contiguity=contiguity, adjacency=graph, roots=tuple(roots))
+    p = AssignProblem.create(
+        tuple(f"u{i}" for i in range(n)), tuple(f"R{j}" for j in range(m)), tam, au, cost,
+        balance, contiguity=contiguity, adjacency=graph, roots=tuple(roots))
     return p, xy, weight
 
 

@@ -43,7 +43,8 @@ import pandas as pd
 from . import __version__
 from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_accounts
 from .io.roster import read_locks, read_reps
-from .optimize.assign import AssignProblem, check_plan, inertia_cost, solve_assignment
+from .optimize import (AssignProblem, BandRules, Disruption, Solver, check_plan, inertia_cost,
+                       solve)
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
 from .geo.geocode import geocode_accounts
@@ -225,7 +226,8 @@ def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame
         roots = root_units(units, reps[["lon", "lat"]].to_numpy())
         reps["base_kind"] = "home"
     else:
-        centres = seed_centres(units, len(reps), config.balance, config.solver, seed=config.seed)
+        centres = seed_centres(units, len(reps), _band_rules(config), _solver(config),
+                               seed=config.seed)
         roots = root_units(units, centres)
         reps["lon"] = units["lon"].to_numpy()[roots]
         reps["lat"] = units["lat"].to_numpy()[roots]
@@ -292,18 +294,31 @@ def build_problem(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
                                    project_points(units["lon"].to_numpy(), units["lat"].to_numpy()),
                                    project_points(reps["lon"].to_numpy(), reps["lat"].to_numpy()))
     moved, moved_total = _moved_matrix(inputs, reps, config.disruption.basis)
-    return AssignProblem.with_balance(
-        config.balance,
-        unit_ids=tuple(units["unit_id"]), rep_ids=tuple(reps["rep_id"]),
-        tam=units["tam"].to_numpy(float), account_units=units["account_units"].to_numpy(float),
-        cost=cost, capacity=reps["capacity"].to_numpy(float),
+    disruption = None if moved is None else Disruption(
+        moved, moved_total, config.disruption.max_moved_share,
+        config.objective.disruption_weight)
+    return AssignProblem.create(
+        tuple(units["unit_id"]), tuple(reps["rep_id"]), units["tam"].to_numpy(float),
+        units["account_units"].to_numpy(float), cost, _band_rules(config),
+        capacity=reps["capacity"].to_numpy(float),
         contiguity=config.contiguity, adjacency=inputs.adjacency,
-        roots=tuple(int(r) for r in roots), locks=_locks(inputs, reps),
-        moved=moved, moved_total=moved_total,
-        max_moved_share=config.disruption.max_moved_share,
-        disruption_weight=config.objective.disruption_weight,
+        roots=tuple(int(r) for r in roots), locks=_locks(inputs, reps), disruption=disruption,
         compactness=compactness, compactness_weight=config.objective.compactness_weight,
     )
+
+
+def _band_rules(config: ScenarioConfig) -> BandRules:
+    """The optimizer's band rules from the scenario's balance section."""
+    b = config.balance
+    return BandRules(b.tam_tolerance, b.account_units_min, b.account_units_max, b.soft_tam,
+                     b.soft_account_units, b.penalty)
+
+
+def _solver(config: ScenarioConfig) -> Solver:
+    """The optimizer's solver from the scenario's solver section."""
+    s = config.solver
+    return Solver(s.name, s.time_limit_seconds, s.mip_gap, s.threads, s.candidates, s.msg,
+                  s.engine, s.lns_iterations)
 
 
 def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> ScenarioResult:
@@ -318,7 +333,7 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     Raises
     ------
     InfeasibleError
-        With the explanation from :func:`territory.assign.explain_infeasible`;
+        With the explanation from :func:`territory.optimize.explain_infeasible`;
         :func:`solve_scenario` returns it as a :class:`NoPlan` instead.
     """
     outcome = solve_scenario(inputs, config, network=network)
@@ -353,7 +368,7 @@ def _solve_scenario(inputs: PreparedInputs, config: ScenarioConfig,
     base = _inputs_summary(full, config, reps, tm).replace(n_units_solved=int(len(inputs.units)))
     try:
         problem = build_problem(inputs, config, reps, roots, tm.seconds.T / 3600.0)
-        solved = solve_assignment(problem, config.solver, seed=config.seed)
+        solved = solve(problem, _solver(config), seed=config.seed)
     except InfeasibleError as exc:
         status = "time_limit" if exc.timed_out else "infeasible"
         summary = base.replace(status=status, explanation=str(exc), diagnosis=exc.diagnosis)

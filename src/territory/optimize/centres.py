@@ -1,7 +1,7 @@
 r"""Free centres: with no home bases, move each rep's base to the heart of its territory.
 
 When the reps have no home (``--reps N``), the bases are ours to choose. The
-assignment model (:mod:`territory.optimize.assign`) is exact *for fixed
+assignment model (:mod:`territory.optimize.formulation`) is exact *for fixed
 bases*; this module alternates location and allocation (a capacitated
 p-median heuristic: Cooper's alternation with the allocation solved as the
 banded integer program) so that the bases follow the territories.
@@ -45,8 +45,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InfeasibleError
-from .assign import AssignProblem, AssignResult, check_plan, inertia_cost, solve_assignment
+from ..errors import InfeasibleError, InputError
+from .backends import Solver
+from .problem import AssignProblem, AssignResult, Disruption, check_plan, inertia_cost
+from .solve import solve
 
 __all__ = ["CentresResult", "euclidean_distance", "free_centres", "plan_travel",
            "weighted_medoids"]
@@ -159,19 +161,18 @@ def _warm(p: AssignProblem, last: np.ndarray) -> AssignProblem:
     Only when the problem has no current alignment of its own: ``moved`` with
     zero disruption weight and no cap changes the candidate sets, not the model.
     """
-    if p.moved is not None or last is None:
+    if p.disruption is not None or last is None:
         return p
     moved = np.ones((p.n_units, p.n_reps))
     moved[np.arange(p.n_units), last] = 0.0
-    return dataclasses.replace(p, moved=moved, moved_total=float(p.n_units),
-                               disruption_weight=0.0, max_moved_share=None)
+    return dataclasses.replace(p, disruption=Disruption(moved, float(p.n_units)))
 
 
-def _allocate(p: AssignProblem, cfg, seed: int, last: np.ndarray | None
+def _allocate(p: AssignProblem, cfg: Solver, seed: int, last: np.ndarray | None
               ) -> tuple[AssignResult | None, np.ndarray]:
     """Solve for fixed bases; keep ``last`` when the solver returns a costlier plan."""
     try:
-        res = solve_assignment(_warm(p, last), cfg, seed=seed)
+        res = solve(_warm(p, last), cfg, seed=seed)
     except InfeasibleError:
         if last is None or check_plan(p, last):
             raise
@@ -187,7 +188,7 @@ def _allocate(p: AssignProblem, cfg, seed: int, last: np.ndarray | None
     return res, plan
 
 
-def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance, cfg, *,
+def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance, cfg: Solver, *,
                  bases: np.ndarray | None = None, seed: int = 0, max_rounds: int = 12,
                  rel_tol: float = 1e-4, unit_xy: np.ndarray | None = None) -> CentresResult:
     """Alternate allocation (the assignment model) and location (weighted medoids).
@@ -201,7 +202,7 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
     weight, distance
         Unit weights and travel between units (see :func:`euclidean_distance`).
     cfg
-        Solver settings, passed to :func:`territory.optimize.assign.solve_assignment`.
+        The solver, passed to :func:`territory.optimize.solve`.
     bases
         ``(m,)`` starting base unit per rep (default: ``problem.roots``).
     max_rounds, rel_tol
@@ -216,7 +217,7 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
     """
     start = problem.roots if bases is None else bases
     if start is None:
-        raise ValueError("free_centres needs starting bases (problem.roots or bases=)")
+        raise InputError("free_centres needs starting bases (problem.roots or bases=)")
     b = np.asarray(start, dtype=np.int64)
     # with no explicit bases the first allocation is the problem as given (its own costs)
     p = problem if bases is None else _with_bases(problem, weight, distance, b, unit_xy)

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pulp
 from sklearn.cluster import KMeans
 
-from .assign import AssignProblem, _build, make_solver
-from ..config import BalanceConfig, SolverConfig
+from ..errors import InputError
 from ..geo.units import EQUAL_AREA_CRS
+from .backends import Solver
+from .lp import lp_relaxation
+from .problem import AssignProblem, BandRules
 
 __all__ = ["kmeans_centres", "project_points", "rebalance_centres", "root_units", "seed_centres"]
 
@@ -55,7 +57,7 @@ def kmeans_centres(units: pd.DataFrame, k: int, *, seed: int = 0) -> np.ndarray:
     """Weighted k-means centres, (k, 2) in equal-area km, deterministic for a seed."""
     xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
     if k > len(units):
-        raise ValueError(f"cannot seed {k} territories from {len(units)} units")
+        raise InputError(f"cannot seed {k} territories from {len(units)} units")
     km = KMeans(n_clusters=k, n_init=10, random_state=seed)
     km.fit(xy, sample_weight=_weights(units))
     centres = km.cluster_centers_
@@ -72,8 +74,8 @@ def _distance_cost(xy: np.ndarray, centres: np.ndarray, units: pd.DataFrame) -> 
 def rebalance_centres(
     units: pd.DataFrame,
     centres: np.ndarray,
-    balance: BalanceConfig,
-    solver: SolverConfig,
+    balance: BandRules,
+    solver: Solver,
     *,
     rounds: int = 2,
     candidates: int = 8,
@@ -86,8 +88,12 @@ def rebalance_centres(
         Aggregated units (``lon, lat, tam, account_units``).
     centres
         (k, 2) equal-area km.
+    balance, solver
+        The band rules (made soft here) and the LP solver.
     rounds
         LP re-centring rounds.
+    candidates
+        Nearest centres per unit in the LP.
     """
     xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
     w = units["account_units"].to_numpy(dtype=float) + 1e-3
@@ -98,12 +104,12 @@ def rebalance_centres(
         penalty = max(balance.penalty, 100.0 * float(cost.max()) * len(units) / len(centres))
         soft = dataclasses.replace(balance, soft_tam=True, soft_account_units=True,
                                    penalty=penalty)
-        p = AssignProblem.with_balance(
-            soft, unit_ids=tuple(units["unit_id"]), rep_ids=tuple(f"c{j}" for j in range(len(centres))),
-            tam=units["tam"].to_numpy(float), account_units=units["account_units"].to_numpy(float),
-            cost=cost,
-        )
-        share = _lp_share(p, min(candidates, len(centres)), solver)
+        p = AssignProblem.create(
+            tuple(units["unit_id"]), tuple(f"c{j}" for j in range(len(centres))),
+            units["tam"].to_numpy(float), units["account_units"].to_numpy(float), cost, soft)
+        lp = lp_relaxation(p, solver, k=min(candidates, len(centres)), price=False,
+                           deadline=time.perf_counter() + solver.time_limit)
+        share = None if lp is None else lp.share(p.n_units, p.n_reps)
         if share is None:
             log.warning("LP re-centring round %d found no LP solution; keeping centres", i + 1)
             break
@@ -118,38 +124,6 @@ def rebalance_centres(
         if shift < 0.5:
             break
     return centres
-
-
-def _lp_share(p: AssignProblem, k: int, solver: SolverConfig) -> np.ndarray | None:
-    """(n, m) LP-relaxation shares of the banded model over the k cheapest reps.
-
-    HiGHS builds it from arrays directly (the same model as :func:`territory.assign._build`
-    with soft bands), which at national scale takes well under a second where PuLP
-    needs tens of seconds; CBC goes through PuLP.
-    """
-    import time
-
-    if solver.name.lower() == "highs":
-        from . import lns as _lns
-
-        d = _lns._data(p)
-        pu, pr = _lns._initial_pairs(d, k, None)
-        pu, pr, x, _, _ = _lns._solve_lp(d, pu, pr, solver, 0,
-                                         time.perf_counter() + solver.time_limit_seconds,
-                                         price=False)
-        if x is None:
-            return None
-        share = np.zeros((p.n_units, p.n_reps))
-        share[pu, pr] = x
-        return share
-    model = _build(p, k)
-    model.lp.solve(make_solver(solver, mip=False))
-    if model.lp.status != pulp.LpStatusOptimal:
-        return None
-    share = np.zeros((p.n_units, p.n_reps))
-    for (u, r), var in model.x.items():
-        share[u, r] = var.varValue or 0.0
-    return share
 
 
 def root_units(units: pd.DataFrame, points_lonlat: np.ndarray) -> np.ndarray:
@@ -182,7 +156,7 @@ def root_units(units: pd.DataFrame, points_lonlat: np.ndarray) -> np.ndarray:
 
 
 def seed_centres(
-    units: pd.DataFrame, k: int, balance: BalanceConfig, solver: SolverConfig, *, seed: int = 0
+    units: pd.DataFrame, k: int, balance: BandRules, solver: Solver, *, seed: int = 0
 ) -> np.ndarray:
     """k rebalanced centres as (k, 2) lon/lat."""
     centres = kmeans_centres(units, k, seed=seed)

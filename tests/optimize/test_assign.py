@@ -10,23 +10,25 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from territory.optimize import lns as _lns
-from territory.optimize.assign import (
+from territory.errors import InfeasibleError
+from territory.optimize import (
     AssignProblem,
+    BandRules,
+    Disruption,
+    Solver,
     check_plan,
     explain_infeasible,
     feasible_rep_counts,
     inertia_cost,
-    solve_assignment,
+    solve,
 )
-from territory.config import BalanceConfig, SolverConfig
-from territory.errors import InfeasibleError
+from territory.optimize.lns import solve_lns
 
-SOLVER = SolverConfig(time_limit_seconds=20, mip_gap=0.0)
+SOLVER = Solver(time_limit=20, mip_gap=0.0)
 
 
 def grid_problem(rows: int, cols: int, bases: list[tuple[int, int]], *, tam=None, units=None,
-                 balance: BalanceConfig | None = None, **kw) -> AssignProblem:
+                 balance: BandRules | None = None, **kw) -> AssignProblem:
     """Units on a rows x cols grid (rook adjacency), cost = Manhattan distance to each base."""
     n = rows * cols
     pos = np.array([[i // cols, i % cols] for i in range(n)], dtype=float)
@@ -38,18 +40,18 @@ def grid_problem(rows: int, cols: int, bases: list[tuple[int, int]], *, tam=None
     kw.setdefault("contiguity", True)
     kw.setdefault("adjacency", graph)
     kw.setdefault("roots", tuple(int(r * cols + c) for r, c in bases))
-    return AssignProblem.with_balance(
-        balance or BalanceConfig(tam_tolerance=0.0, account_units_min=0, account_units_max=1e9),
-        unit_ids=tuple(f"u{i}" for i in range(n)), rep_ids=tuple(f"R{j}" for j in range(len(b))),
-        tam=np.ones(n) * 100 if tam is None else np.asarray(tam, float),
-        account_units=np.ones(n) if units is None else np.asarray(units, float),
-        cost=cost, **kw)
+    return AssignProblem.create(
+        tuple(f"u{i}" for i in range(n)), tuple(f"R{j}" for j in range(len(b))),
+        np.ones(n) * 100 if tam is None else np.asarray(tam, float),
+        np.ones(n) if units is None else np.asarray(units, float), cost,
+        balance or BandRules(tam_tolerance=0.0, account_units_min=0, account_units_max=1e9),
+        **kw)
 
 
 def test_two_reps_on_a_line_split_in_the_middle():
     # 1 x 4 line, bases at both ends, equal TAM: each rep takes its two nearest units.
     p = grid_problem(1, 4, [(0, 0), (0, 3)])
-    r = solve_assignment(p, SOLVER)
+    r = solve(p, SOLVER)
     assert r.rep_of_unit.tolist() == [0, 0, 1, 1]
     assert r.objective == pytest.approx(0 + 1 + 1 + 0)
     assert r.status == "optimal"
@@ -59,15 +61,15 @@ def test_two_reps_on_a_line_split_in_the_middle():
 def test_tam_band_forces_a_costlier_plan():
     # Unit 1 is heavy: TAM [100, 300, 100, 100]; +-0 tolerance means each rep gets 300.
     p = grid_problem(1, 4, [(0, 0), (0, 3)], tam=[100, 300, 100, 100],
-                     balance=BalanceConfig(tam_tolerance=0.0, account_units_min=0,
+                     balance=BandRules(tam_tolerance=0.0, account_units_min=0,
                                            account_units_max=1e9))
     # With R0 rooted at u0 and R1 at u3 and contiguity on, the only splits are
     # 100/500, 400/200 and 500/100: none is within 0% of 300.
     with pytest.raises(InfeasibleError):
-        solve_assignment(p, SOLVER)
+        solve(p, SOLVER)
     # At 34% the 400/200 split is allowed and is the cheapest.
     loose = dataclasses.replace(p, tam_tolerance=0.34)
-    r2 = solve_assignment(loose, SOLVER)
+    r2 = solve(loose, SOLVER)
     tam = np.bincount(r2.rep_of_unit, weights=loose.tam)
     assert tam.tolist() == [400, 200]
     assert check_plan(loose, r2.rep_of_unit) == []
@@ -76,9 +78,9 @@ def test_tam_band_forces_a_costlier_plan():
 def test_units_band_holds_on_every_rep():
     # 3x3 grid, 3 reps, each must carry exactly 3 account units.
     p = grid_problem(3, 3, [(0, 0), (2, 2), (0, 2)],
-                     balance=BalanceConfig(tam_tolerance=1.0, account_units_min=3,
+                     balance=BandRules(tam_tolerance=1.0, account_units_min=3,
                                            account_units_max=3))
-    r = solve_assignment(p, SOLVER)
+    r = solve(p, SOLVER)
     assert np.bincount(r.rep_of_unit, minlength=3).tolist() == [3, 3, 3]
     assert check_plan(p, r.rep_of_unit) == []
 
@@ -87,15 +89,15 @@ def test_contiguity_keeps_a_territory_in_one_piece():
     # Without contiguity the cheapest plan gives R0 the far-right unit (cost trick below);
     # with it, R0 must stay connected to its root.
     p = grid_problem(1, 5, [(0, 0), (0, 2)],
-                     balance=BalanceConfig(tam_tolerance=0.25, account_units_min=0,
+                     balance=BandRules(tam_tolerance=0.25, account_units_min=0,
                                            account_units_max=1e9))
     cost = p.cost.copy()
     cost[4] = [0.0, 10.0]  # unit u4 is cheap for R0 only
     cost[1] = [1.5, 1.0]  # and u1 leans to R1, so the free optimum is unique
     p = dataclasses.replace(p, cost=cost)
-    free = solve_assignment(dataclasses.replace(p, contiguity=False), SOLVER)
+    free = solve(dataclasses.replace(p, contiguity=False), SOLVER)
     assert free.rep_of_unit.tolist() == [0, 1, 1, 1, 0]
-    joined = solve_assignment(p, SOLVER)
+    joined = solve(p, SOLVER)
     assert joined.rep_of_unit.tolist() == [0, 0, 1, 1, 1]
     assert joined.objective == pytest.approx(0 + 1.5 + 0 + 1 + 10)
     graph = p.adjacency
@@ -108,9 +110,9 @@ def test_contiguity_keeps_a_territory_in_one_piece():
 
 def test_locks_are_honoured():
     p = grid_problem(1, 4, [(0, 0), (0, 3)], locks={1: 1},
-                     balance=BalanceConfig(tam_tolerance=0.5, account_units_min=0,
+                     balance=BandRules(tam_tolerance=0.5, account_units_min=0,
                                            account_units_max=1e9))
-    r = solve_assignment(p, SOLVER)
+    r = solve(p, SOLVER)
     assert r.rep_of_unit[1] == 1
     assert r.rep_of_unit.tolist() == [0, 1, 1, 1]
 
@@ -120,21 +122,21 @@ def test_disruption_cap_is_honoured():
     n = 4
     moved = np.zeros((n, 2))
     moved[:, 0] = 10.0
-    p = grid_problem(1, 4, [(0, 0), (0, 3)], moved=moved, moved_total=40.0,
-                     max_moved_share=0.25, contiguity=False, roots=None,
-                     balance=BalanceConfig(tam_tolerance=1.0, account_units_min=0,
+    p = grid_problem(1, 4, [(0, 0), (0, 3)], disruption=Disruption(moved, 40.0, 0.25),
+                     contiguity=False, roots=None,
+                     balance=BandRules(tam_tolerance=1.0, account_units_min=0,
                                            account_units_max=1e9))
-    r = solve_assignment(p, SOLVER)
+    r = solve(p, SOLVER)
     assert (r.rep_of_unit == 0).sum() <= 1
     assert check_plan(p, r.rep_of_unit) == []
 
 
 def test_infeasible_units_band_is_explained_before_solving():
     p = grid_problem(2, 2, [(0, 0), (1, 1)],
-                     balance=BalanceConfig(tam_tolerance=1.0, account_units_min=5,
+                     balance=BandRules(tam_tolerance=1.0, account_units_min=5,
                                            account_units_max=6))
     with pytest.raises(InfeasibleError) as err:
-        solve_assignment(p, SOLVER)
+        solve(p, SOLVER)
     text = str(err.value)
     assert "account-units band" in text and "4" in text
     assert err.value.diagnosis["constraint"] == "units_band"
@@ -142,20 +144,20 @@ def test_infeasible_units_band_is_explained_before_solving():
 
 def test_unit_too_big_for_the_tam_band_is_named():
     p = grid_problem(1, 4, [(0, 0), (0, 3)], tam=[100, 900, 100, 100],
-                     balance=BalanceConfig(tam_tolerance=0.15, account_units_min=0,
+                     balance=BandRules(tam_tolerance=0.15, account_units_min=0,
                                            account_units_max=1e9))
     with pytest.raises(InfeasibleError) as err:
-        solve_assignment(p, SOLVER)
+        solve(p, SOLVER)
     assert "u1" in str(err.value) and "tam_tolerance" in str(err.value)
 
 
 def test_elastic_model_names_rep_and_amount():
     # Each rep needs 300 +- 0 but contiguity from the roots makes 400/200 the only splits.
     p = grid_problem(1, 4, [(0, 0), (0, 3)], tam=[100, 300, 100, 100],
-                     balance=BalanceConfig(tam_tolerance=0.10, account_units_min=0,
+                     balance=BandRules(tam_tolerance=0.10, account_units_min=0,
                                            account_units_max=1e9))
     with pytest.raises(InfeasibleError) as err:
-        solve_assignment(p, SOLVER)
+        solve(p, SOLVER)
     diag = err.value.diagnosis
     assert "tam_band" in str(diag["constraint"])
     assert any(b["rep"] in ("R0", "R1") and b["amount"] > 0 for b in diag["breaches"])
@@ -165,19 +167,19 @@ def test_elastic_model_names_rep_and_amount():
 def test_contiguity_named_when_only_contiguity_breaks():
     # R0's root is cut off by a heavy unit owned only by R1 through a lock.
     p = grid_problem(1, 5, [(0, 0), (0, 4)], tam=[100, 100, 100, 100, 100], locks={1: 1},
-                     balance=BalanceConfig(tam_tolerance=0.25, account_units_min=0,
+                     balance=BandRules(tam_tolerance=0.25, account_units_min=0,
                                            account_units_max=1e9))
-    message, diag = explain_infeasible(p, SOLVER)
-    assert diag["constraint"] == "contiguity"
-    assert "contiguity" in message
+    found = explain_infeasible(p, SOLVER)
+    assert found.constraint == "contiguity"
+    assert "contiguity" in found.message
 
 
 def test_same_inputs_same_plan():
     p = grid_problem(4, 4, [(0, 0), (3, 3), (0, 3), (3, 0)],
-                     balance=BalanceConfig(tam_tolerance=0.2, account_units_min=3,
+                     balance=BandRules(tam_tolerance=0.2, account_units_min=3,
                                            account_units_max=5))
-    a = solve_assignment(p, SOLVER, seed=7)
-    b = solve_assignment(p, SOLVER, seed=7)
+    a = solve(p, SOLVER, seed=7)
+    b = solve(p, SOLVER, seed=7)
     assert a.rep_of_unit.tolist() == b.rep_of_unit.tolist()
 
 
@@ -193,11 +195,11 @@ def test_random_instances_meet_every_invariant(rows, cols, seed, k):
     bases = [(int(c) // cols, int(c) % cols) for c in cells]
     tam = rng.integers(50, 150, size=n).astype(float)
     units = rng.integers(1, 4, size=n).astype(float)
-    balance = BalanceConfig(tam_tolerance=0.35, account_units_min=units.sum() / k * 0.6,
+    balance = BandRules(tam_tolerance=0.35, account_units_min=units.sum() / k * 0.6,
                             account_units_max=units.sum() / k * 1.4)
     p = grid_problem(rows, cols, bases, tam=tam, units=units, balance=balance)
     try:
-        r = solve_assignment(p, SOLVER)
+        r = solve(p, SOLVER)
     except InfeasibleError as exc:
         assert str(exc)  # always explained
         return
@@ -219,11 +221,10 @@ def random_problem(n: int = 60, m: int = 4, *, seed: int = 0, tol: float = 0.10,
     tam = rng.lognormal(0, 0.6, n) * 100
     au = rng.integers(1, 5, n).astype(float)
     per = au.sum() / m
-    bal = BalanceConfig(tam_tolerance=tol, account_units_min=per * (1 - band),
+    bal = BandRules(tam_tolerance=tol, account_units_min=per * (1 - band),
                         account_units_max=per * (1 + band))
-    return AssignProblem.with_balance(
-        bal, unit_ids=tuple(f"u{i}" for i in range(n)), rep_ids=tuple(f"R{j}" for j in range(m)),
-        tam=tam, account_units=au, cost=cost)
+    return AssignProblem.create(tuple(f"u{i}" for i in range(n)),
+                                tuple(f"R{j}" for j in range(m)), tam, au, cost, bal)
 
 
 # ----------------------------------------------------------------------------- compactness
@@ -232,14 +233,14 @@ def random_problem(n: int = 60, m: int = 4, *, seed: int = 0, tol: float = 0.10,
 def test_compactness_term_picks_the_compact_plan():
     # Travel is free; compactness (squared distance to the bases at both ends) decides.
     p = grid_problem(1, 4, [(0, 0), (0, 3)], contiguity=False, roots=None,
-                     balance=BalanceConfig(tam_tolerance=0.0, account_units_min=0,
+                     balance=BandRules(tam_tolerance=0.0, account_units_min=0,
                                            account_units_max=1e9))
     q = np.array([[0.0, 9.0], [1.0, 4.0], [4.0, 1.0], [9.0, 0.0]])
     p = dataclasses.replace(p, cost=np.zeros((4, 2)), compactness=q, compactness_weight=2.0)
-    r = solve_assignment(p, SOLVER)
+    r = solve(p, SOLVER)
     assert r.rep_of_unit.tolist() == [0, 0, 1, 1]
     assert r.objective == pytest.approx(2.0 * (0 + 1 + 1 + 0))
-    off = solve_assignment(dataclasses.replace(p, compactness_weight=0.0), SOLVER)
+    off = solve(dataclasses.replace(p, compactness_weight=0.0), SOLVER)
     assert off.objective == pytest.approx(0.0)
 
 
@@ -262,9 +263,9 @@ def test_soft_tam_band_reports_its_penalty():
     # Two units of TAM 100 and 300, each rep rooted on one: targets 200 +- 0 cannot hold.
     # Soft: rep 0 is 100 under, rep 1 is 100 over; slack in units of the mean target (200).
     p = grid_problem(1, 2, [(0, 0), (0, 1)], tam=[100, 300],
-                     balance=BalanceConfig(tam_tolerance=0.0, account_units_min=0,
+                     balance=BandRules(tam_tolerance=0.0, account_units_min=0,
                                            account_units_max=1e9, soft_tam=True, penalty=10.0))
-    r = solve_assignment(p, SOLVER)
+    r = solve(p, SOLVER)
     assert r.rep_of_unit.tolist() == [0, 1]
     assert r.slack["tam_band_under"] == pytest.approx(0.5)
     assert r.slack["tam_band_over"] == pytest.approx(0.5)
@@ -277,8 +278,8 @@ def test_soft_tam_band_reports_its_penalty():
 
 def test_time_limit_returns_the_incumbent_with_gap_and_bound():
     p = random_problem(600, 12, seed=3, tol=0.08, band=0.05)
-    cfg = SolverConfig(time_limit_seconds=0.5, mip_gap=0.0, candidates=4)
-    r = solve_assignment(p, cfg)
+    cfg = Solver(time_limit=0.5, mip_gap=0.0, candidates=4, engine="pulp")
+    r = solve(p, cfg)
     assert r.status == "time_limit"
     assert check_plan(p, r.rep_of_unit) == []
     assert r.bound is not None and r.bound <= r.objective + 1e-6
@@ -292,33 +293,31 @@ def test_time_limit_returns_the_incumbent_with_gap_and_bound():
 
 def test_lns_reaches_the_mip_optimum_on_a_small_instance():
     p = random_problem(60, 5, seed=11)
-    exact = solve_assignment(p, SolverConfig(time_limit_seconds=30, mip_gap=0.0, candidates=5))
+    exact = solve(p, Solver(time_limit=30, mip_gap=0.0, candidates=5))
     assert exact.status == "optimal"
-    cfg = SolverConfig(time_limit_seconds=30, mip_gap=0.0, candidates=3)
-    lns = _lns.solve_lns(p, cfg, seed=0, k=3, full_mip=False)
+    cfg = Solver(time_limit=30, mip_gap=0.0, candidates=3)
+    lns = solve_lns(p, cfg, seed=0, k=3, hand_over=False)
     assert lns is not None and lns.engine == "lns"
     assert check_plan(p, lns.rep_of_unit) == []
     assert lns.lp_bound <= exact.objective + 1e-6  # priced LP bound is valid for all pairs
     assert lns.objective == pytest.approx(exact.objective, rel=1e-4)
 
 
-def test_lns_is_deterministic_and_used_by_solve_assignment():
+def test_lns_is_deterministic_and_used_by_solve():
     p = random_problem(80, 6, seed=5)
-    cfg = SolverConfig(time_limit_seconds=20, mip_gap=0.0, candidates=3)
-    a = _lns.solve_lns(p, cfg, seed=3, k=3, full_mip=False)
-    b = _lns.solve_lns(p, cfg, seed=3, k=3, full_mip=False)
+    cfg = Solver(time_limit=20, mip_gap=0.0, candidates=3)
+    a = solve_lns(p, cfg, seed=3, k=3, hand_over=False)
+    b = solve_lns(p, cfg, seed=3, k=3, hand_over=False)
     assert a.rep_of_unit.tolist() == b.rep_of_unit.tolist()
-    big = dataclasses.replace(SOLVER, candidates=3)
-    object.__setattr__(big, "engine", "lns")  # config field read with getattr
-    r = solve_assignment(p, big, seed=3)
+    r = solve(p, dataclasses.replace(SOLVER, candidates=3, engine="lns"), seed=3)
     assert r.engine == "lns" and check_plan(p, r.rep_of_unit) == []
     assert r.objective == pytest.approx(a.objective, rel=1e-4)
 
 
 def test_lns_honours_locks():
     p = dataclasses.replace(random_problem(60, 4, seed=2, tol=0.3, band=0.3), locks={0: 3, 1: 2})
-    r = _lns.solve_lns(p, SolverConfig(time_limit_seconds=20, mip_gap=0.0), seed=0, k=2,
-                       full_mip=False)
+    r = solve_lns(p, Solver(time_limit=20, mip_gap=0.0), seed=0, k=2,
+                       hand_over=False)
     assert r.rep_of_unit[0] == 3 and r.rep_of_unit[1] == 2
     assert check_plan(p, r.rep_of_unit) == []
 
@@ -330,10 +329,10 @@ def test_infeasible_lock_is_named_and_unlocking_suggested():
     # Each rep must carry exactly 2 account units; three units locked to R1 make that impossible.
     p = grid_problem(1, 4, [(0, 0), (0, 3)], contiguity=False, roots=None,
                      locks={0: 1, 1: 1, 3: 1},
-                     balance=BalanceConfig(tam_tolerance=1.0, account_units_min=2,
+                     balance=BandRules(tam_tolerance=1.0, account_units_min=2,
                                            account_units_max=2))
     with pytest.raises(InfeasibleError) as err:
-        solve_assignment(p, SOLVER)
+        solve(p, SOLVER)
     diag = err.value.diagnosis
     assert diag["constraint"] == "locks"
     assert "unlock" in str(err.value)
@@ -347,16 +346,16 @@ def test_rep_count_range_is_computed_from_both_bands():
     n = 10
     tam = np.array([300.0] + [1700 / 9] * 9)
     au = np.full(n, 100.0)
-    p = AssignProblem.with_balance(
-        BalanceConfig(tam_tolerance=0.15, account_units_min=100, account_units_max=150),
-        unit_ids=tuple(f"u{i}" for i in range(n)), rep_ids=tuple(f"R{j}" for j in range(12)),
-        tam=tam, account_units=au, cost=np.zeros((n, 12)))
+    p = AssignProblem.create(
+        tuple(f"u{i}" for i in range(n)), tuple(f"R{j}" for j in range(12)), tam, au,
+        np.zeros((n, 12)),
+        BandRules(tam_tolerance=0.15, account_units_min=100, account_units_max=150))
     rc = feasible_rep_counts(p)
-    assert rc["by_units"] == [7, 10]
-    assert rc["by_tam"] == [1, 7]
-    assert (rc["min"], rc["max"]) == (7, 7) and not rc["fits"]
+    assert rc.by_units == (7, 10)
+    assert rc.by_tam == (1, 7)
+    assert (rc.low, rc.high) == (7, 7) and not rc.fits
     with pytest.raises(InfeasibleError) as err:
-        solve_assignment(p, SOLVER)  # 12 reps x 100 > 1,000 units
+        solve(p, SOLVER)  # 12 reps x 100 > 1,000 units
     assert "7–7" in str(err.value) and err.value.diagnosis["feasible_rep_counts"] == [7, 7]
 
 
@@ -364,10 +363,10 @@ def test_lns_with_contiguity_keeps_territories_connected():
     rng = np.random.default_rng(4)
     p = grid_problem(8, 8, [(1, 1), (6, 6), (1, 6)], tam=rng.integers(50, 150, 64),
                      units=rng.integers(1, 4, 64),
-                     balance=BalanceConfig(tam_tolerance=0.2, account_units_min=0,
+                     balance=BandRules(tam_tolerance=0.2, account_units_min=0,
                                            account_units_max=1e9))
-    exact = solve_assignment(p, SOLVER)
-    r = _lns.solve_lns(p, SolverConfig(time_limit_seconds=20, mip_gap=0.0), seed=0, k=3)
+    exact = solve(p, SOLVER)
+    r = solve_lns(p, Solver(time_limit=20, mip_gap=0.0), seed=0, k=3)
     assert r is not None and r.engine == "lns"
     assert check_plan(p, r.rep_of_unit) == []
     assert r.lp_bound <= exact.objective + 1e-6
@@ -380,6 +379,6 @@ def test_unit_cut_off_from_every_base_is_named():
     graph.remove_edge("u2", "u3")
     graph.remove_edge("u1", "u2")
     with pytest.raises(InfeasibleError) as err:
-        solve_assignment(dataclasses.replace(p, adjacency=graph), SOLVER)
+        solve(dataclasses.replace(p, adjacency=graph), SOLVER)
     assert err.value.diagnosis["constraint"] == "contiguity"
     assert err.value.diagnosis["unreachable_units"] == ["u2", "u3"]

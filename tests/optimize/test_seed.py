@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from territory.optimize.assign import AssignProblem
-from territory.config import BalanceConfig, SolverConfig
+from territory.errors import InputError
+from territory.optimize import AssignProblem, BandRules, Solver, lp_relaxation
 from territory.optimize.seed import (
-    _lp_share,
     kmeans_centres,
     project_points,
     rebalance_centres,
@@ -17,7 +16,7 @@ from territory.optimize.seed import (
     seed_centres,
 )
 
-SOLVER = SolverConfig(time_limit_seconds=20)
+SOLVER = Solver(time_limit=20)
 
 
 def ohio_like_units(n: int = 120, seed: int = 0) -> pd.DataFrame:
@@ -51,36 +50,28 @@ def test_lp_share_is_a_fractional_assignment():
     xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
     centres = kmeans_centres(units, 3, seed=0)
     cost = np.linalg.norm(xy[:, None] - centres[None], axis=2)
-    p = AssignProblem.with_balance(
-        BalanceConfig(soft_tam=True, soft_account_units=True, account_units_min=0,
-                      account_units_max=1e9),
-        unit_ids=tuple(units["unit_id"]), rep_ids=("a", "b", "c"),
-        tam=units["tam"].to_numpy(float), account_units=units["account_units"].to_numpy(float),
-        cost=cost)
-    share = _lp_share(p, 2, SOLVER)
+    p = AssignProblem.create(
+        tuple(units["unit_id"]), ("a", "b", "c"), units["tam"].to_numpy(float),
+        units["account_units"].to_numpy(float), cost,
+        BandRules(soft_tam=True, soft_account_units=True, account_units_min=0,
+                  account_units_max=1e9))
+    share = lp_relaxation(p, SOLVER, k=2, price=False).share(60, 3)
     assert share.shape == (60, 3)
     assert share.sum(axis=1) == pytest.approx(np.ones(60))
     assert ((share > 1e-9).sum(axis=1) <= 2).all()  # only the 2 cheapest reps
 
 
 def test_rebalancing_lowers_the_banded_lp_cost():
-    import time
-
-    from territory.optimize import lns as _lns
-
     units = ohio_like_units()
-    balance = BalanceConfig(tam_tolerance=0.05, account_units_min=85, account_units_max=95)
+    balance = BandRules(tam_tolerance=0.05, account_units_min=85, account_units_max=95)
     xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
 
     def lp_cost(c):
-        p = AssignProblem.with_balance(
-            balance, unit_ids=tuple(units["unit_id"]), rep_ids=tuple("abcd"),
-            tam=units["tam"].to_numpy(float),
-            account_units=units["account_units"].to_numpy(float),
-            cost=np.linalg.norm(xy[:, None] - c[None], axis=2))
-        d = _lns._data(p)
-        pu, pr = _lns._initial_pairs(d, 2, None)
-        return _lns._solve_lp(d, pu, pr, SOLVER, 0, time.perf_counter() + 10, price=False)[3]
+        p = AssignProblem.create(
+            tuple(units["unit_id"]), tuple("abcd"), units["tam"].to_numpy(float),
+            units["account_units"].to_numpy(float),
+            np.linalg.norm(xy[:, None] - c[None], axis=2), balance)
+        return lp_relaxation(p, SOLVER, k=2, price=False).bound
 
     start = kmeans_centres(units, 4, seed=0)
     moved = rebalance_centres(units, start, balance, SOLVER, rounds=3)
@@ -94,8 +85,13 @@ def test_rebalancing_lowers_the_banded_lp_cost():
 
 def test_seed_centres_and_roots_are_distinct_units():
     units = ohio_like_units()
-    centres = seed_centres(units, 5, BalanceConfig(account_units_min=50, account_units_max=100),
+    centres = seed_centres(units, 5, BandRules(account_units_min=50, account_units_max=100),
                            SOLVER, seed=0)
     assert centres.shape == (5, 2)
     roots = root_units(units, centres)
     assert len(set(roots.tolist())) == 5
+
+
+def test_more_centres_than_units_is_an_input_error():
+    with pytest.raises(InputError, match="cannot seed 5 territories from 3 units"):
+        kmeans_centres(ohio_like_units(3), 5)

@@ -1,0 +1,276 @@
+"""Solver backends: a :class:`Formulation` solved through PuLP (HiGHS or CBC) or highspy.
+
+The :class:`Solver` is the optimizer's own description of which engine to use
+and how long it may run; the pipeline builds it from its configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+import pulp
+
+from ..errors import InputError
+from .formulation import Formulation
+
+__all__ = ["HighsRun", "Progress", "PulpRun", "Solver", "solve_highs", "solve_pulp"]
+
+log = logging.getLogger(__name__)
+
+INF = highspy.kHighsInf
+
+
+@dataclass(frozen=True)
+class Solver:
+    """Which MIP solver, and how long the whole solve may take.
+
+    ``name``: ``"highs"`` or ``"cbc"``. ``engine``: ``"pulp"`` solves the
+    documented model through PuLP; ``"lns"`` builds it in highspy and adds our
+    primal search for large instances; ``"auto"`` picks by size.
+    ``time_limit`` is the wall-clock budget of the whole solve (seconds).
+    ``lns_iterations`` bounds the search for a run that repeats exactly.
+    """
+
+    name: str = "highs"
+    time_limit: float = 60.0
+    mip_gap: float = 0.005
+    threads: int = 0
+    candidates: int = 6
+    msg: bool = False
+    engine: str = "auto"
+    lns_iterations: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.name.lower() not in ("highs", "cbc"):
+            raise InputError(f"solver: name must be 'highs' or 'cbc', got {self.name!r}")
+        if self.engine not in ("auto", "pulp", "lns"):
+            raise InputError(f"solver: engine must be 'auto', 'pulp' or 'lns', got {self.engine!r}")
+
+    @property
+    def is_highs(self) -> bool:
+        return self.name.lower() == "highs"
+
+    def pulp_solver(self, *, seed: int = 0, mip: bool = True, time_limit: float | None = None,
+                    progress: Progress | None = None) -> pulp.LpSolver:
+        """The PuLP solver (HiGHS or CBC); with ``progress`` (HiGHS) improving plans are logged."""
+        limit = float(time_limit if time_limit is not None else self.time_limit)
+        if self.is_highs:
+            extra = {}
+            if progress is not None and mip:
+                extra = {"callbackTuple": (progress, None), "callbacksToActivate":
+                         [highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution]}
+            solver = pulp.HiGHS(mip=mip, msg=self.msg, timeLimit=limit, gapRel=self.mip_gap,
+                                threads=self.threads or None, random_seed=int(seed) % (2**31),
+                                **extra)
+        else:
+            solver = pulp.PULP_CBC_CMD(mip=mip, msg=self.msg, timeLimit=limit,
+                                       gapRel=self.mip_gap, threads=self.threads or None,
+                                       options=[f"randomSeed {int(seed) % (2**31) or 1}"])
+        if not solver.available():
+            raise InputError(f"solver {self.name!r} is not available on this machine "
+                             "(HiGHS comes with the highspy package; CBC needs a cbc binary)")
+        return solver
+
+    def highs(self, *, seed: int, time_limit: float, gap: float | None = None) -> highspy.Highs:
+        """A quiet highspy instance with the seed, time limit and relative gap."""
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("random_seed", int(seed) % (2**31))
+        h.setOptionValue("time_limit", max(float(time_limit), 0.05))
+        h.setOptionValue("mip_rel_gap", float(self.mip_gap if gap is None else gap))
+        if self.threads:
+            h.setOptionValue("threads", int(self.threads))
+        return h
+
+
+class Progress:
+    """Logs every improving MIP solution HiGHS reports and keeps the history.
+
+    Used as a HiGHS callback (``kCallbackMipImprovingSolution``); each
+    improvement is one ``INFO`` line: objective, bound, gap, elapsed seconds.
+    """
+
+    def __init__(self, label: str = "MIP") -> None:
+        self.label = label
+        self.history: list[tuple[float, float, float | None]] = []
+        self.t0 = time.perf_counter()
+
+    def record(self, objective: float, bound: float | None, elapsed: float | None = None) -> None:
+        elapsed = time.perf_counter() - self.t0 if elapsed is None else elapsed
+        bound = bound if bound is not None and math.isfinite(bound) else None
+        self.history.append((float(elapsed), float(objective), bound))
+        gap = (abs(objective - bound) / max(abs(objective), 1e-9)) if bound is not None else None
+        log.info("%s improving plan: objective %.6g, bound %s, gap %s, %.1f s", self.label,
+                 objective, "-" if bound is None else f"{bound:.6g}",
+                 "-" if gap is None else f"{gap:.2%}", elapsed)
+
+    def __call__(self, callback_type, message, data_out, data_in, user_data) -> None:
+        try:
+            self.record(data_out.objective_function_value, data_out.mip_dual_bound,
+                        data_out.running_time)
+        except Exception:  # never let logging break the solve
+            log.debug("progress callback failed", exc_info=True)
+
+
+# ----------------------------------------------------------------------------- PuLP
+
+
+@dataclass
+class PulpRun:
+    """What a PuLP solve returned; ``ok`` means an optimal (or gap-optimal) plan."""
+
+    values: np.ndarray
+    status: str
+    pulp_status: str
+    ok: bool
+    has_plan: bool
+    time_limit: bool
+    seconds: float
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    n_variables: int = 0
+    n_rows: int = 0
+
+    @property
+    def infeasible(self) -> bool:
+        return self.pulp_status == "Infeasible"
+
+
+def to_pulp(form: Formulation) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
+    """The PuLP model of a formulation: named columns, each ranged row as two rows."""
+    lp = pulp.LpProblem("territory_assignment", pulp.LpMinimize)
+    names = form.column_names()
+    variables = []
+    for j, name in enumerate(names):
+        lo, hi = float(form.lower[j]), float(form.upper[j])
+        if form.integer[j] and lo == 0.0 and hi == 1.0:
+            v = lp.add_variable(name, lowBound=0, upBound=1, cat=pulp.LpBinary)
+        else:
+            v = lp.add_variable(name, lowBound=lo, upBound=None if hi == INF else hi,
+                                cat=pulp.LpInteger if form.integer[j] else pulp.LpContinuous)
+        variables.append(v)
+    m = form.matrix
+    for i, name in enumerate(form.row_names):
+        cols = m.indices[m.indptr[i]: m.indptr[i + 1]]
+        vals = m.data[m.indptr[i]: m.indptr[i + 1]]
+        expr = pulp.LpAffineExpression([(variables[c], float(v)) for c, v in zip(cols, vals)])
+        lo, hi = float(form.row_lower[i]), float(form.row_upper[i])
+        if lo == hi:
+            lp.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintEQ, rhs=lo), name)
+            continue
+        if lo > -INF:
+            lp.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintGE, rhs=lo),
+                             name + ("_lo" if hi < INF else ""))
+        if hi < INF:
+            lp.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintLE, rhs=hi),
+                             name + ("_hi" if lo > -INF else ""))
+    objective = [(variables[j], float(form.cost[j])) for j in range(form.n_cols)
+                 if not (form.flow_start <= j < form.flow_start + len(form.flow_arcs))]
+    lp += pulp.LpAffineExpression(objective)
+    return lp, variables
+
+
+def solve_pulp(form: Formulation, solver: pulp.LpSolver) -> PulpRun:
+    """Solve through PuLP and read status, bound and gap (from HiGHS where it is used)."""
+    lp, variables = to_pulp(form)
+    t0 = time.perf_counter()
+    status = lp.solve(solver)
+    seconds = time.perf_counter() - t0
+    has_plan = lp.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+    bound = gap = None
+    time_limit = False
+    name = pulp.LpStatus[status].lower()
+    highs = getattr(lp, "solverModel", None)
+    if highs is not None and hasattr(highs, "getInfo"):
+        info = highs.getInfo()
+        bound = float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else None
+        gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
+        # PuLP maps "time limit" to optimal/integer-feasible even when HiGHS has no plan
+        has_plan = has_plan and info.primal_solution_status == 2
+        time_limit = highs.getModelStatus() == highspy.HighsModelStatus.kTimeLimit
+        text = highs.modelStatusToString(highs.getModelStatus()).lower()
+        name = {"optimal": "optimal", "time limit reached": "time_limit"}.get(text, text)
+        if not isinstance(solver, pulp.HiGHS) or not solver.mip:
+            bound = gap = None
+    values = np.array([v.varValue or 0.0 for v in variables])
+    ok = status == pulp.LpStatusOptimal and has_plan
+    objective = float(pulp.value(lp.objective)) if ok else None
+    return PulpRun(values, name if status == pulp.LpStatusOptimal else name, pulp.LpStatus[status],
+                   ok, has_plan, time_limit, seconds, objective, bound, gap, lp.numVariables(),
+                   lp.numConstraints())
+
+
+# ----------------------------------------------------------------------------- highspy
+
+
+def to_highs(form: Formulation, *, integer: bool = True) -> highspy.HighsLp:
+    """The formulation as a ``HighsLp`` (column-wise matrix, ranged rows)."""
+    A = form.matrix.tocsc()
+    A.sort_indices()
+    lp = highspy.HighsLp()
+    lp.num_col_ = form.n_cols
+    lp.num_row_ = len(form.row_lower)
+    lp.col_cost_ = form.cost
+    lp.col_lower_ = form.lower
+    lp.col_upper_ = np.where(np.isinf(form.upper), INF, form.upper)
+    lp.row_lower_ = np.where(np.isinf(form.row_lower), -INF, form.row_lower)
+    lp.row_upper_ = np.where(np.isinf(form.row_upper), INF, form.row_upper)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = form.n_cols
+    lp.a_matrix_.num_row_ = len(form.row_lower)
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(float)
+    if integer and form.integer.any():
+        lp.integrality_ = [highspy.HighsVarType.kInteger if f else
+                           highspy.HighsVarType.kContinuous for f in form.integer.tolist()]
+    return lp
+
+
+@dataclass
+class HighsRun:
+    """What a highspy solve returned (``values`` None without a primal solution)."""
+
+    values: np.ndarray | None
+    status: str
+    bound: float | None
+    objective: float | None
+    highs: highspy.Highs = field(repr=False)
+
+
+def highs_status(h: highspy.Highs) -> str:
+    return h.modelStatusToString(h.getModelStatus()).lower()
+
+
+def solution(values: np.ndarray) -> highspy.HighsSolution:
+    """A HiGHS start solution from column values."""
+    s = highspy.HighsSolution()
+    s.col_value = np.asarray(values, dtype=float)
+    s.value_valid = True
+    return s
+
+
+def solve_highs(form: Formulation, solver: Solver, *, seed: int, time_limit: float,
+                gap: float | None = None, start: np.ndarray | None = None,
+                integer: bool = True, progress: Progress | None = None) -> HighsRun:
+    """Solve a formulation in highspy, optionally from a start plan."""
+    h = solver.highs(seed=seed, time_limit=time_limit, gap=gap)
+    if progress is not None:
+        h.setCallback(progress, None)
+        h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution)
+    h.passModel(to_highs(form, integer=integer))
+    if start is not None:
+        h.setSolution(solution(start))
+    h.run()
+    info = h.getInfo()
+    bound = float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else None
+    has = info.primal_solution_status == 2
+    values = np.asarray(h.getSolution().col_value) if has else None
+    return HighsRun(values, highs_status(h), bound,
+                    float(info.objective_function_value) if has else None, h)

@@ -1,0 +1,151 @@
+"""Territories on the unit adjacency graph: stray pieces, connected repair, feasible flows."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+from .problem import AssignProblem
+from .repair import PlanScore
+
+__all__ = ["AdjacencyIndex"]
+
+log = logging.getLogger(__name__)
+
+
+class AdjacencyIndex:
+    """The adjacency among a problem's units as index arrays, plus territory helpers."""
+
+    def __init__(self, p: AssignProblem) -> None:
+        index = {u: i for i, u in enumerate(p.unit_ids)}
+        edges = [(index[a], index[b]) for a, b in p.adjacency.edges()
+                 if a in index and b in index and a != b]
+        e = np.array(sorted(edges), dtype=np.int64).reshape(-1, 2)
+        self.a, self.b = e[:, 0], e[:, 1]
+        self.n, self.m = p.n_units, p.n_reps
+        self.roots = np.asarray(p.roots, dtype=np.int64)
+        self.graph = nx.Graph()
+        self.graph.add_nodes_from(range(p.n_units))
+        self.graph.add_edges_from(e.tolist())
+
+    def graph_of(self, p: AssignProblem, units: np.ndarray) -> nx.Graph:
+        """The adjacency among ``units``, labelled by unit id (for a sub-problem)."""
+        g = nx.Graph()
+        g.add_nodes_from(p.unit_ids[u] for u in units)
+        inside = np.zeros(self.n, dtype=bool)
+        inside[units] = True
+        sel = inside[self.a] & inside[self.b]
+        g.add_edges_from((p.unit_ids[a], p.unit_ids[b]) for a, b in zip(self.a[sel], self.b[sel]))
+        return g
+
+    def rep_weights(self, rep_of: np.ndarray) -> sp.csr_matrix:
+        """Reps x reps: number of adjacency edges between their territories."""
+        ra, rb = rep_of[self.a], rep_of[self.b]
+        cut = ra != rb
+        w = sp.coo_matrix((np.ones(int(cut.sum()) * 2),
+                           (np.r_[ra[cut], rb[cut]], np.r_[rb[cut], ra[cut]])),
+                          shape=(self.m, self.m)).tocsr()
+        w.sum_duplicates()
+        return w
+
+    def stray(self, rep_of: np.ndarray) -> np.ndarray:
+        """Units not connected to their rep's root inside the territory."""
+        same = rep_of[self.a] == rep_of[self.b]
+        g = sp.coo_matrix((np.ones(int(same.sum())), (self.a[same], self.b[same])),
+                          shape=(self.n, self.n))
+        _, label = sp.csgraph.connected_components(g, directed=False)
+        ok = np.zeros(self.n, dtype=bool)
+        # components use same-rep edges only, so a root's component is its rep's
+        ok[np.isin(label, label[self.roots])] = True
+        return np.flatnonzero(~ok)
+
+    def join_strays(self, score: PlanScore, rep_of: np.ndarray) -> np.ndarray:
+        """Give every stray piece to a neighbouring territory, cheapest first, until none."""
+        rep_of = rep_of.copy()
+        for _ in range(10 * self.n):
+            stray = self.stray(rep_of)
+            if stray.size == 0:
+                break
+            stray_mask = np.zeros(self.n, dtype=bool)
+            stray_mask[stray] = True
+            best = None
+            for x, y in ((self.a, self.b), (self.b, self.a)):
+                sel = stray_mask[x] & ~stray_mask[y]  # stray unit next to a rooted one
+                if sel.any():
+                    u, r = x[sel], rep_of[y[sel]]
+                    c = score.cost[u, r] - score.cost[u, rep_of[u]]
+                    i = int(np.lexsort((r, u, c))[0])
+                    if best is None or (c[i], u[i], r[i]) < best[0]:
+                        best = ((c[i], u[i], r[i]), int(u[i]), int(r[i]))
+            if best is None:
+                break
+            rep_of[best[1]] = best[2]
+        return rep_of
+
+    def connected_band_repair(self, score: PlanScore, rep_of: np.ndarray, deadline: float,
+                              max_moves: int = 2000) -> np.ndarray:
+        """Greedy band repair that keeps territories connected.
+
+        Moves a boundary unit to the adjacent territory when that lowers the
+        total hard-band breach (cheapest per unit of breach first) and the
+        donor stays connected. Roots and locks never move.
+        """
+        rep_of = rep_of.copy()
+        tam, au = score.loads(rep_of)
+        b = score.rep_breach(np.arange(score.m), tam, au)
+        fixed = score.fixed >= 0
+        for _ in range(max_moves):
+            if b.sum() <= 1e-9 or time.perf_counter() > deadline:
+                break
+            move = self._best_move(score, rep_of, tam, au, b, fixed)
+            if move is None:
+                break
+            uu, rr, ss = move
+            rep_of[uu] = ss
+            for q, sign in ((rr, -1.0), (ss, 1.0)):
+                tam[q] += sign * score.tam[uu]
+                au[q] += sign * score.account_units[uu]
+            b[[rr, ss]] = score.rep_breach(np.array([rr, ss]), tam[[rr, ss]], au[[rr, ss]])
+        log.info("connected band repair: hard-band breach %.3g on %d reps", b.sum(),
+                 int((b > 1e-9).sum()))
+        return rep_of
+
+    def _best_move(self, score, rep_of, tam, au, b, fixed):
+        x, y = np.r_[self.a, self.b], np.r_[self.b, self.a]
+        r, s = rep_of[x], rep_of[y]
+        sel = (r != s) & ~fixed[x] & ((b[r] > 1e-12) | (b[s] > 1e-12))
+        u, r, s = x[sel], r[sel], s[sel]
+        if u.size == 0:
+            return None
+        du = (score.rep_breach(r, tam[r] - score.tam[u], au[r] - score.account_units[u]) - b[r]
+              + score.rep_breach(s, tam[s] + score.tam[u], au[s] + score.account_units[u])
+              - b[s])
+        good = np.flatnonzero(du < -1e-12)
+        if good.size == 0:
+            return None
+        rank = (score.cost[u[good], s[good]] - score.cost[u[good], r[good]]) / -du[good]
+        seen: set[tuple[int, int]] = set()
+        for i in good[np.lexsort((s[good], u[good], rank))]:
+            uu, rr, ss = int(u[i]), int(r[i]), int(s[i])
+            if (uu, ss) in seen:
+                continue
+            seen.add((uu, ss))
+            rest = np.flatnonzero(rep_of == rr)
+            rest = rest[rest != uu]
+            if rest.size and not nx.is_connected(self.graph.subgraph(rest.tolist())):
+                continue
+            return uu, rr, ss
+        return None
+
+    def tree_flows(self, r: int, members: np.ndarray) -> dict[tuple[int, int], float]:
+        """A feasible flow for rep r's (connected) territory: BFS tree, subtree sizes."""
+        sub = self.graph.subgraph(members.tolist())
+        tree = nx.bfs_tree(sub, int(self.roots[r]), sort_neighbors=sorted)
+        size: dict[int, int] = {}
+        for v in reversed(list(nx.topological_sort(tree))):
+            size[v] = 1 + sum(size[c] for c in tree.successors(v))
+        return {(int(u), int(v)): float(size[v]) for u, v in tree.edges()}
