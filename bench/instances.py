@@ -246,3 +246,42 @@ def zcta_instance(path: Path | None = None, n_reps: int = 4, *, seed: int = 5) -
     return Instance(f"columbus_zctas_{len(gdf)}x{n_reps}",
                     f"{len(gdf)} real Columbus OH ZCTAs x {n_reps} reps", p, xy, bases, weight,
                     graph, len(bridges), meta)
+
+
+# ----------------------------------------------------------------------------- national books
+
+#: The lower 48 states; the ~800-account book drops four of them and adds DC (44 + DC).
+LOWER_48 = ("AL", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "ID", "IL", "IN", "IA", "KS",
+            "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ",
+            "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
+            "VT", "VA", "WA", "WV", "WI", "WY")
+STATES_44_DC = tuple(s for s in LOWER_48 if s not in ("ND", "SD", "WY", "VT")) + ("DC",)
+
+
+def _books_module():
+    """``tests/books.py``: the one generator of CRM books, shared by the tests and the bench."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "tests" / "books.py"
+    if "territory_bench_books" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("territory_bench_books", path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["territory_bench_books"] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules["territory_bench_books"]
+
+
+def national_book(out_dir: str | Path, *, n_accounts: int = 800,
+                  states: tuple[str, ...] = STATES_44_DC, n_reps: int | None = None,
+                  seed: int = 0, **kwargs):
+    """Write a national CRM book (``accounts.csv``, ``reps.csv``) under ``out_dir``.
+
+    The generator of ``tests/books.py`` (real metros of the offline ZIP table,
+    most ZIPs empty, heavy-tailed revenue, owners, messy rows) with one metro
+    per state at least (``n_metros`` defaults to ``len(states) + 10``).
+    Returns its ``Book`` (paths and the numbers to check).
+    """
+    kwargs.setdefault("n_metros", len(states) + 10)
+    return _books_module().multistate_book(out_dir, n_accounts=n_accounts, states=tuple(states),
+                                           n_reps=n_reps, seed=seed, **kwargs)

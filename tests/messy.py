@@ -74,6 +74,8 @@ KINDS: dict[str, tuple[str, float]] = {
     "duplicate": (REASON_DUPLICATE, 0.03),
     "blank_id": (REASON_BLANK_ID, 0.01),
     "lat_out_of_range": (REASON_BAD_COORDS, 0.01),
+    "coords_swapped": ("", 0.005),   # kept: placed by its (valid) ZIP instead
+    "coords_zero": ("", 0.005),
     "lon_blank": (REASON_MISSING_COORD, 0.01),
     "coord_text": (REASON_NONNUMERIC_COORDS, 0.01),
     "bad_tier": (REASON_BAD_TIER, 0.01),
@@ -165,6 +167,10 @@ def make_messy(n: int = 5000, seed: int = 20240601, *, csv_defects: bool = True)
             r["Customer ID"] = ""
         elif kind == "lat_out_of_range":
             r["Latitude"], r["Longitude"] = "95.1", "-77.03"
+        elif kind == "coords_swapped":
+            r["Latitude"], r["Longitude"] = "-77.03", "38.90"
+        elif kind == "coords_zero":
+            r["Latitude"], r["Longitude"] = "0", "0"
         elif kind == "lon_blank":
             r["Latitude"], r["Longitude"] = "38.9", ""
         elif kind == "coord_text":

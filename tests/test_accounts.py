@@ -326,3 +326,116 @@ def test_blank_lines_are_skipped(tmp_path):
     p = _csv(tmp_path, "\naccount_id,zip,revenue\n1,43215,10\n\n2,43215,20\n")
     raw, info = A.read_table(p)
     assert raw["account_id"].tolist() == ["1", "2"] and info.n_rows == 2
+
+
+# ----------------------------------------------------------------------------- number formats
+
+
+def test_european_decimal_commas_are_read_per_column(tmp_path):
+    p = _csv(tmp_path, "account_id;zip;revenue;lat;lon\n"
+                       "1;20001;1.234,56;38,9072;-77,0369\n"
+                       "2;20001;250.000,00;;\n"
+                       "3;20001;45,5;;\n")
+    raw, _ = A.read_table(p)
+    acc, rej = A.validate_accounts(raw)
+    assert rej.empty
+    assert acc["revenue"].tolist() == [1234.56, 250000.0, 45.5]
+    assert acc.loc[0, ["lat", "lon"]].tolist() == [38.9072, -77.0369]
+    assert A.assign_tiers(acc)["tier"].tolist() == ["C", "A", "C"]
+
+
+def test_decimal_mark_can_be_configured(tmp_path):
+    p = _csv(tmp_path, "account_id,zip,revenue\n1,20001,45.000\n2,20001,12.500\n")
+    raw, _ = A.read_table(p)
+    acc, _ = A.validate_accounts(raw, ColumnsConfig(decimal=","))
+    assert acc["revenue"].tolist() == [45000.0, 12500.0]
+    acc, _ = A.validate_accounts(raw, ColumnsConfig(decimal="."))
+    assert acc["revenue"].tolist() == [45.0, 12.5]
+
+
+@pytest.mark.parametrize("cells, needles", [
+    (["45.000", "12.500"], ["'revenue'", "'45.000'", "'12.500'", "decimal"]),  # ambiguous
+    (["1.234,56", "1,234.56"], ["'revenue'", "'1,234.56'", "'1.234,56'"]),      # mixed
+])
+def test_ambiguous_or_mixed_number_columns_are_refused(tmp_path, cells, needles):
+    rows = "".join(f'{i},20001,"{c}"\n' for i, c in enumerate(cells))
+    raw, _ = A.read_table(_csv(tmp_path, "account_id,zip,revenue\n" + rows))
+    with pytest.raises(InputError) as info:
+        A.validate_accounts(raw)
+    msg = str(info.value)
+    assert "accounts.csv" in msg and all(n in msg for n in needles), msg
+
+
+def test_us_thousands_and_typed_excel_cells_stay_as_they_were(tmp_path):
+    raw, _ = A.read_table(_csv(tmp_path, 'account_id,zip,revenue\n1,20001,"45,000"\n2,20001,"$1,234.50"\n'))
+    assert A.validate_accounts(raw)[0]["revenue"].tolist() == [45000.0, 1234.5]
+    x = tmp_path / "typed.xlsx"
+    pd.DataFrame({"account_id": ["1", "2"], "zip": ["20001", "20001"],
+                  "revenue": [12.345, 45.5]}).to_excel(x, index=False)
+    raw, _ = A.read_table(x)
+    assert A.validate_accounts(raw)[0]["revenue"].tolist() == [12.345, 45.5]
+
+
+# ----------------------------------------------------------------------------- outliers
+
+
+def test_revenue_outlier_is_rejected_by_name(tmp_path, caplog):
+    rng = np.random.default_rng(1)
+    revenue = [f"{v:.2f}" for v in rng.lognormal(np.log(20_000), 1.0, size=60)]
+    revenue[7] = "1e15"
+    revenue[8] = "2000000"  # a very large but real account stays
+    rows = "".join(f"A{i},20001,{r}\n" for i, r in enumerate(revenue))
+    raw, _ = A.read_table(_csv(tmp_path, "account_id,zip,revenue\n" + rows))
+    with caplog.at_level("WARNING"):
+        acc, rej = A.validate_accounts(raw)
+    assert rej[["row", "account_id", "reason"]].values.tolist() == [
+        [8, "A7", A.REASON_REVENUE_OUTLIER]]
+    assert "A7" in caplog.text and "accounts.revenue_outlier_z" in caplog.text
+    assert "A8" in set(acc["account_id"])
+    from territory.config import AccountsConfig
+
+    acc, rej = A.validate_accounts(raw, checks=AccountsConfig(max_revenue=1_000_000))
+    assert sorted(rej["account_id"]) == ["A7", "A8"]
+
+
+# ----------------------------------------------------------------------------- coordinates
+
+
+def test_swapped_zero_and_bad_coordinates_fall_back_to_a_valid_zip(tmp_path):
+    from territory.geo.geocode import REASON_SWAPPED_COORDS, REASON_ZERO_COORDS
+    from territory.pipeline import prepare
+
+    p = _csv(tmp_path, "account_id,zip,revenue,lat,lon\n"
+                       "ok,20001,5000,38.9101,-77.0147\n"
+                       "swapped,20001,5000,-77.0147,38.9101\n"
+                       "zero,20001,5000,0,0\n"
+                       "range,20001,5000,95.1,-77.03\n"
+                       "zero_nozip,,5000,0,0\n"
+                       "swapped_nozip,,5000,-77.0147,38.9101\n")
+    inputs = prepare(p, 1, ScenarioConfig(region="accounts"), zcta=DC_ZCTA)
+    acc = inputs.accounts.set_index("account_id")
+    assert set(acc.index) == {"ok", "swapped", "zero"}
+    assert (acc.loc[["swapped", "zero"], "unit_id"] == "20001").all()
+    assert acc.at["ok", "point_source"] == "input lat/lon"
+    subs = inputs.substitutions.set_index("account_id")
+    assert set(subs.index) >= {"swapped", "zero"}
+    assert REASON_SWAPPED_COORDS in subs.at["swapped", "rule"]
+    assert REASON_ZERO_COORDS in subs.at["zero", "rule"]
+    assert inputs.info["coordinates_replaced"] == 2
+    rej = dict(zip(inputs.rejects["account_id"], inputs.rejects["reason"]))
+    assert rej == {"range": A.REASON_BAD_COORDS, "zero_nozip": REASON_ZERO_COORDS,
+                   "swapped_nozip": REASON_SWAPPED_COORDS}
+
+
+def test_swapped_west_coast_coordinates_out_of_range_fall_back_too(tmp_path):
+    from territory.geo.geocode import REASON_SWAPPED_COORDS
+
+    p = _csv(tmp_path, "account_id,zip,revenue,lat,lon\n"
+                       "sf,94103,5000,-122.4114,37.7726\n"
+                       "junk,94103,5000,123.0,-83.0\n")
+    acc, rej = A.validate_accounts(A.read_table(p)[0])
+    located, geo_rej = geocode_accounts(acc)
+    assert located["account_id"].tolist() == ["sf"] and rej.empty
+    assert REASON_SWAPPED_COORDS in located.at[0, "coord_fix"]
+    assert abs(located.at[0, "lat"] - 37.77) < 0.1
+    assert geo_rej[["account_id", "reason"]].values.tolist() == [["junk", A.REASON_BAD_COORDS]]

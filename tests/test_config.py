@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ('[balance]\ntam_tolerance = "0.15"', ["balance.tam_tolerance", '"0.15"', "a number >= 0 and <= 1"]),
     ('[solver]\ntime_limit_seconds = "60"', ["solver.time_limit_seconds", '"60"', "a number > 0"]),
     ("[balance]\ntam_tolerance = 2.0", ["balance.tam_tolerance", "2.0", "<= 1"]),
-    ('unit_level = "zipp"', ["unit_level", '"zipp"', "'zip' or 'county'"]),
+    ('unit_level = "zipp"', ["unit_level", '"zipp"', "'zip', 'county' or 'auto'"]),
     ("[balance]\ntam_tolerence = 0.1", ["unknown key balance.tam_tolerence", "tam_tolerance"]),
     ("n_reps = 0", ["n_reps", "0", ">= 1"]),
     ("[quota]\nramp = [0.5, 2, 1]", ["quota.ramp[1]", "2", "<= 1"]),

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import shapely
 
 from books import multistate_book
 from territory.config import ScenarioConfig
 from territory.geo.contract import contract_units, expand_assignment
-from territory.pipeline import plan, prepare
+from territory.pipeline import plan, prepare, write_result
+from territory.web import maps
 from territory.geo.geocode import geocode_accounts
+from territory.geo.units import county_units
 from territory.io.accounts import assign_tiers, read_table, validate_accounts
 
 
@@ -121,3 +125,68 @@ def test_multistate_plan_is_contiguous_and_banded_on_the_full_graph(tmp_path):
     mean = per_rep["tam"].mean()
     assert (per_rep["tam"] - mean).abs().max() <= b.tam_tolerance * mean * (1 + 1e-9)
     assert s["violations"] == [] and s["contiguous"]
+
+
+# ----------------------------------------------------------------------------- unit_level auto
+
+
+def test_auto_level_splits_the_county_that_alone_breaks_a_band(tmp_path):
+    # most accounts in Manhattan: a county plan is infeasible, "auto" splits New York County
+    book = multistate_book(tmp_path, n_accounts=250, states=("NY", "NJ", "CT"), n_metros=3,
+                           concentration=2.5, radius_km=12, seed=2, n_reps=3)
+    cfg = ScenarioConfig(unit_level="auto")
+    inputs = prepare(book.accounts, book.reps, cfg)
+    units = inputs.units
+    counties = county_units(["NY", "NJ", "CT"])
+    kinds = units.set_index("unit_id")["unit_kind"]
+    assert "36061" not in kinds.index and (kinds == "county").sum() == len(counties) - 1
+    pieces = units[units["unit_id"].str.startswith("36061-")]
+    assert len(pieces) > 20 and (pieces["unit_kind"] == "zip").all()
+    assert pieces["account_units"].sum() > cfg.balance.account_units_max  # too big as a county
+    assert units.loc[units["unit_kind"] == "county", "account_units"].max() \
+        <= cfg.balance.account_units_max
+    # the pieces tile the county: same area, no overlap
+    area = pieces.to_crs("EPSG:5070").area.sum()
+    manhattan = counties[counties["unit_id"] == "36061"].to_crs("EPSG:5070").area.sum()
+    assert abs(area - manhattan) < 1e-6 * manhattan
+    # adjacency across the mix: pieces touch the neighbouring counties (Bronx 36005)
+    assert any(n == "36005" for p in pieces["unit_id"] for n in inputs.adjacency.neighbors(p))
+    res = plan(inputs, cfg)
+    assert res.summary["violations"] == [] and res.summary["contiguous"]
+    for rep, grp in res.units.groupby("rep_id"):
+        assert nx.is_connected(inputs.adjacency.subgraph(grp["unit_id"])), rep
+    out = write_result(res, tmp_path / "out")
+    exported = gpd.read_file(tmp_path / "out" / "territories.geojson")
+    assert len(exported) == 3 and (tmp_path / "out" / "map.html").stat().st_size > 0
+    assigned = pd.read_csv(tmp_path / "out" / "assignments.csv", dtype=str)
+    assert assigned["unit_id"].str.startswith("36061-").sum() == pieces["n_accounts"].sum()
+
+
+# ----------------------------------------------------------------------------- light maps
+
+
+def test_a_map_of_many_units_is_simplified_and_hovers_only_units_with_accounts():
+    n = 80                                            # 6,400 unit squares
+    geoms = [shapely.box(-90 + 0.1 * (i % n), 35 + 0.1 * (i // n),
+                         -90 + 0.1 * (i % n + 1), 35 + 0.1 * (i // n + 1)) for i in range(n * n)]
+    # wobbly borders (many vertices) that a display simplification must drop
+    geoms = [shapely.segmentize(g, 0.01) for g in geoms]
+    with_acc = np.arange(n * n) % 17 == 0
+    units = gpd.GeoDataFrame({"unit_id": [f"u{i:05d}" for i in range(n * n)],
+                              "rep_id": np.where(np.arange(n * n) % n < n // 2, "R1", "R2"),
+                              "n_accounts": with_acc.astype(int), "tam": with_acc * 1000.0},
+                             geometry=geoms, crs="EPSG:4326")
+    reps = pd.DataFrame({"rep_id": ["R1", "R2"], "name": ["One", "Two"], "lon": [-88, -84],
+                         "lat": [38, 38]})
+    card = pd.DataFrame({"rep_id": ["R1", "R2"]})
+    d = maps.scenario_data(units, reps, None, card, {}, background=False)
+    assert len(d["units"]["features"]) == with_acc.sum()
+    assert len(d["territories"]["features"]) == 2
+    # the territories still cover every unit (no holes where units are empty)
+    cover = shapely.union_all([shapely.geometry.shape(f["geometry"])
+                               for f in d["territories"]["features"]])
+    assert abs(cover.area - 64.0) < 0.05 * 64.0
+    assert maps.display_tolerance(units.total_bounds, len(units)) > \
+        maps.display_tolerance(units.total_bounds)
+    few = maps.scenario_data(units.iloc[:100], reps, None, card, {}, background=False)
+    assert len(few["units"]["features"]) == 100

@@ -18,7 +18,7 @@ Example
 .. code-block:: toml
 
     name = "balanced"
-    unit_level = "zip"            # "zip" | "county"
+    unit_level = "zip"            # "zip" | "county" | "auto"
 
     [balance]
     tam_tolerance = 0.15          # every rep within +-15% of the mean TAM
@@ -449,14 +449,15 @@ class ScenarioConfig:
     ``nearest_unit_km`` is how far a PO-box / unique ZIP or a point off every
     polygon may be placed in the nearest unit (farther: rejected). ``n_reps``
     keeps the first n reps of the roster (or designs n territories when no
-    roster is given). ``contract_empty_units`` merges every unit without
+    roster is given). ``unit_level = "auto"``: counties, each split into its ZIPs
+    where it alone breaks a band. ``contract_empty_units`` merges every unit without
     accounts into a nearby account-bearing one before the solve (see
     :mod:`territory.geo.contract`).
     """
 
     name: str = "scenario"
     description: str = ""
-    unit_level: Literal["zip", "county"] = "zip"
+    unit_level: Literal["zip", "county", "auto"] = "zip"
     region: Literal["states", "all", "accounts"] = "states"
     adjacency: Literal["queen", "rook"] = "queen"
     nearest_unit_km: Positive = 10.0

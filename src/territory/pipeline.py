@@ -47,13 +47,14 @@ from .optimize import (AssignProblem, BandRules, Disruption, Solver, check_plan,
                        solve)
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
-from .geo.geocode import geocode_accounts
+from .geo.geocode import coordinate_substitutions, geocode_accounts
 from .metrics import (add_flags, contiguity_report, disruption, fairness, moved_mask,
                       quota_table, rep_scorecard, tam_cv, unit_owner)
 from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
 from .optimize.seed import project_points, root_units, seed_centres
-from .geo.units import (aggregate_units, approximate_zip_units, county_units, load_unit_polygons,
-                    locate_accounts, unit_adjacency, unit_states)
+from .geo.units import (aggregate_units, approximate_zip_units, county_units, heavy_units,
+                        load_unit_polygons, locate_accounts, split_units_into_zips,
+                        unit_adjacency, unit_states)
 from .outputs import territories, write_result
 from .result import NoPlan, RunResult, ScenarioResult, Summary
 
@@ -96,7 +97,7 @@ def _load_units(level: str, states: list[str], zcta: str | Path | None,
                 units_path: str | Path | None, unit_id: str | None) -> tuple[gpd.GeoDataFrame, str]:
     if units_path is not None:
         return load_unit_polygons(units_path, unit_id), f"custom units from {Path(units_path).name}"
-    if level == "county":
+    if level in ("county", "auto"):
         return county_units(states), "county polygons (Census cb_2016 1:500k via plotly-geo)"
     if zcta is not None:
         return load_unit_polygons(zcta, unit_id), f"ZCTA polygons from {Path(zcta).name}"
@@ -109,6 +110,31 @@ def _load_units(level: str, states: list[str], zcta: str | Path | None,
     log.warning("no ZCTA file given: using APPROXIMATE ZIP areas (Voronoi cells of ZIP centroids "
                 "clipped to state outlines). Pass --zcta FILE for real ZCTA polygons.")
     return approximate_zip_units(states), "APPROXIMATE ZIP areas (Voronoi of ZIP centroids)"
+
+
+def _split_heavy(counties: gpd.GeoDataFrame, source: str, accounts: pd.DataFrame, n_reps: int,
+                 config: ScenarioConfig, zcta: str | Path | None) -> tuple[gpd.GeoDataFrame, str]:
+    """``unit_level = "auto"``: split into ZIPs each county that alone breaks a band."""
+    placed, _, _ = locate_accounts(accounts, counties, level="county",
+                                   max_nearest_km=config.nearest_unit_km)
+    b = config.balance
+    heavy = heavy_units(counties, placed,
+                        tam_max=(1 + b.tam_tolerance) * placed["revenue"].sum() / max(n_reps, 1),
+                        account_units_max=b.account_units_max)
+    if not heavy:
+        return counties.assign(unit_kind="county"), source
+    zips = None
+    if zcta is not None:
+        zips = load_unit_polygons(zcta)
+    else:
+        from .geo.zcta import cached_zcta_units
+
+        zips = cached_zcta_units(sorted(set(counties.set_index("unit_id").loc[heavy, "state"])))
+    log.info("unit_level auto: %d counties alone break a band (%s): split into ZIPs",
+             len(heavy), ", ".join(counties.set_index("unit_id").loc[heavy, "name"]))
+    kind = "ZCTA polygons" if zips is not None else "APPROXIMATE ZIP areas (Voronoi of ZIP centroids)"
+    return (split_units_into_zips(counties, heavy, zips),
+            f"{source}; {len(heavy)} counties that alone break a band split into {kind}")
 
 
 def prepare(
@@ -138,9 +164,11 @@ def prepare(
 
     Every account row ends in ``accounts`` or ``rejects`` (one reason each).
     """
+    roster = read_roster(reps, config)
     placed = _place_accounts(accounts, config, zcta=zcta, units_path=units_path, unit_id=unit_id,
-                             locks=locks if locks is not None else locks_path)
-    return dataclasses.replace(placed, reps=read_roster(reps, config))
+                             locks=locks if locks is not None else locks_path,
+                             n_reps=len(roster))
+    return dataclasses.replace(placed, reps=roster)
 
 
 def read_roster(reps: TableSource | int, config: ScenarioConfig) -> pd.DataFrame:
@@ -151,24 +179,32 @@ def read_roster(reps: TableSource | int, config: ScenarioConfig) -> pd.DataFrame
     return read_reps(reps, n_reps=config.n_reps)
 
 
-def _prepare_key(config: ScenarioConfig) -> str:
+def _prepare_key(config: ScenarioConfig, n_reps: int) -> str:
     """What :func:`_place_accounts` reads of a scenario: scenarios with one key share inputs."""
-    return repr((config.columns, config.tiers, config.unit_level, config.region,
-                 config.adjacency, config.nearest_unit_km))
+    key = (config.columns, config.accounts, config.tiers, config.unit_level, config.region,
+           config.adjacency, config.nearest_unit_km)
+    if config.unit_level == "auto":  # which counties split depends on the bands and the team
+        key += (config.balance, n_reps)
+    return repr(key)
 
 
 def _place_accounts(accounts: TableSource, config: ScenarioConfig, *, zcta, units_path, unit_id,
-                    locks) -> PreparedInputs:
-    """Every step of :func:`prepare` but the roster (which depends on ``n_reps`` only)."""
+                    locks, n_reps: int) -> PreparedInputs:
+    """Every step of :func:`prepare` but the roster; ``n_reps`` sizes ``unit_level = "auto"``."""
     where = _source_name(accounts, "accounts")
     raw, read_info = read_table(accounts)
-    accounts, rejects = validate_accounts(raw, config.columns)
+    accounts, rejects = validate_accounts(raw, config.columns, checks=config.accounts)
     accounts = assign_tiers(accounts, config.tiers)
     accounts, geo_rejects = geocode_accounts(accounts)
     states = sorted(s for s in accounts["state"].unique() if s)
     units, unit_source = _load_units(config.unit_level, states, zcta, units_path, unit_id)
+    if config.unit_level == "auto" and units_path is None:
+        units, unit_source = _split_heavy(units, unit_source, accounts, n_reps, config, zcta)
     accounts, place_rejects, subs = locate_accounts(accounts, units, level=config.unit_level,
                                                       max_nearest_km=config.nearest_unit_km)
+    coord_subs = coordinate_substitutions(accounts)
+    if not coord_subs.empty:
+        subs = pd.concat([coord_subs, subs], ignore_index=True)
     if config.region != "all":
         keep = units["unit_id"].isin(accounts["unit_id"])
         if config.region == "states" and states:
@@ -188,6 +224,7 @@ def _place_accounts(accounts: TableSource, config: ScenarioConfig, *, zcta, unit
         "read_notes": list(read_info.notes),
         "zip_fixed": int(accounts["zip_fixed"].sum()),
         "substitutions": int(len(subs)),
+        "coordinates_replaced": int((accounts["coord_fix"] != "").sum()),
         "unit_source": unit_source,
         "bridges": [list(b) for b in bridges],
         "tier_sources": dict(Counter(accounts["tier_source"])),
@@ -512,6 +549,7 @@ def _inputs_summary(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.Dat
         reject_reasons=dict(sorted(reasons.items())),
         zip_fixed=inputs.info["zip_fixed"],
         substitutions=inputs.info["substitutions"],
+        coordinates_replaced=inputs.info.get("coordinates_replaced", 0),
         read_notes=tuple(inputs.info["read_notes"]),
         tier_sources=inputs.info["tier_sources"],
         unit_level=config.unit_level,
@@ -658,16 +696,17 @@ class _RunCache:
         self._networks: dict[tuple, object] = {}
 
     def inputs(self, config: ScenarioConfig) -> PreparedInputs:
-        key = _prepare_key(config)
+        roster = read_roster(self._reps, config)
+        key = _prepare_key(config, len(roster))
         if key not in self._placed:
             self._placed[key] = _place_accounts(self._accounts, config, locks=self._locks,
-                                                **self._where)
-        return dataclasses.replace(self._placed[key], reps=read_roster(self._reps, config))
+                                                n_reps=len(roster), **self._where)
+        return dataclasses.replace(self._placed[key], reps=roster)
 
     def network(self, inputs: PreparedInputs, config: ScenarioConfig):
         # a downloaded network covers the points of its inputs; a file is the same for all
-        area = ((_prepare_key(config), config.n_reps) if config.travel.source == "download"
-                else None)
+        area = ((_prepare_key(config, len(inputs.reps)), len(inputs.reps))
+                if config.travel.source == "download" else None)
         key = (repr(config.travel), area)
         if key not in self._networks:
             self._networks[key] = road_network(inputs, config)

@@ -59,6 +59,7 @@ class Summary:
     reject_reasons: Mapping[str, int] = field(default_factory=dict)
     zip_fixed: int = 0
     substitutions: int = 0
+    coordinates_replaced: int = 0
     read_notes: tuple[str, ...] = ()
     tier_sources: Mapping[str, int] = field(default_factory=dict)
     unowned_accounts: int | None = None

@@ -42,7 +42,9 @@ __all__ = [
     "approximate_zip_units",
     "county_units",
     "load_unit_polygons",
+    "heavy_units",
     "locate_accounts",
+    "split_units_into_zips",
     "unit_adjacency",
 ]
 
@@ -405,3 +407,85 @@ def unit_adjacency(
         members[target].extend(members.pop(k))
         label[inside] = target
     return graph, bridges
+
+
+# ----------------------------------------------------------------------------- mixed levels
+
+
+def heavy_units(units: pd.DataFrame, accounts: pd.DataFrame, *, tam_max: float,
+                account_units_max: float) -> list[str]:
+    """Ids of the units that alone break a band: TAM above ``tam_max`` or account units
+    above ``account_units_max`` (``accounts`` carry ``unit_id, revenue, account_units``)."""
+    g = accounts.groupby("unit_id")
+    tam, au = g["revenue"].sum(), g["account_units"].sum()
+    heavy = set(tam.index[tam > tam_max]) | set(au.index[au > account_units_max])
+    return sorted(str(u) for u in heavy if u in set(units["unit_id"]))
+
+
+def _zip_pieces(county: shapely.Geometry, zips: gpd.GeoDataFrame | None,
+                points: pd.DataFrame) -> tuple[list[str], list]:
+    """ZIP pieces of one county: real ZIP polygons cut by the county, or (approximate)
+    Voronoi cells of the county's own ZIP centroids clipped to it."""
+    if zips is not None:
+        hit = zips.iloc[zips.sindex.query(county, predicate="intersects")]
+        cut = shapely.intersection(hit.geometry.values, county)
+        keep = shapely.area(cut) > 1e-4 * county.area  # drop hairline slivers of a neighbour
+        return list(hit["unit_id"].to_numpy()[keep]), list(cut[keep])
+    inside = points[shapely.contains_xy(county, points["lon"].to_numpy(), points["lat"].to_numpy())]
+    inside = inside[~inside[["lon", "lat"]].duplicated()]
+    if len(inside) < 2:
+        return [], []
+    pts = shapely.points(inside["lon"].to_numpy(), inside["lat"].to_numpy())
+    cells = shapely.get_parts(shapely.voronoi_polygons(MultiPoint(pts), extend_to=county.envelope))
+    p_i, c_i = shapely.STRtree(cells).query(pts, predicate="within")
+    order = np.empty(len(pts), dtype=np.int64)
+    order[p_i] = c_i
+    return list(inside.index.astype(str)), list(shapely.intersection(cells[order], county))
+
+
+def split_units_into_zips(units: gpd.GeoDataFrame, split: list[str],
+                          zips: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """Replace each unit (county) of ``split`` by its ZIP pieces.
+
+    Parameters
+    ----------
+    units
+        County units (``unit_id``, ``geometry``, optionally ``name``, ``state``).
+    split
+        Ids of the units to split.
+    zips
+        ZIP (ZCTA) polygons, EPSG:4326; None: pieces are the Voronoi cells of the
+        standard ZIP centroids inside the county (approximate, like
+        :func:`approximate_zip_units`).
+
+    Returns
+    -------
+    GeoDataFrame
+        The other units unchanged plus one row per piece: ``unit_id`` =
+        ``"<county id>-<ZIP>"`` (ids never collide with county FIPS codes),
+        ``name`` = ``"ZIP <zip> (<county name>)"``, ``unit_kind`` (``county`` or
+        ``zip``); the pieces of a county tile it exactly, so the result is
+        still a coverage and adjacency works across the mix.
+    """
+    out = units.copy()
+    out["unit_kind"] = "county"
+    if not split:
+        return out
+    table = zip_table()
+    points = table[(table["zip_type"] == "STANDARD") & table["active"]]
+    rows = []
+    for uid in sorted(split):
+        row = out.loc[out["unit_id"] == uid].iloc[0]
+        ids, geoms = _zip_pieces(row.geometry, zips, points)
+        if len(ids) < 2:
+            log.info("unit %s has fewer than two ZIPs: kept whole", uid)
+            continue
+        name = row.get("name", uid)
+        for z, g in zip(ids, geoms):
+            rows.append({"unit_id": f"{uid}-{z}", "name": f"ZIP {z} ({name})",
+                         "state": row.get("state", ""), "unit_kind": "zip", "geometry": g})
+        out = out[out["unit_id"] != uid]
+        log.info("unit %s split into %d ZIP pieces", uid, len(ids))
+    pieces = gpd.GeoDataFrame(rows, geometry="geometry", crs=units.crs) if rows else None
+    mixed = pd.concat([out, pieces], ignore_index=True) if pieces is not None else out
+    return clean_units(gpd.GeoDataFrame(mixed, geometry="geometry", crs=units.crs))

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import ColumnsConfig, TierConfig
+from ..config import AccountsConfig, ColumnsConfig, TierConfig
 from ..errors import InputError
 
 __all__ = [
@@ -31,6 +31,8 @@ __all__ = [
     "REASONS",
     "REJECT_COLUMNS",
     "assign_tiers",
+    "decimal_mark",
+    "revenue_outliers",
     "normalise_zip",
     "parse_revenue",
     "read_table",
@@ -54,6 +56,7 @@ REASON_MISSING_COORD = "missing coordinates (lat or lon blank)"
 REASON_NONNUMERIC_COORDS = "non-numeric lat/lon"
 REASON_BAD_TIER = "tier must be A, B or C"
 REASON_EXTRA_FIELDS = "more fields than the header (unquoted delimiter in a field?)"
+REASON_REVENUE_OUTLIER = "revenue outlier (far above the rest of the book: a typo?)"
 #: Cells read as a blank revenue besides the empty string.
 _BLANK_WORDS = {"nan", "none", "null", "n/a", "na", "-", "--", "\u2014", "#n/a"}
 
@@ -61,7 +64,8 @@ _BLANK_WORDS = {"nan", "none", "null", "n/a", "na", "-", "--", "\u2014", "#n/a"}
 #: Every reason this module gives, for documentation and tests.
 REASONS = (REASON_DUPLICATE, REASON_BLANK_ID, REASON_BLANK_REVENUE, REASON_NEGATIVE_REVENUE,
            REASON_BAD_REVENUE, REASON_BAD_ZIP, REASON_NO_LOCATION, REASON_BAD_COORDS,
-           REASON_MISSING_COORD, REASON_NONNUMERIC_COORDS, REASON_BAD_TIER, REASON_EXTRA_FIELDS)
+           REASON_MISSING_COORD, REASON_NONNUMERIC_COORDS, REASON_BAD_TIER, REASON_EXTRA_FIELDS,
+           REASON_REVENUE_OUTLIER)
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,24 @@ def _sniff_kind(path: Path) -> str:
     return "csv"
 
 
+def _numeric_columns(df: pd.DataFrame) -> list[str]:
+    """Columns of a typed (Excel / Parquet) table whose cells are all numbers or blank.
+
+    Their text is Python's (decimal point), whatever the locale of the file.
+    """
+    out = []
+    for col in df.columns:
+        s = df[col]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            out.append(str(col).strip())
+        elif s.dtype == object:
+            vals = [v for v in s.tolist() if v is not None and v != "" and not
+                    (isinstance(v, float) and math.isnan(v))]
+            if vals and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+                out.append(str(col).strip())
+    return out
+
+
 def _as_text(df: pd.DataFrame) -> pd.DataFrame:
     """Every cell as text, blanks as ''; integral floats lose their '.0'."""
     out = {}
@@ -255,18 +277,22 @@ def read_table(path: str | Path | pd.DataFrame, *,
         raise InputError(f"{p}: old .xls workbooks are not supported; save it as .xlsx or CSV")
     encoding = delimiter = None
     notes: tuple[str, ...] = ()
+    numeric: list[str] = []
     if kind == "excel":
         try:
             df = pd.read_excel(p, dtype=object, keep_default_na=False, na_values=[])
         except Exception as exc:  # openpyxl raises many kinds
             raise InputError(f"{p}: cannot read the Excel file: {exc}") from exc
-        df = _as_text(df.replace({None: ""}))
+        df = df.replace({None: ""})
+        numeric = _numeric_columns(df)
+        df = _as_text(df)
         df.columns = _unique_names([str(c) for c in df.columns])
     elif kind == "parquet":
         try:
             df = pd.read_parquet(p)
         except Exception as exc:
             raise InputError(f"{p}: cannot read the Parquet file: {exc}") from exc
+        numeric = _numeric_columns(df)
         df = _as_text(df)
         df.columns = _unique_names([str(c) for c in df.columns])
     else:
@@ -284,6 +310,7 @@ def read_table(path: str | Path | pd.DataFrame, *,
     info = AccountsReadInfo(str(p), encoding, delimiter, len(df), notes)
     df = df.reset_index(drop=True)
     df.attrs["source"] = str(p)
+    df.attrs["numeric_columns"] = numeric  # typed cells: their text has a decimal point
     return df, info
 
 
@@ -350,26 +377,88 @@ def normalise_zip(value: object) -> tuple[str | None, bool]:
     return zip5, zip5 != text
 
 
-_MONEY_RE = re.compile(r"[\s$€£,]|^(?:USD|US\$)|(?:USD)$", re.IGNORECASE)
+# Currency signs, codes and spaces (incl. the no-break and thin spaces of European
+# thousands groups) carry no value.
+_MONEY_RE = re.compile(r"[\s\u00a0\u202f$€£]|^(?:USD|US\$|EUR)|(?:USD|EUR)$", re.IGNORECASE)
+_EXP = r"(?:[eE][+-]?\d+)?"
+#: A number in either convention: grouped thousands or not, optional fraction and exponent.
+_GRAMMAR = {
+    ".": re.compile(rf"^[+-]?(?:\d{{1,3}}(?:,\d{{3}})+|\d*)(?:\.\d*)?{_EXP}$"),
+    ",": re.compile(rf"^[+-]?(?:\d{{1,3}}(?:\.\d{{3}})+|\d*)(?:,\d*)?{_EXP}$"),
+}
+_GROUPED = {".": re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+$"),
+            ",": re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+$")}
 
 
-def parse_revenue(value: object) -> tuple[float | None, str | None]:
-    """Parse a revenue cell: ``"$45,000"`` -> 45000.0, ``"(1,200)"`` -> negative.
+def _to_float(core: str, decimal: str) -> float | None:
+    """``core`` (signs and currency stripped) read with ``decimal`` as the decimal mark."""
+    if not any(ch.isdigit() for ch in core) or not _GRAMMAR[decimal].match(core):
+        return None
+    thousands = "," if decimal == "." else "."
+    return float(core.replace(thousands, "").replace(decimal, "."))
 
-    Returns ``(value, None)`` or ``(None, reason)`` with one of the reasons
-    blank / negative / non-numeric revenue. ``N/A``, ``-`` and ``null`` count
-    as blank.
+
+def _mark_evidence(core: str, kind: str) -> str:
+    """What one cell says about its column's decimal mark.
+
+    ``"."`` or ``","``: only that mark reads it; ``"?."`` / ``"?,"``: one group of three
+    digits after a single mark (``1.234``, ``1,234``), which reads both ways; ``""``:
+    no mark, or unreadable either way. Coordinates have no thousands groups, so
+    their single mark is always the decimal one.
     """
-    text = "" if value is None else str(value).strip()
+    marks = [ch for ch in core if ch in ".,"]
+    if not marks:
+        return ""
+    if kind == "coord":
+        return marks[0] if len(set(marks)) == 1 and len(marks) == 1 else ""
+    fits = [m for m in ".," if _to_float(core, m) is not None]
+    if len(fits) == 1:
+        return fits[0]
+    if len(fits) == 2 and len(marks) == 1:
+        return "?" + marks[0]
+    return ""
+
+
+def decimal_mark(cells: list[str], column: str, *, kind: str = "money",
+                 source: object = "accounts") -> str:
+    """The decimal mark of a number column: ``"."`` (1,234.56) or ``","`` (1.234,56).
+
+    Every cell votes (see :func:`_mark_evidence`). Cells only one mark reads decide;
+    both marks in one column, or a column whose only marked cells are ``1.234``-like
+    (a decimal point or a thousands dot), is refused: guessing would scale every
+    revenue by 1,000. ``1,234``-like cells alone read as US thousands.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the column and two example cells.
+    """
+    votes: dict[str, list[str]] = {".": [], ",": [], "?.": [], "?,": []}
+    for cell in cells:
+        core = _MONEY_RE.sub("", cell.strip().strip("()"))
+        ev = _mark_evidence(core, kind)
+        if ev and len(votes[ev]) < 2:
+            votes[ev].append(cell.strip())
+    hint = 'set [columns] decimal = "," or "." in the scenario'
+    if votes["."] and votes[","]:
+        raise InputError(f"{source}: column {column!r} mixes number formats: "
+                         f"{votes['.'][0]!r} has a decimal point, {votes[','][0]!r} a decimal "
+                         f"comma; use one format, or {hint}")
+    if votes["."] or votes[","]:
+        return "." if votes["."] else ","
+    if votes["?."]:
+        ex = " and ".join(repr(c) for c in votes["?."])
+        raise InputError(f"{source}: column {column!r} is ambiguous: {ex} read as thousands "
+                         f"(decimal comma) or as decimals (decimal point); {hint}")
+    return "."
+
+
+def _revenue_of(text: str, decimal: str) -> tuple[float | None, str | None]:
     if not text or text.lower() in _BLANK_WORDS:
         return None, REASON_BLANK_REVENUE
     negative = text.startswith("(") and text.endswith(")")  # accounting negatives
-    cleaned = _MONEY_RE.sub("", text.strip("()"))
-    try:
-        number = float(cleaned)
-    except ValueError:
-        return None, REASON_BAD_REVENUE
-    if not math.isfinite(number):
+    number = _to_float(_MONEY_RE.sub("", text.strip("()")), decimal)
+    if number is None or not math.isfinite(number):
         return None, REASON_BAD_REVENUE
     if negative:
         number = -number
@@ -378,10 +467,24 @@ def parse_revenue(value: object) -> tuple[float | None, str | None]:
     return number, None
 
 
-def _parse_coord(value: object) -> float | None:
+def parse_revenue(value: object, decimal: str = ".") -> tuple[float | None, str | None]:
+    """Parse a revenue cell: ``"$45,000"`` -> 45000.0, ``"(1,200)"`` -> negative.
+
+    ``decimal`` is the column's decimal mark (``","``: ``"1.234,56"`` -> 1234.56).
+    Returns ``(value, None)`` or ``(None, reason)`` with one of the reasons
+    blank / negative / non-numeric revenue. ``N/A``, ``-`` and ``null`` count
+    as blank; a cell that does not fit the column's format is non-numeric.
+    """
+    text = "" if value is None else str(value).strip()
+    return _revenue_of(text, decimal)
+
+
+def _parse_coord(value: object, decimal: str = ".") -> float | None:
     text = "" if value is None else str(value).strip()
     if not text or text.lower() in _BLANK_WORDS:
         return None
+    if decimal == ",":
+        text = text.replace(",", ".", 1) if "." not in text else "x"
     try:
         return float(text)
     except ValueError:
@@ -429,8 +532,86 @@ def _coord_reason(lat: float | None, lon: float | None) -> str | None:
     return None
 
 
+def _column_marks(raw: pd.DataFrame, names: dict[str, str | None], cols: ColumnsConfig,
+                  source: object) -> dict[str, str]:
+    """The decimal mark of the revenue, lat and lon columns (configured, typed or detected)."""
+    typed = set(raw.attrs.get("numeric_columns", ()))
+    marks = {}
+    for f, kind in (("revenue", "money"), ("lat", "coord"), ("lon", "coord")):
+        c = names.get(f)
+        if c is None or c in typed:
+            marks[f] = "."  # typed Excel / Parquet cells are written with a decimal point
+        elif cols.decimal != "auto":
+            marks[f] = cols.decimal
+        else:
+            marks[f] = decimal_mark([str(v) for v in raw[c].tolist()], c, kind=kind,
+                                    source=source)
+    if "," in marks.values():
+        log.info("%s: decimal comma in %s", source,
+                 ", ".join(names[f] for f, m in marks.items() if m == "," and names[f]))
+    return marks
+
+
+def _coordinate_issue(lat: float | None, lon: float | None, lat_text: str,
+                      lon_text: str) -> tuple[str | None, str]:
+    """``(reason, detail)`` of unusable coordinates, ``(None, "")`` when usable or absent."""
+    why = _coord_reason(lat, lon)
+    if why is None:
+        return None, ""
+    return why, f"{why} (lat {lat_text or 'blank'}, lon {lon_text or 'blank'})"
+
+
+def _maybe_swapped(lat: float | None, lon: float | None) -> bool:
+    """Out of range as given, in range with lat and lon swapped (a western US point)."""
+    return (lat is not None and lon is not None and math.isfinite(lat) and math.isfinite(lon)
+            and -90 <= lon <= 90 and -180 <= lat <= 180)
+
+
+def revenue_outliers(revenue: pd.Series, checks: AccountsConfig | None = None) -> pd.Series:
+    """Robust z-score of log10 revenue per account; ``inf`` where above ``max_revenue``.
+
+    ``z = (log10 r - median) / (1.4826 MAD)`` over the positive revenues (the
+    1.4826 makes the MAD a standard deviation for a log-normal book, which
+    revenue books roughly are). Zero revenue scores 0; fewer than 10 positive
+    revenues or a MAD of 0 give no z (0). Compare with ``checks.revenue_outlier_z``.
+    """
+    checks = checks or AccountsConfig()
+    r = revenue.astype(float)
+    z = pd.Series(0.0, index=r.index)
+    pos = r > 0
+    if pos.sum() >= 10:
+        logs = np.log10(r[pos])
+        med = float(np.median(logs))
+        mad = 1.4826 * float(np.median(np.abs(logs - med)))
+        if mad > 0:
+            z[pos] = (logs - med) / mad
+    if checks.max_revenue is not None:
+        z[r > checks.max_revenue] = np.inf
+    return z
+
+
+def _reject_outliers(accounts: pd.DataFrame, checks: AccountsConfig,
+                     source: object) -> tuple[pd.DataFrame, list[dict]]:
+    z = revenue_outliers(accounts["revenue"], checks)
+    bad = z > checks.revenue_outlier_z
+    if not bad.any():
+        return accounts, []
+    median = float(accounts["revenue"].median())
+    for r in accounts[bad].itertuples():
+        log.warning("%s: row %d, account %s: revenue %s is %s the median of %s; rejected as a "
+                    "likely typo (accounts.revenue_outlier_z = %g%s)", source, r.row, r.account_id,
+                    f"{r.revenue:,.2f}", "above accounts.max_revenue, far above" if
+                    math.isinf(z[r.Index]) else f"{z[r.Index]:.1f} robust SDs of log revenue above",
+                    f"{median:,.0f}", checks.revenue_outlier_z,
+                    "" if checks.max_revenue is None else f", max_revenue = {checks.max_revenue:g}")
+    rejects = [{"row": int(r.row), "account_id": r.account_id, "reason": REASON_REVENUE_OUTLIER}
+               for r in accounts[bad].itertuples()]
+    return accounts[~bad].reset_index(drop=True), rejects
+
+
 def validate_accounts(
-    raw: pd.DataFrame, columns: ColumnsConfig | None = None
+    raw: pd.DataFrame, columns: ColumnsConfig | None = None, *,
+    checks: AccountsConfig | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate raw account rows into clean accounts and rejects.
 
@@ -438,8 +619,14 @@ def validate_accounts(
     id; duplicate id (the first occurrence is kept, later ones rejected, even
     if the first is rejected for another reason); more fields than the
     header; blank / non-numeric / negative revenue; a tier that is not A, B
-    or C; coordinates with one half blank, non-numeric, or out of range;
-    a malformed ZIP without coordinates; neither ZIP nor coordinates.
+    or C; coordinates with one half blank, non-numeric, or out of range
+    (except out-of-range ones that swapped are in range and have a ZIP:
+    ``coord_reason`` marks them and geocoding checks them against the ZIP);
+    a malformed ZIP without coordinates; neither ZIP nor coordinates; then a
+    revenue outlier (:func:`revenue_outliers` above ``checks.revenue_outlier_z``).
+
+    Number columns are read with their decimal mark (``columns.decimal``, or
+    detected per column by :func:`decimal_mark`).
 
     Parameters
     ----------
@@ -449,21 +636,25 @@ def validate_accounts(
         Column-name mapping; defaults to ``account_id, name, zip, revenue``.
         A configured name matches case- and space-insensitively, and default
         names also match common variants (``Zip Code``, ``Latitude``, ...).
+    checks
+        The ``[accounts]`` plausibility checks (default: :class:`AccountsConfig`).
 
     Returns
     -------
     (accounts, rejects)
         ``accounts``: ``row, account_id, name, zip, zip_input, revenue, lat,
-        lon, current_rep, tier_input, zip_fixed``. ``rejects``: ``row,
-        account_id, reason``. ``len(accounts) + len(rejects) == len(raw)``.
+        lon, current_rep, tier_input, zip_fixed, coord_reason, coord_issue``.
+        ``rejects``: ``row, account_id, reason``. ``len(accounts) + len(rejects) == len(raw)``.
 
     Raises
     ------
     InputError
         A required column is missing (``account_id``, ``revenue``, and ``zip``
-        unless ``lat`` and ``lon`` are given); the message names the file.
+        unless ``lat`` and ``lon`` are given), or a number column's format is
+        mixed or ambiguous; the message names the file and the column.
     """
     cols = columns or ColumnsConfig()
+    checks = checks or AccountsConfig()
     source = raw.attrs.get("source", "accounts")
     present = [c for c in raw.columns if c != "_extra_fields"]
     names = {f: _resolve(getattr(cols, f), present)
@@ -474,6 +665,7 @@ def validate_accounts(
         missing.append(cols.zip)
     if missing:
         raise InputError(_missing_message(source, missing[0], present))
+    marks = _column_marks(raw, names, cols, source)
 
     def col(field_name: str) -> list[str]:
         c = names.get(field_name)
@@ -507,7 +699,7 @@ def validate_accounts(
         if extra[i]:
             reject(row, account_id, REASON_EXTRA_FIELDS)
             continue
-        revenue, why = parse_revenue(revenue_raw[i])
+        revenue, why = parse_revenue(revenue_raw[i], marks["revenue"])
         if why:
             reject(row, account_id, why)
             continue
@@ -515,12 +707,14 @@ def validate_accounts(
         if tier_in and tier_in not in ("A", "B", "C"):
             reject(row, account_id, REASON_BAD_TIER)
             continue
-        lat, lon = _parse_coord(lat_raw[i]), _parse_coord(lon_raw[i])
-        why = _coord_reason(lat, lon)
-        if why:
-            reject(row, account_id, why)
-            continue
+        lat, lon = _parse_coord(lat_raw[i], marks["lat"]), _parse_coord(lon_raw[i], marks["lon"])
         zip5, fixed = normalise_zip(zips[i])
+        coord_reason, coord_issue = _coordinate_issue(lat, lon, lat_raw[i], lon_raw[i])
+        # out of range but maybe swapped: geocoding checks it against the ZIP
+        if coord_reason and not (coord_reason == REASON_BAD_COORDS and zip5 is not None
+                                 and _maybe_swapped(lat, lon)):
+            reject(row, account_id, coord_reason)
+            continue
         if zip5 is None and zips[i] and lat is None:
             reject(row, account_id, REASON_BAD_ZIP)
             continue
@@ -539,14 +733,18 @@ def validate_accounts(
             "current_rep": current_raw[i] or pd.NA,
             "tier_input": tier_in or pd.NA,
             "zip_fixed": bool(fixed),
+            "coord_reason": coord_reason or "",
+            "coord_issue": coord_issue,
         })
     accounts = pd.DataFrame.from_records(
         records,
         columns=["row", "account_id", "name", "zip", "zip_input", "revenue", "lat", "lon",
-                 "current_rep", "tier_input", "zip_fixed"],
+                 "current_rep", "tier_input", "zip_fixed", "coord_reason", "coord_issue"],
     )
     accounts = accounts.astype({"row": "int64", "revenue": "float64", "lat": "float64",
                                 "lon": "float64", "zip_fixed": "bool"})
+    accounts, outliers = _reject_outliers(accounts, checks, source)
+    rejects = sorted(rejects + outliers, key=lambda r: r["row"])
     return accounts, pd.DataFrame.from_records(rejects, columns=REJECT_COLUMNS)
 
 

@@ -207,11 +207,23 @@ def rep_colours(territory_sets: list[gpd.GeoDataFrame]) -> dict[str, str]:
 # ----------------------------------------------------------------------------- geometry
 
 
-def display_tolerance(bounds: Sequence[float]) -> float:
-    """Simplification tolerance in degrees: about 1/4000 of the extent (sub-pixel at full view)."""
+#: above this many units a map's unit layer (hover details) holds only the units with
+#: accounts: every empty unit is still drawn, inside its territory's dissolved shape
+MAX_DISPLAY_UNITS = 5000
+
+
+def display_tolerance(bounds: Sequence[float], n_units: int | None = None) -> float:
+    """Simplification tolerance in degrees: 1/4000 of the extent, coarser for many units.
+
+    1/4000 of the extent is sub-pixel at full view. A map of ``n_units`` more than
+    2,500 units is opened at a zoom where each unit is a few pixels, so the
+    tolerance grows with ``sqrt(n_units / 2500)`` (x3.5 for 30,000 ZIPs): a national
+    ``map.html`` stays a few MB and opens in a second; exports keep full geometry.
+    """
     minx, miny, maxx, maxy = bounds
     span = max(maxx - minx, (maxy - miny) * 1.3, 1e-3)
-    return span / 4000.0
+    scale = max(1.0, math.sqrt((n_units or 0) / 2500.0))
+    return span / 4000.0 * scale
 
 
 def _decimals(tol: float) -> int:
@@ -521,20 +533,25 @@ def scenario_data(
     raw_index = {r["id"]: i for i, r in enumerate(rows)}
 
     bounds = tuple(u.total_bounds) if len(u) else (-84, 39, -82, 41)
-    tol = display_tolerance(bounds)
+    tol = display_tolerance(bounds, len(u))
     d = _decimals(tol)
     geoms = simplify_for_display(shapely.make_valid(u.geometry.values), tol)
     rep_of = [raw_index.get(str(r), -1) if pd.notna(r) else -1 for r in u["rep_id"]]
+    # a national map: hover details only where there are accounts (see MAX_DISPLAY_UNITS)
+    shown = (np.flatnonzero(u["n_accounts"].to_numpy() > 0)
+             if len(u) > MAX_DISPLAY_UNITS and "n_accounts" in u else np.arange(len(u)))
     terr_fc = _territory_layer(geoms, rep_of, rows, d)
     acc_rows = _account_rows(accounts, reps, raw_index)
 
     src, kind = source_label(summary)
-    unit_word = "County" if summary.unit_level.startswith("county") else "ZIP"
+    level = summary.unit_level
+    unit_word = "County" if level.startswith("county") else "Unit" if level == "auto" else "ZIP"
     minx, miny, maxx, maxy = bounds
     return {
         "reps": _escaped_rows(rows),
         "territories": terr_fc,
-        "units": _unit_layer(u, geoms, rep_of, reps, d) if unit_layer else None,
+        "units": (_unit_layer(u.iloc[shown], geoms[shown], [rep_of[i] for i in shown], reps, d)
+                  if unit_layer else None),
         "current": _current_layer(u, geoms, current, reps, tol, d),
         "isochrones": _isochrone_layer(isochrones, raw_index, tol, d),
         "accounts": acc_rows,
