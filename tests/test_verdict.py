@@ -46,7 +46,18 @@ def test_no_pick_when_every_plan_breaks_a_rule():
                 "b": _m(status="infeasible", tam_min=None)}, current="current")
     assert v.pick is None
     assert v.reason == ("No plan meets every rule (a: territories not contiguous, fairness check "
-                        "failed; b: no plan (infeasible)).")
+                        "(fewer than 80% of reps equal or better off than today); "
+                        "b: no plan (infeasible)).")
+
+
+def test_closest_plan_when_only_fairness_fails():
+    v = decide({"a": _m(fair_flag=True, fair=0.73, acc_moved=346),
+                "b": _m(fair_flag=True, fair=0.73, acc_moved=202),
+                "c": _m(out_band=1, acc_moved=10)})
+    assert v.pick is None
+    assert v.reason.endswith(" Closest: b meets every band and flag and fails only the fairness "
+                             "check (73% of reps equal or better off; moves 202 accounts, the "
+                             "fewest of those).")
 
 
 def test_unknown_figures_never_count_as_good():

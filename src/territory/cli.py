@@ -43,7 +43,7 @@ def _setup_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stderr)
-    for noisy in ("pyogrio", "fiona", "urllib3", "matplotlib"):
+    for noisy in ("pyogrio", "fiona", "urllib3", "matplotlib", "distributed"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -210,8 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_compare)
 
     from .geo.zcta import add_geo_parser
+    from .sweep.command import add_sweep_parser
 
     add_geo_parser(sub)
+    add_sweep_parser(sub)
     return parser
 
 

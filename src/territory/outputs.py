@@ -30,7 +30,8 @@ ASSIGNMENT_COLUMNS = ["account_id", "name", "zip", "unit_id", "rep_id", "tier", 
                       "revenue"]
 SCORECARD_COLUMNS = ["rep_id", "name", "n_accounts", "account_units", "tam", "tam_index",
                      "n_units", "drive_hours_per_month", "visits_per_month", "travel_share",
-                     "routed_share", "hours_basis", "quota_multiplier", "ramp", "quota", "flags"]
+                     "routed_share", "hours_basis", "polsby_popper", "tam_weighted_km",
+                     "quota_multiplier", "ramp", "quota", "flags"]
 
 
 def territories(units: gpd.GeoDataFrame, card: pd.DataFrame) -> gpd.GeoDataFrame:

@@ -48,9 +48,10 @@ from .optimize import (AssignProblem, BandRules, Disruption, Solver, check_plan,
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
 from .geo.geocode import coordinate_substitutions, geocode_accounts
-from .metrics import (add_flags, contiguity_report, disruption, fairness, moved_mask,
-                      quota_table, rep_scorecard, tam_cv, unit_owner)
+from .metrics import (add_flags, compactness, contiguity_report, disruption, fairness,
+                      moved_mask, quota_table, rep_scorecard, tam_cv, unit_owner)
 from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
+from .optimize.centres import free_centres
 from .optimize.seed import project_points, root_units, seed_centres
 from .geo.units import (aggregate_units, approximate_zip_units, county_units, heavy_units,
                         load_unit_polygons, locate_accounts, split_units_into_zips,
@@ -358,6 +359,29 @@ def _solver(config: ScenarioConfig) -> Solver:
                   s.engine, s.lns_iterations)
 
 
+def _free_centres(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
+                  problem: AssignProblem, network):
+    """Move each base to its territory's weighted medoid in drive time, re-solving until
+    travel stops improving (:func:`territory.optimize.centres.free_centres`)."""
+    from .travel.burden import travel_matrix
+
+    units = inputs.units
+    lonlat = units[["lon", "lat"]].to_numpy()
+
+    def hours(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return travel_matrix(network, lonlat[cols], lonlat[rows], config.travel).seconds.T / 3600
+
+    xy = project_points(lonlat[:, 0], lonlat[:, 1]) if problem.compactness is not None else None
+    fc = free_centres(problem, _unit_weights(units, config.objective.weight), hours,
+                      _solver(config), seed=config.seed, unit_xy=xy)
+    reps = reps.assign(lon=lonlat[fc.bases, 0], lat=lonlat[fc.bases, 1],
+                       base_unit=units["unit_id"].to_numpy()[fc.bases])
+    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), lonlat, config.travel)
+    rounds = {"rounds": fc.rounds, "travel_by_round": [round(t, 4) for t in fc.travel],
+              "bases_moved_by_round": list(fc.moved_bases)}
+    return fc.result, fc.problem, reps, tm, rounds
+
+
 def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> ScenarioResult:
     """Seed, solve and score one scenario.
 
@@ -405,7 +429,13 @@ def _solve_scenario(inputs: PreparedInputs, config: ScenarioConfig,
     base = _inputs_summary(full, config, reps, tm).replace(n_units_solved=int(len(inputs.units)))
     try:
         problem = build_problem(inputs, config, reps, roots, tm.seconds.T / 3600.0)
-        solved = solve(problem, _solver(config), seed=config.seed)
+        if reps["base_kind"].iat[0] == "centre":  # no home bases: the bases are ours to move
+            solved, problem, reps, tm, rounds = _free_centres(inputs, config, reps, problem,
+                                                              network)
+            base = _inputs_summary(full, config, reps, tm).replace(
+                n_units_solved=int(len(inputs.units)), free_centres=rounds)
+        else:
+            solved = solve(problem, _solver(config), seed=config.seed)
     except InfeasibleError as exc:
         status = "time_limit" if exc.timed_out else "infeasible"
         summary = base.replace(status=status, explanation=str(exc), diagnosis=exc.diagnosis)
@@ -432,7 +462,8 @@ def _plan_scorecard(acc: pd.DataFrame, units: pd.DataFrame, reps: pd.DataFrame,
                          units_band=_band(config),
                          tam_target=pd.Series(problem.tam_target, index=np.asarray(reps["rep_id"])))
     burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
-    return _with_travel_and_quota(card, burden, reps, config)
+    card = _with_travel_and_quota(card, burden, reps, config)
+    return card.merge(compactness(units, acc, reps), on="rep_id", how="left")
 
 
 def _band(config: ScenarioConfig) -> tuple[float, float]:
@@ -640,7 +671,8 @@ def _current_scorecard(inputs: PreparedInputs, config: ScenarioConfig, owned: pd
                          tam_tolerance=config.balance.tam_tolerance, units_band=_band(config))
     burden = travel_burden(None, inputs.units, reps, network, config.travel,
                            accounts=_visit_stops(owned))
-    return _with_travel_and_quota(card, burden, reps, config)
+    card = _with_travel_and_quota(card, burden, reps, config)
+    return card.merge(compactness(units, owned, reps), on="rep_id", how="left")
 
 
 # ----------------------------------------------------------------------------- scenarios

@@ -98,6 +98,8 @@ class Summary:
     candidates_per_unit: int | None = None
     slack: Mapping[str, float] = field(default_factory=dict)
     wall_seconds: float | None = None
+    #: the free-centre rounds (bases moved to their territory's medoid), when reps have no homes
+    free_centres: Mapping[str, Any] | None = None
     explanation: str | None = None
     diagnosis: Mapping[str, Any] | None = None
     # the plan's quality

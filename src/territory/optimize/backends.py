@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -18,7 +20,8 @@ import pulp
 from ..errors import InputError
 from .formulation import Formulation
 
-__all__ = ["HighsRun", "Progress", "PulpRun", "Solver", "solve_highs", "solve_pulp"]
+__all__ = ["HighsRun", "ModelRun", "Progress", "PulpRun", "Solver", "run_highs", "solve_highs",
+           "solve_model", "solve_pulp"]
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +58,18 @@ class Solver:
     def is_highs(self) -> bool:
         return self.name.lower() == "highs"
 
-    def pulp_solver(self, *, seed: int = 0, mip: bool = True, time_limit: float | None = None,
-                    progress: Progress | None = None) -> pulp.LpSolver:
-        """The PuLP solver (HiGHS or CBC); with ``progress`` (HiGHS) improving plans are logged."""
+    def pulp_solver(self, *, seed: int = 0, mip: bool = True,
+                    time_limit: float | None = None) -> pulp.LpSolver:
+        """The PuLP solver (HiGHS or CBC).
+
+        HiGHS solves of the optimizer go through :func:`solve_highs` (no PuLP
+        model to build, Ctrl-C handled); this is for CBC, and for callers that
+        want the PuLP model.
+        """
         limit = float(time_limit if time_limit is not None else self.time_limit)
         if self.is_highs:
-            extra = {}
-            if progress is not None and mip:
-                extra = {"callbackTuple": (progress, None), "callbacksToActivate":
-                         [highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution]}
             solver = pulp.HiGHS(mip=mip, msg=self.msg, timeLimit=limit, gapRel=self.mip_gap,
-                                threads=self.threads or None, random_seed=int(seed) % (2**31),
-                                **extra)
+                                threads=self.threads or None, random_seed=int(seed) % (2**31))
         else:
             solver = pulp.PULP_CBC_CMD(mip=mip, msg=self.msg, timeLimit=limit,
                                        gapRel=self.mip_gap, threads=self.threads or None,
@@ -77,9 +80,10 @@ class Solver:
         return solver
 
     def highs(self, *, seed: int, time_limit: float, gap: float | None = None) -> highspy.Highs:
-        """A quiet highspy instance with the seed, time limit and relative gap."""
+        """A highspy instance with the seed, time limit and relative gap (quiet unless ``msg``)."""
         h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        if not self.msg:
+            h.setOptionValue("output_flag", False)
         h.setOptionValue("random_seed", int(seed) % (2**31))
         h.setOptionValue("time_limit", max(float(time_limit), 0.05))
         h.setOptionValue("mip_rel_gap", float(self.mip_gap if gap is None else gap))
@@ -109,10 +113,11 @@ class Progress:
                  objective, "-" if bound is None else f"{bound:.6g}",
                  "-" if gap is None else f"{gap:.2%}", elapsed)
 
-    def __call__(self, callback_type, message, data_out, data_in, user_data) -> None:
+    def __call__(self, event) -> None:
+        """Subscriber of ``cbMipImprovingSolution``."""
         try:
-            self.record(data_out.objective_function_value, data_out.mip_dual_bound,
-                        data_out.running_time)
+            out = event.data_out
+            self.record(out.objective_function_value, out.mip_dual_bound, out.running_time)
         except Exception:  # never let logging break the solve
             log.debug("progress callback failed", exc_info=True)
 
@@ -209,28 +214,51 @@ def solve_pulp(form: Formulation, solver: pulp.LpSolver) -> PulpRun:
 # ----------------------------------------------------------------------------- highspy
 
 
-def to_highs(form: Formulation, *, integer: bool = True) -> highspy.HighsLp:
-    """The formulation as a ``HighsLp`` (column-wise matrix, ranged rows)."""
-    A = form.matrix.tocsc()
+def to_highs(form: Formulation, *, integer: bool = True,
+             pulp_order: bool = False) -> tuple[highspy.HighsLp, np.ndarray | None]:
+    """The formulation as a ``HighsLp`` (column-wise matrix).
+
+    With ``pulp_order`` the model is laid out exactly as PuLP hands it to
+    HiGHS (columns sorted by name, each ranged row as a lower and an upper
+    row), so a solve gives the plan the PuLP model gives, without building it.
+    Returns the model and the column permutation (None when not permuted):
+    model column ``k`` is formulation column ``perm[k]``.
+    """
+    A = form.matrix
+    row_lo, row_hi = form.row_lower, form.row_upper
+    perm = None
+    if pulp_order:
+        names = form.column_names()
+        perm = np.array(sorted(range(form.n_cols), key=names.__getitem__), dtype=np.int64)
+        ranged = (row_lo > -np.inf) & (row_hi < np.inf) & (row_lo != row_hi)
+        pick = np.repeat(np.arange(len(row_lo)), 1 + ranged)
+        second = np.r_[False, pick[1:] == pick[:-1]]  # the upper copy of a ranged row
+        row_lo = np.where(second, -np.inf, row_lo[pick])
+        row_hi = np.where(ranged[pick] & ~second, np.inf, row_hi[pick])
+        A = A[pick][:, perm]
+    A = A.tocsc()
     A.sort_indices()
+    cost, lower, upper, is_int = (form.cost, form.lower, form.upper, form.integer)
+    if perm is not None:
+        cost, lower, upper, is_int = cost[perm], lower[perm], upper[perm], is_int[perm]
     lp = highspy.HighsLp()
-    lp.num_col_ = form.n_cols
-    lp.num_row_ = len(form.row_lower)
-    lp.col_cost_ = form.cost
-    lp.col_lower_ = form.lower
-    lp.col_upper_ = np.where(np.isinf(form.upper), INF, form.upper)
-    lp.row_lower_ = np.where(np.isinf(form.row_lower), -INF, form.row_lower)
-    lp.row_upper_ = np.where(np.isinf(form.row_upper), INF, form.row_upper)
+    lp.num_col_ = len(cost)
+    lp.num_row_ = len(row_lo)
+    lp.col_cost_ = cost
+    lp.col_lower_ = lower
+    lp.col_upper_ = np.where(np.isinf(upper), INF, upper)
+    lp.row_lower_ = np.where(np.isinf(row_lo), -INF, row_lo)
+    lp.row_upper_ = np.where(np.isinf(row_hi), INF, row_hi)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_ = form.n_cols
-    lp.a_matrix_.num_row_ = len(form.row_lower)
+    lp.a_matrix_.num_col_ = len(cost)
+    lp.a_matrix_.num_row_ = len(row_lo)
     lp.a_matrix_.start_ = A.indptr.astype(np.int32)
     lp.a_matrix_.index_ = A.indices.astype(np.int32)
     lp.a_matrix_.value_ = A.data.astype(float)
-    if integer and form.integer.any():
+    if integer and is_int.any():
         lp.integrality_ = [highspy.HighsVarType.kInteger if f else
-                           highspy.HighsVarType.kContinuous for f in form.integer.tolist()]
-    return lp
+                           highspy.HighsVarType.kContinuous for f in is_int.tolist()]
+    return lp, perm
 
 
 @dataclass
@@ -241,11 +269,22 @@ class HighsRun:
     status: str
     bound: float | None
     objective: float | None
-    highs: highspy.Highs = field(repr=False)
+    seconds: float
+    gap: float | None = None
+    highs: highspy.Highs | None = field(default=None, repr=False)
+
+    @property
+    def time_limit(self) -> bool:
+        return self.status == "time_limit"
+
+    @property
+    def infeasible(self) -> bool:
+        return self.status == "infeasible"
 
 
 def highs_status(h: highspy.Highs) -> str:
-    return h.modelStatusToString(h.getModelStatus()).lower()
+    text = h.modelStatusToString(h.getModelStatus()).lower()
+    return {"time limit reached": "time_limit"}.get(text, text)
 
 
 def solution(values: np.ndarray) -> highspy.HighsSolution:
@@ -256,21 +295,88 @@ def solution(values: np.ndarray) -> highspy.HighsSolution:
     return s
 
 
+def run_highs(h: highspy.Highs) -> None:
+    """``h.run()`` that Ctrl-C stops promptly: the solver is interrupted, then KeyboardInterrupt.
+
+    HiGHS checks for a user interrupt in its simplex, IPM and MIP loops; a
+    SIGINT handler asks it to stop there, and the interrupt is re-raised once
+    the solver has returned, so the caller unwinds cleanly. Off the main
+    thread (where signals cannot be caught) this is a plain run.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        h.run()
+        return
+    h.HandleUserInterrupt = True
+    hit: list[int] = []
+
+    def on_sigint(signum, frame) -> None:
+        hit.append(signum)
+        h.cancelSolve()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        h.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if hit:
+        log.info("solve interrupted (Ctrl-C)")
+        raise KeyboardInterrupt
+
+
 def solve_highs(form: Formulation, solver: Solver, *, seed: int, time_limit: float,
                 gap: float | None = None, start: np.ndarray | None = None,
-                integer: bool = True, progress: Progress | None = None) -> HighsRun:
-    """Solve a formulation in highspy, optionally from a start plan."""
+                integer: bool = True, progress: Progress | None = None,
+                pulp_order: bool = False) -> HighsRun:
+    """Solve a formulation in highspy, optionally from a start plan (formulation column order)."""
     h = solver.highs(seed=seed, time_limit=time_limit, gap=gap)
     if progress is not None:
-        h.setCallback(progress, None)
-        h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution)
-    h.passModel(to_highs(form, integer=integer))
+        h.cbMipImprovingSolution += progress
+    model, perm = to_highs(form, integer=integer, pulp_order=pulp_order)
+    h.passModel(model)
     if start is not None:
-        h.setSolution(solution(start))
-    h.run()
+        h.setSolution(solution(start if perm is None else np.asarray(start)[perm]))
+    t0 = time.perf_counter()
+    run_highs(h)
+    seconds = time.perf_counter() - t0
     info = h.getInfo()
     bound = float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else None
-    has = info.primal_solution_status == 2
-    values = np.asarray(h.getSolution().col_value) if has else None
+    mip_gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
+    values = None
+    if info.primal_solution_status == 2:
+        col = np.asarray(h.getSolution().col_value)
+        values = col if perm is None else np.empty_like(col)
+        if perm is not None:
+            values[perm] = col
     return HighsRun(values, highs_status(h), bound,
-                    float(info.objective_function_value) if has else None, h)
+                    float(info.objective_function_value) if values is not None else None,
+                    seconds, mip_gap, h)
+
+
+@dataclass
+class ModelRun:
+    """One solve of the whole model, by whichever backend."""
+
+    ok: bool
+    status: str
+    values: np.ndarray | None
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    seconds: float
+    time_limit: bool
+    infeasible: bool
+    history: tuple = ()
+
+
+def solve_model(form: Formulation, solver: Solver, *, seed: int, time_limit: float) -> ModelRun:
+    """The whole model: HiGHS from the arrays (laid out as PuLP would), or CBC through PuLP."""
+    if solver.is_highs:
+        progress = Progress()
+        run = solve_highs(form, solver, seed=seed, time_limit=time_limit, progress=progress,
+                          pulp_order=True)
+        ok = run.values is not None and not run.infeasible
+        return ModelRun(ok, run.status, run.values, run.objective, run.bound, run.gap,
+                        run.seconds, run.time_limit, run.infeasible, tuple(progress.history))
+    run = solve_pulp(form, solver.pulp_solver(seed=seed, time_limit=time_limit))
+    return ModelRun(run.ok, run.status, run.values, run.objective, run.bound, run.gap,
+                    run.seconds, run.time_limit, run.infeasible)

@@ -188,6 +188,16 @@ def _allocate(p: AssignProblem, cfg: Solver, seed: int, last: np.ndarray | None
     return res, plan
 
 
+def _consistent(res: AssignResult, plan: np.ndarray, p: AssignProblem,
+                same_bases: bool) -> AssignResult:
+    """The result of the plan kept: objective of that plan; a bound only if solved for these bases."""
+    if same_bases and np.array_equal(res.rep_of_unit, plan):
+        return res
+    keep = {} if same_bases else {"bound": None, "gap": None, "lp_bound": None}
+    return dataclasses.replace(res, rep_of_unit=np.asarray(plan),
+                               objective=plan_travel(p.effective_cost, plan), **keep)
+
+
 def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance, cfg: Solver, *,
                  bases: np.ndarray | None = None, seed: int = 0, max_rounds: int = 12,
                  rel_tol: float = 1e-4, unit_xy: np.ndarray | None = None) -> CentresResult:
@@ -237,7 +247,7 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
         moved.append(int((nb != b).sum()))
         improved = t < travel[-1] * (1 - rel_tol)
         b, p, plan = nb, np_, nplan
-        res = nres if nres is not None else res
+        res = _consistent(nres if nres is not None else res, plan, p, nres is not None)
         travel.append(t)
         if not improved:
             break

@@ -11,12 +11,13 @@ much, and what to change.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
 
-from .backends import PulpRun, Solver, solve_pulp
+from .backends import ModelRun, Solver, solve_model
 from .formulation import Formulation, build_formulation, candidate_pairs
 from .problem import AssignProblem, RepCounts, feasible_rep_counts
 
@@ -161,42 +162,49 @@ def _check_big_tam(p: AssignProblem) -> Infeasibility | None:
 @dataclass
 class _Elastic:
     form: Formulation
-    run: PulpRun
+    run: ModelRun
 
 
-def _elastic(p: AssignProblem, solver: Solver, seed: int, k: int, *,
+def _elastic(p: AssignProblem, solver: Solver, seed: int, k: int, time_limit: float, *,
              contiguity: bool | None = None, soft_locks: bool = False) -> _Elastic:
     form = build_formulation(p, candidate_pairs(p, k, free_locks=soft_locks), elastic=True,
                              contiguity=contiguity, soft_locks=soft_locks)
-    return _Elastic(form, solve_pulp(form, solver.pulp_solver(seed=seed)))
+    return _Elastic(form, solve_model(form, solver, seed=seed, time_limit=time_limit))
 
 
-def explain_infeasible(p: AssignProblem, solver: Solver, *, seed: int = 0) -> Infeasibility:
+def explain_infeasible(p: AssignProblem, solver: Solver, *, seed: int = 0,
+                       deadline: float | None = None) -> Infeasibility:
     """Solve an elastic model and say which rule breaks, for whom, by how much.
 
     Every band (TAM, account units, disruption cap) gets slack; the model
     minimises the total breach. When the elastic model needs no slack with
     contiguity off but does with it on, contiguity (with the roots and locks)
     is named as the binding rule; when releasing locks removes every breach,
-    the locks are named.
+    the locks are named. The elastic solves share the time left to ``deadline``
+    (each gets at least 3% of the solver's time limit).
     """
+    deadline = time.perf_counter() + solver.time_limit if deadline is None else deadline
+
+    def left() -> float:
+        return max(deadline - time.perf_counter(), 0.03 * solver.time_limit, 0.5)
+
     # all reps as candidates, unless that model would not fit in memory
     k_all = p.n_reps if p.n_units * p.n_reps <= ELASTIC_MAX_PAIRS else min(
         p.n_reps, max(4 * solver.candidates, ELASTIC_MAX_PAIRS // max(p.n_units, 1)))
     rc = feasible_rep_counts(p)
-    first = _elastic(p, solver, seed, k_all)
-    if not first.run.has_plan and first.run.time_limit:
+    first = _elastic(p, solver, seed, k_all, left())
+    if not (first.run.values is not None) and first.run.time_limit:
         return Infeasibility(
             "no plan was found within the time limit, and the check for which rule "
             "breaks ran out of time too: raise solver.time_limit_seconds, or use fewer "
             "candidates or no contiguity to find out.",
             {"constraint": "time_limit", "rep_counts": rc.as_dict()})
-    if not first.run.has_plan:
+    if not (first.run.values is not None):
         return Infeasibility(
             "no plan exists even with every band relaxed: the locks and roots conflict "
             "(a unit locked to two reps, or contiguity impossible from the roots). "
             "Check locks.csv and the reps' home bases.",
-            {"constraint": "locks", "status": first.run.pulp_status,
+            {"constraint": "locks", "status": first.run.status,
              "locks": _lock_names(p, p.locks)})
     breaches = _breaches(first, p)
     if not breaches and p.contiguity:
@@ -204,7 +212,7 @@ def explain_infeasible(p: AssignProblem, solver: Solver, *, seed: int = 0) -> In
             "no feasible plan was found within the time limit, although the elastic "
             "model found a plan that breaks no band: raise solver.time_limit_seconds.",
             {"constraint": "time_limit"})
-    if p.contiguity and not _breaches(_elastic(p, solver, seed, k_all, contiguity=False), p):
+    if p.contiguity and not _breaches(_elastic(p, solver, seed, k_all, left(), contiguity=False), p):
         unlock = (f" Locks are involved: unlocking {', '.join(_lock_names(p, p.locks))} "
                   "may also help." if p.locks else "")
         return Infeasibility(
@@ -214,15 +222,15 @@ def explain_infeasible(p: AssignProblem, solver: Solver, *, seed: int = 0) -> In
             "the bands, move or drop a rep's home base, or use finer units." + unlock,
             {"constraint": "contiguity", "locks": _lock_names(p, p.locks)})
     if p.locks:
-        found = _explain_locks(p, solver, seed, k_all, rc)
+        found = _explain_locks(p, solver, seed, k_all, left(), rc)
         if found is not None:
             return found
     return _explain_breaches(p, breaches, rc)
 
 
-def _explain_locks(p: AssignProblem, solver: Solver, seed: int, k_all: int,
+def _explain_locks(p: AssignProblem, solver: Solver, seed: int, k_all: int, limit: float,
                    rc: RepCounts) -> Infeasibility | None:
-    unlocked = _elastic(p, solver, seed, k_all, soft_locks=True)
+    unlocked = _elastic(p, solver, seed, k_all, limit, soft_locks=True)
     if [b for b in _breaches(unlocked, p) if b["constraint"] != "locks"]:
         return None
     broken = {u: r for u, r in p.locks.items()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .backends import Solver, highs_status, solve_pulp, to_highs
+from .backends import Solver, highs_status, run_highs, solve_pulp, to_highs
 from .formulation import Formulation, build_formulation, candidate_pairs, pair_columns
 from .problem import AssignProblem
 
@@ -110,7 +110,7 @@ def _lp_through_pulp(p: AssignProblem, form: Formulation, solver: Solver,
 def _priced_lp(p: AssignProblem, form: Formulation, solver: Solver, seed: int, deadline: float,
                price: bool, max_rounds: int) -> LPRelaxation | None:
     h = solver.highs(seed=seed, time_limit=deadline - time.perf_counter(), gap=0.0)
-    h.passModel(to_highs(form, integer=False))
+    h.passModel(to_highs(form, integer=False)[0])
     hard_cols = _hard_slack_cols(p, form)
     col_u, col_r = form.pu.copy(), form.pr.copy()
     col_of_pair = np.arange(form.n_pairs)
@@ -119,7 +119,7 @@ def _priced_lp(p: AssignProblem, form: Formulation, solver: Solver, seed: int, d
     hard_slack = 0.0
     for rnd in range(max_rounds):
         h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.05))
-        h.run()
+        run_highs(h)
         if highs_status(h) != "optimal":
             log.info("LP relaxation ended with %s", highs_status(h))
             return None

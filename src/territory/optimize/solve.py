@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import time
+import numpy as np
 
 from ..errors import InfeasibleError, InputError
-from .backends import Progress, Solver, solve_pulp
+from .backends import Solver, solve_model
 from .explain import explain_infeasible, precheck
 from .formulation import build_formulation, candidate_pairs
 from .lns import solve_lns
@@ -72,7 +73,7 @@ def solve(p: AssignProblem, solver: Solver | None = None, *, seed: int = 0) -> A
     result = _solve_widening(p, solver, seed, k, deadline)
     if result is not None:
         return result
-    found = explain_infeasible(p, solver, seed=seed)
+    found = explain_infeasible(p, solver, seed=seed, deadline=deadline)
     raise InfeasibleError(found.message, found.diagnosis)
 
 
@@ -92,9 +93,7 @@ def _solve_widening(p: AssignProblem, solver: Solver, seed: int, k: int,
         log.info("solving %d units x %d reps (%d candidates per unit, %d columns, %d rows) "
                  "with %s, time limit %.0f s", p.n_units, p.n_reps, k, form.n_cols,
                  len(form.row_lower), solver.name, remaining)
-        progress = Progress()
-        run = solve_pulp(form, solver.pulp_solver(seed=seed, time_limit=remaining,
-                                                  progress=progress))
+        run = solve_model(form, solver, seed=seed, time_limit=remaining)
         # CBC (through PuLP) reports neither "time limit" nor "stopped with a plan";
         # a solve that used its whole budget is read as timed out, never as infeasible.
         used_budget = run.seconds >= 0.95 * remaining
@@ -102,13 +101,14 @@ def _solve_widening(p: AssignProblem, solver: Solver, seed: int, k: int,
             status = run.status
             if status == "optimal" and used_budget and not solver.is_highs:
                 status = "time_limit"
-            slack = {name: float(run.values[cols].sum()) for name, cols in form.slack.items()}
+            slack = {name: float(np.asarray(run.values)[cols].sum())
+                     for name, cols in form.slack.items()}
             log.info("plan found: %s, objective %.6g, bound %s, gap %s, %.1f s",
                      status, run.objective, run.bound, run.gap, run.seconds)
             return AssignResult(form.plan(run.values, p.n_units), status, run.objective,
                                 run.bound, run.gap, run.seconds, build, solver.name, k, slack,
                                 penalty_cost=p.penalty * sum(slack.values()),
-                                history=tuple(progress.history),
+                                history=tuple(run.history),
                                 timings={"build": build, "mip": run.seconds})
         if run.time_limit or used_budget or (time.perf_counter() >= deadline
                                              and not run.infeasible):
@@ -123,5 +123,6 @@ def _solve_widening(p: AssignProblem, solver: Solver, seed: int, k: int,
             return None
         new_k = min(p.n_reps, 2 * k)
         log.info("no plan with %d candidate reps per unit (%s); widening to %d",
-                 k, run.pulp_status, new_k)
+                 k, run.status, new_k)
         k = new_k
+

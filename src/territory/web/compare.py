@@ -38,6 +38,7 @@ from .assets import render_template, static_text
 from .html import (esc, finite_or_none, fmt_hours, fmt_money, js_data, leaflet_css, leaflet_js,
                    map_css, map_js, svg_bar_chart)
 from .maps import background_outlines, display_tolerance, rep_colours, scenario_data
+from .verdict import Verdict, decide
 
 __all__ = ["compare_page", "load_result", "moved_accounts"]
 
@@ -141,6 +142,9 @@ def _metrics(r: _Result) -> dict[str, Any]:
         "fair_flag": s.fairness_flag or (s.fairness_share is not None
                                          and s.fairness_share < s.fairness_threshold),
         "seconds": finite_or_none(s.solve_seconds),
+        "pp_mean": _col_stat(card, "polsby_popper", "mean"),
+        "pp_min": _col_stat(card, "polsby_popper", "min"),
+        "km_mean": _col_stat(card, "tam_weighted_km", "mean"),
         "thr": thr,
     }
     if len(au):
@@ -150,6 +154,13 @@ def _metrics(r: _Result) -> dict[str, Any]:
         mv = a[moved_mask(a["current_rep"], a["rep_id"])]
         out["acc_moved"], out["tam_moved"] = float(len(mv)), float(mv["revenue"].sum())
     return out
+
+
+def _col_stat(card: pd.DataFrame, col: str, how: str) -> float | None:
+    if col not in card or not len(card):
+        return None
+    v = pd.to_numeric(card[col], errors="coerce").dropna()
+    return finite_or_none(getattr(v, how)()) if len(v) else None
 
 
 def _fmt_int(x: Any) -> str:
@@ -168,21 +179,24 @@ def _fmt_yes(x: Any) -> str:
 _ROWS: list[tuple[str, str, Callable[[Any], str], str | None]] = [
     ("Solver status", "status", lambda x: str(x if x is not None else "—"), None),
     ("MIP gap", "gap", _fmt_pct, "min"),
-    ("TAM per rep, min", "tam_min", fmt_money, "max"),
-    ("TAM per rep, max", "tam_max", fmt_money, "min"),
+    ("TAM per rep, min", "tam_min", fmt_money, None),
+    ("TAM per rep, max", "tam_max", fmt_money, None),
     ("TAM CV", "tam_cv", _fmt_pct, "min"),
     ("TAM max deviation from mean", "tam_dev", _fmt_pct, "min"),
     ("Reps outside the TAM band", "tam_out", _fmt_int, "min"),
-    ("Account units per rep, min", "au_min", _fmt_int, "max"),
-    ("Account units per rep, max", "au_max", _fmt_int, "min"),
+    ("Account units per rep, min", "au_min", _fmt_int, None),
+    ("Account units per rep, max", "au_max", _fmt_int, None),
     ("Reps outside the account-units band", "out_band", _fmt_int, "min"),
     ("Drive h/month, mean", "hrs_mean", fmt_hours, "min"),
     ("Drive h/month, max", "hrs_max", fmt_hours, "min"),
     ("Reps above the drive flag", "hrs_over", _fmt_int, "min"),
     ("Contiguous territories", "contiguous", _fmt_yes, "true"),
+    ("Compactness (Polsby–Popper), mean", "pp_mean", lambda x: f"{x:.2f}", "max"),
+    ("Compactness (Polsby–Popper), least compact", "pp_min", lambda x: f"{x:.2f}", "max"),
+    ("TAM-weighted distance to base, km", "km_mean", lambda x: f"{x:,.1f}", None),
     ("Accounts moved vs current", "acc_moved", _fmt_int, "min"),
     ("TAM moved vs current", "tam_moved", fmt_money, "min"),
-    ("Fairness (reps equal or better off)", "fair", _fmt_pct, "max"),
+    ("Fairness (reps equal or better off)", "fair", _fmt_pct, None),
     ("Solve time, s", "seconds", lambda x: "—" if x is None else f"{x:.1f}", None),
 ]
 
@@ -215,16 +229,24 @@ def _best(values: list[Any], better: str | None) -> set[int]:
     return {i for i, v in nums if abs(v - b) <= 1e-9 * max(1, abs(b))}
 
 
-def _score_rows(metrics: list[dict]) -> list[dict]:
-    """The scorecard table's rows: label, direction hint, and a text and class per scenario."""
+def _score_rows(metrics: list[dict], baseline: dict | None = None) -> list[dict]:
+    """The scorecard table's rows: label, direction hint, and a text and class per column.
+
+    With ``baseline`` (the current alignment's figures) its column comes first; it is shown for
+    reference and never starred. Stars mark the best scenario only in rows where "more" or
+    "less" is better whatever the rep count (not per-rep TAM or account-unit extremes, nor
+    fairness, which all improve trivially with one rep fewer).
+    """
     out = []
+    first = [baseline] if baseline is not None else []
     for label, key, fmt, better in _ROWS:
-        vals = [m.get(key) for m in metrics]
-        best = _best(vals, better)
+        vals = [m.get(key) for m in first + metrics]
+        best = {i + len(first) for i in _best(vals[len(first):], better)}
+        metrics_all = first + metrics
         hint = {"min": "lower is better", "max": "higher is better",
                 "true": "yes is better"}.get(better or "", "")
         warn = [_WARN[key](v, m) if key in _WARN and v is not None else False
-                for v, m in zip(vals, metrics)]
+                for v, m in zip(vals, metrics_all)]
         cells = [{"text": fmt(v) if v is not None else "—",
                   "cls": ("best" if i in best else "") + (" warn" if warn[i] else "")}
                  for i, v in enumerate(vals)]
@@ -424,8 +446,16 @@ def compare_page(result_dirs: list[Path], out: Path) -> Path:
     names = _rep_names(results + ([current] if current else []))
     moved_frames, changes = _changes(results, current, names, colours)
     csv_links = [_write_moved_csv(r, frame, out.parent) for r, frame in zip(results, moved_frames)]
-    page = _page(results, datas, bg, colours, [_metrics(r) for r in results], changes,
-                 moved_frames, csv_links)
+    metrics = [_metrics(r) for r in results]
+    baseline = _metrics(current) if current is not None else None
+    extras = {"baseline_name": current.name if current is not None else None,
+              "verdict": _verdict(results, metrics, baseline),
+              "fairness": _fairness_notes(results, current),
+              "mismatch": _mismatch(results + ([current] if current is not None else []))}
+    for line in extras["mismatch"]:
+        log.warning("%s", line)
+    page = _page(results, datas, bg, colours, metrics, changes, moved_frames, csv_links,
+                 baseline=baseline, **extras)
     out.write_text(page, encoding="utf-8")
     return out
 
@@ -557,7 +587,64 @@ def _footer(results: list[_Result]) -> list[str]:
     return footer
 
 
-def _page(results, datas, bg, colours, metrics, changes, moved_frames, csv_links) -> str:
+def _verdict(results: list[_Result], metrics: list[dict], baseline: dict | None) -> Verdict:
+    figures = {r.name: m for r, m in zip(results, metrics)}
+    key = "current alignment" if baseline is not None else None
+    if baseline is not None:
+        figures = {key: baseline, **figures}
+    return decide(figures, current=key)
+
+
+def _fairness_notes(results: list[_Result], current: _Result | None) -> list[str]:
+    """One sentence per scenario whose fairness check names reps worse off, with by how much."""
+    if current is None or current.scorecard.empty:
+        return []
+    before = current.scorecard.assign(rep_id=current.scorecard["rep_id"].astype(str)).set_index("rep_id")
+    notes = []
+    for r in results:
+        worse = [str(x) for x in (r.summary.get("worse_off_reps") or [])]
+        if not worse or r.scorecard.empty:
+            continue
+        after = r.scorecard.assign(rep_id=r.scorecard["rep_id"].astype(str)).set_index("rep_id")
+        parts = []
+        for rid in worse:
+            if rid not in after.index or rid not in before.index:
+                continue
+            name = str(after.at[rid, "name"]) if "name" in after else rid
+            t0, t1 = float(before.at[rid, "tam"]), float(after.at[rid, "tam"])
+            u0, u1 = int(before.at[rid, "account_units"]), int(after.at[rid, "account_units"])
+            change = f"TAM {t1 / t0 - 1:+.0%}" if t0 > 0 else "TAM new"
+            parts.append(f"{name} ({change}, account units {u0} → {u1})")
+        n = len(r.scorecard)
+        notes.append(f"{r.name}: {len(worse)} of {n} reps are worse off than today: "
+                     + "; ".join(parts) + ".")
+    return notes
+
+
+def _mismatch(results: list[_Result]) -> list[str]:
+    """Warnings when the plans compared do not share their accounts or their region."""
+    out = []
+    ref = results[0]
+    ref_acc = set(ref.assignments.get("account_id", pd.Series(dtype=str)).astype(str))
+    ref_units = set(ref.units.get("unit_id", pd.Series(dtype=str)).astype(str))
+    for r in results[1:]:
+        acc = set(r.assignments.get("account_id", pd.Series(dtype=str)).astype(str))
+        units = set(r.units.get("unit_id", pd.Series(dtype=str)).astype(str))
+        if acc != ref_acc:
+            out.append(f"{r.name} and {ref.name} do not plan the same accounts "
+                       f"({len(acc - ref_acc)} only in {r.name}, {len(ref_acc - acc)} only in "
+                       f"{ref.name}): their figures are not comparable.")
+        if units != ref_units:
+            out.append(f"{r.name} and {ref.name} do not cover the same region "
+                       f"({len(units - ref_units)} units only in {r.name}, "
+                       f"{len(ref_units - units)} only in {ref.name}).")
+    return out
+
+
+def _page(results, datas, bg, colours, metrics, changes, moved_frames, csv_links, *,
+          baseline: dict | None = None, baseline_name: str | None = None,
+          verdict: Verdict | None = None, fairness: Sequence[str] = (),
+          mismatch: Sequence[str] = ()) -> str:
     """Render ``templates/compare.html`` (autoescaped; only assets and SVG are Markup)."""
     names = _rep_names(results)
     legend = [{"colour": c, "name": names.get(rid, rid)}
@@ -568,7 +655,10 @@ def _page(results, datas, bg, colours, metrics, changes, moved_frames, csv_links
     return render_template(
         "compare.html", n=len(results), names=[r.name for r in results],
         when=dt.datetime.now().strftime("%Y-%m-%d %H:%M"), cards=_cards(results),
-        legend=legend, maps=maps, score_rows=_score_rows(metrics),
+        legend=legend, maps=maps, score_rows=_score_rows(metrics, baseline),
+        score_names=([baseline_name] if baseline is not None else []) + [r.name for r in results],
+        has_baseline=baseline is not None, verdict=verdict, fairness=list(fairness),
+        mismatch=list(mismatch),
         charts=_charts(results, colours), first=results[0].name, changes=changes,
         csv_links=csv_links, moved=_moved_table(moved_frames), footer=_footer(results),
         styles=[Markup(c) for c in (leaflet_css(), map_css(), static_text("compare.css"))],

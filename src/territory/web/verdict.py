@@ -27,6 +27,9 @@ from typing import Any, Mapping, Sequence
 
 __all__ = ["PICK_RULE", "ScenarioVerdict", "Verdict", "decide"]
 
+#: The one rule a meeting may choose to waive: it is a comparison with today, not a limit.
+_FAIRNESS = "fairness check (fewer than 80% of reps equal or better off than today)"
+
 PICK_RULE = ("the fewest accounts moved among the plans that meet every rule "
              "(ties: lower TAM CV, then lower mean drive hours)")
 
@@ -85,7 +88,7 @@ def _broken_rules(m: Mapping[str, Any]) -> tuple[str, ...]:
     if m.get("contiguous") is False:
         out.append("territories not contiguous")
     if m.get("fair_flag"):
-        out.append("fairness check failed")
+        out.append(_FAIRNESS)
     return tuple(out)
 
 
@@ -116,6 +119,22 @@ def _reason(pick: str, m: Mapping[str, Any], others: Sequence[str], base: Mappin
     return text + "."
 
 
+def _no_pick_reason(standing: Sequence[ScenarioVerdict], metrics: Mapping[str, Mapping[str, Any]]) -> str:
+    """Why nothing is picked; and, when some plans fail only the fairness check, the closest."""
+    worst = "; ".join(f"{s.name}: {', '.join(s.broken)}" for s in standing) or "no scenarios"
+    text = f"No plan meets every rule ({worst})."
+    only_fair = [(i, s) for i, s in enumerate(standing) if s.broken == (_FAIRNESS,)]
+    if only_fair:
+        i, near = min(only_fair, key=lambda t: _sort_key(t[0], metrics[t[1].name]))
+        moved = _num(metrics[near.name].get("acc_moved"))
+        fair = _num(metrics[near.name].get("fair"))
+        text += (f" Closest: {near.name} meets every band and flag and fails only the fairness "
+                 f"check ({'' if fair is None else f'{fair:.0%} of reps equal or better off; '}"
+                 f"{'moves an unknown number of accounts' if moved is None else 'moves ' + _plural(int(moved), 'account')}"
+                 f"{', the fewest of those' if len(only_fair) > 1 else ''}).")
+    return text
+
+
 def decide(metrics: Mapping[str, Mapping[str, Any]], *, current: str | None = None) -> Verdict:
     """The verdict over the scenarios in ``metrics`` (in page order), against ``current``.
 
@@ -135,8 +154,7 @@ def decide(metrics: Mapping[str, Mapping[str, Any]], *, current: str | None = No
         for n in names)
     ok = [(i, s) for i, s in enumerate(standing) if s.meets_every_rule]
     if not ok:
-        worst = "; ".join(f"{s.name}: {', '.join(s.broken)}" for s in standing) or "no scenarios"
-        return Verdict(None, f"No plan meets every rule ({worst}).", standing)
+        return Verdict(None, _no_pick_reason(standing, metrics), standing)
     i, best = min(ok, key=lambda t: _sort_key(t[0], metrics[t[1].name]))
     others = [s.name for _, s in ok if s.name != best.name]
     return Verdict(best.name, _reason(best.name, metrics[best.name], others, base), standing)
