@@ -602,7 +602,7 @@ def _fairness_notes(results: list[_Result], current: _Result | None) -> list[str
     before = current.scorecard.assign(rep_id=current.scorecard["rep_id"].astype(str)).set_index("rep_id")
     notes = []
     for r in results:
-        worse = [str(x) for x in (r.summary.get("worse_off_reps") or [])]
+        worse = [str(x) for x in r.summary.worse_off_reps]
         if not worse or r.scorecard.empty:
             continue
         after = r.scorecard.assign(rep_id=r.scorecard["rep_id"].astype(str)).set_index("rep_id")
