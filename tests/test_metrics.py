@@ -98,7 +98,7 @@ def test_compactness_of_hand_drawn_territories():
     import geopandas as gpd
     import shapely
 
-    from territory.metrics import compactness
+    from territory.metrics import compactness_scores
 
     # work in a projected CRS so the shapes are exact squares on the ground (EPSG:5070, metres)
     cells = [shapely.box(x * 1000, 0, (x + 1) * 1000, 1000) for x in range(9)]
@@ -115,7 +115,7 @@ def test_compactness_of_hand_drawn_territories():
                         crs="EPSG:5070").to_crs(4326)
     accounts = pd.DataFrame({"rep_id": ["strip", "strip", "square"], "revenue": [1.0, 3.0, 5.0],
                              "lon": pts.x, "lat": pts.y})
-    out = compactness(units, accounts, reps).set_index("rep_id")
+    out = compactness_scores(units, accounts, reps).set_index("rep_id")
     assert out.loc["square", "polsby_popper"] == pytest.approx(np.pi / 4, abs=2e-3)
     assert out.loc["strip", "polsby_popper"] == pytest.approx(4 * np.pi * 9 / 400, abs=2e-3)
     assert out.loc["strip", "tam_weighted_km"] == pytest.approx(6.0, abs=0.01)

@@ -260,3 +260,28 @@ def test_dissolving_nearly_matching_edges_leaves_no_slivers():
     terr = territories(units, pd.DataFrame({"rep_id": ["R"], "name": ["r"]}))
     geom = terr.geometry.iloc[0]
     assert geom.geom_type == "Polygon" and len(geom.interiors) == 0
+
+
+def test_split_units_into_zips_cuts_real_zip_polygons_to_the_county():
+    from territory.geo.units import heavy_units, split_units_into_zips
+
+    counties = gpd.GeoDataFrame({"unit_id": ["10001", "10003"], "name": ["Big, DE", "Small, DE"],
+                                 "state": ["DE", "DE"]},
+                                geometry=[shapely.box(0, 0, 2, 1), shapely.box(2, 0, 3, 1)],
+                                crs="EPSG:4326")
+    zips = gpd.GeoDataFrame({"unit_id": ["19701", "19702", "19703"]},
+                            geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2.5, 1),
+                                      shapely.box(2.5, 0, 3, 1)], crs="EPSG:4326")
+    acc = pd.DataFrame({"unit_id": ["10001", "10001", "10003"], "revenue": [9e5, 1e5, 1e5],
+                        "account_units": [3, 2, 1]})
+    assert heavy_units(counties, acc, tam_max=5e5, account_units_max=150) == ["10001"]
+    assert heavy_units(counties, acc, tam_max=5e6, account_units_max=4) == ["10001"]
+    assert heavy_units(counties, acc, tam_max=5e6, account_units_max=150) == []
+    mixed = split_units_into_zips(counties, ["10001"], zips)
+    assert list(mixed["unit_id"]) == ["10001-19701", "10001-19702", "10003"]
+    assert list(mixed["unit_kind"]) == ["zip", "zip", "county"]
+    assert mixed.loc[0, "name"] == "ZIP 19701 (Big, DE)"
+    # the pieces tile the county (19702 is cut at the county line) and touch the other county
+    assert np.round(shapely.area(mixed.geometry.values), 9).tolist() == [1.0, 1.0, 1.0]
+    graph, _ = U.unit_adjacency(mixed)
+    assert set(graph.edges) == {("10001-19701", "10001-19702"), ("10001-19702", "10003")}

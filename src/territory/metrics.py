@@ -23,7 +23,7 @@ from .geo.units import EQUAL_AREA_CRS
 
 __all__ = [
     "FAIRNESS_THRESHOLD",
-    "compactness",
+    "compactness_scores",
     "contiguity_report",
     "disruption",
     "fairness",
@@ -219,7 +219,8 @@ def contiguity_report(units: pd.DataFrame, adjacency: nx.Graph) -> dict[str, int
     return out
 
 
-def compactness(units: gpd.GeoDataFrame, accounts: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFrame:
+def compactness_scores(units: gpd.GeoDataFrame, accounts: pd.DataFrame,
+                       reps: pd.DataFrame) -> pd.DataFrame:
     """Two compactness figures per territory, so that "snaky" plans show up.
 
     * ``polsby_popper`` = 4πA / P² of the territory's dissolved shape in an equal-area CRS

@@ -48,7 +48,7 @@ from .optimize import (AssignProblem, BandRules, Disruption, Solver, check_plan,
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
 from .geo.geocode import coordinate_substitutions, geocode_accounts
-from .metrics import (add_flags, compactness, contiguity_report, disruption, fairness,
+from .metrics import (add_flags, compactness_scores, contiguity_report, disruption, fairness,
                       moved_mask, quota_table, rep_scorecard, tam_cv, unit_owner)
 from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
 from .optimize.centres import free_centres
@@ -341,6 +341,7 @@ def build_problem(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
         capacity=reps["capacity"].to_numpy(float),
         contiguity=config.contiguity, adjacency=inputs.adjacency,
         roots=tuple(int(r) for r in roots), locks=_locks(inputs, reps), disruption=disruption,
+        movable_roots=bool((reps["base_kind"] == "centre").all()),
         compactness=compactness, compactness_weight=config.objective.compactness_weight,
     )
 
@@ -463,7 +464,7 @@ def _plan_scorecard(acc: pd.DataFrame, units: pd.DataFrame, reps: pd.DataFrame,
                          tam_target=pd.Series(problem.tam_target, index=np.asarray(reps["rep_id"])))
     burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
     card = _with_travel_and_quota(card, burden, reps, config)
-    return card.merge(compactness(units, acc, reps), on="rep_id", how="left")
+    return card.merge(compactness_scores(units, acc, reps), on="rep_id", how="left")
 
 
 def _band(config: ScenarioConfig) -> tuple[float, float]:
@@ -672,7 +673,7 @@ def _current_scorecard(inputs: PreparedInputs, config: ScenarioConfig, owned: pd
     burden = travel_burden(None, inputs.units, reps, network, config.travel,
                            accounts=_visit_stops(owned))
     card = _with_travel_and_quota(card, burden, reps, config)
-    return card.merge(compactness(units, owned, reps), on="rep_id", how="left")
+    return card.merge(compactness_scores(units, owned, reps), on="rep_id", how="left")
 
 
 # ----------------------------------------------------------------------------- scenarios

@@ -20,7 +20,7 @@ import pulp
 from ..errors import InputError
 from .formulation import Formulation
 
-__all__ = ["HighsRun", "ModelRun", "Progress", "PulpRun", "Solver", "run_highs", "solve_highs",
+__all__ = ["Clock", "HighsRun", "ModelRun", "Progress", "PulpRun", "Solver", "run_highs", "solve_highs",
            "solve_model", "solve_pulp"]
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,31 @@ class Solver:
         if self.threads:
             h.setOptionValue("threads", int(self.threads))
         return h
+
+
+class Clock:
+    """The wall-clock budget of one solve, and where the time went (seconds per phase)."""
+
+    def __init__(self, time_limit: float, start: float | None = None) -> None:
+        self.start = time.perf_counter() if start is None else start
+        self.time_limit = float(time_limit)
+        self.deadline = self.start + self.time_limit
+        self.timings: dict[str, float] = {}
+
+    def left(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def add(self, phase: str, seconds: float) -> None:
+        self.timings[phase] = self.timings.get(phase, 0.0) + float(seconds)
+
+    def report(self) -> str:
+        """One line: each phase's seconds, the total and the budget."""
+        parts = ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in self.timings.items())
+        return (f"solve time: {parts or 'nothing'}; total {self.elapsed():.1f} s of a "
+                f"{self.time_limit:g} s budget")
 
 
 class Progress:

@@ -232,6 +232,9 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
     # with no explicit bases the first allocation is the problem as given (its own costs)
     p = problem if bases is None else _with_bases(problem, weight, distance, b, unit_xy)
     res, plan = _allocate(p, cfg, seed, None)
+    if res is not None and res.roots is not None:  # the solve had to re-root: bases follow
+        b = np.asarray(res.roots, dtype=np.int64)
+        p = _with_bases(problem, weight, distance, b, unit_xy)
     travel = [plan_travel(p.cost, plan)]
     moved: list[int] = []
     log.info("free centres: round 1, travel %.6g", travel[0])
@@ -241,6 +244,9 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
             break
         np_ = _with_bases(problem, weight, distance, nb, unit_xy)
         nres, nplan = _allocate(np_, cfg, seed, plan)
+        if nres is not None and nres.roots is not None:
+            nb = np.asarray(nres.roots, dtype=np.int64)
+            np_ = _with_bases(problem, weight, distance, nb, unit_xy)
         t = plan_travel(np_.cost, nplan)
         log.info("free centres: round %d, %d bases moved, travel %.6g", len(travel) + 1,
                  int((nb != b).sum()), t)

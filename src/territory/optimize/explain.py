@@ -10,6 +10,7 @@ much, and what to change.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -80,8 +81,10 @@ def _check_roots(p: AssignProblem) -> Infeasibility | None:
 
 
 def _check_reachable(p: AssignProblem) -> Infeasibility | None:
-    if not (p.contiguity and p.adjacency is not None and p.roots is not None):
+    if not (p.contiguity and p.adjacency is not None):
         return None
+    if p.roots is None:
+        return _check_pieces(p)
     sub = p.adjacency.subgraph(p.unit_ids)
     rooted = {p.unit_ids[u] for u in p.roots}
     stray = sorted((c for c in nx.connected_components(sub) if not (c & rooted)),
@@ -96,6 +99,19 @@ def _check_reachable(p: AssignProblem) -> Infeasibility | None:
         "Islands and gaps in the unit map do this: turn contiguity off, add a base "
         "there, or join the pieces in the adjacency graph.",
         {"constraint": "contiguity", "unreachable_units": list(map(str, units))})
+
+
+def _check_pieces(p: AssignProblem) -> Infeasibility | None:
+    """With roots free, each piece of the unit map needs a rep of its own."""
+    sub = p.adjacency.subgraph(p.unit_ids)
+    pieces = nx.number_connected_components(sub) + (p.n_units - sub.number_of_nodes())
+    if pieces <= p.n_reps:
+        return None
+    return Infeasibility(
+        f"contiguity cannot hold for any choice of centres: the unit map falls into {pieces} "
+        f"pieces that no adjacency joins, but there are only {p.n_reps} reps and each piece "
+        "needs its own. Turn contiguity off, or join the pieces in the adjacency graph.",
+        {"constraint": "contiguity", "pieces": pieces, "n_reps": p.n_reps})
 
 
 def _check_units_total(p: AssignProblem) -> Infeasibility | None:
@@ -212,20 +228,66 @@ def explain_infeasible(p: AssignProblem, solver: Solver, *, seed: int = 0,
             "no feasible plan was found within the time limit, although the elastic "
             "model found a plan that breaks no band: raise solver.time_limit_seconds.",
             {"constraint": "time_limit"})
-    if p.contiguity and not _breaches(_elastic(p, solver, seed, k_all, left(), contiguity=False), p):
-        unlock = (f" Locks are involved: unlocking {', '.join(_lock_names(p, p.locks))} "
-                  "may also help." if p.locks else "")
-        return Infeasibility(
-            "contiguity cannot hold together with the bands: every band can be met "
-            "only by splitting some territory into pieces (often a rep's home base sits "
-            "where its territory cannot grow). Options: turn contiguity off, widen "
-            "the bands, move or drop a rep's home base, or use finer units." + unlock,
-            {"constraint": "contiguity", "locks": _lock_names(p, p.locks)})
+    if p.contiguity and not _breaches(_elastic(p, solver, seed, k_all, left(),
+                                               contiguity=False), p):
+        return _explain_contiguity(p, solver, seed, k_all, left())
     if p.locks:
         found = _explain_locks(p, solver, seed, k_all, left(), rc)
         if found is not None:
             return found
     return _explain_breaches(p, breaches, rc)
+
+
+def _explain_contiguity(p: AssignProblem, solver: Solver, seed: int, k_all: int,
+                        limit: float) -> Infeasibility:
+    """Contiguity is the binding rule: with home bases, name the reps whose home blocks it."""
+    locks = _lock_names(p, p.locks)
+    unlock = (f" Locks are involved: unlocking {', '.join(locks)} may also help."
+              if p.locks else "")
+    if p.roots is None:
+        return Infeasibility(
+            "contiguity cannot hold together with the bands for any choice of centres: every "
+            "band can be met only by splitting some territory into pieces. Turn contiguity "
+            "off or widen the bands." + unlock,
+            {"constraint": "contiguity", "locks": locks, "roots": "any"})
+    moved = _blocking_homes(p, solver, seed, k_all, limit)
+    if moved is None:
+        return Infeasibility(
+            "contiguity cannot hold together with the bands, from these home bases or any "
+            "others: every band can be met only by splitting some territory into pieces. "
+            "Turn contiguity off or widen the bands." + unlock,
+            {"constraint": "contiguity", "locks": locks, "blocking_homes": []})
+    texts = [f"rep {p.rep_ids[r]}'s home base (unit {p.unit_ids[p.roots[r]]}) blocks "
+             f"contiguity: no connected territory grown from it meets the bands, one "
+             f"around unit {p.unit_ids[u]} would" for r, u in moved]
+    return Infeasibility(
+        "; ".join(texts) + ". Move that home base, turn contiguity off, or widen the bands."
+        + unlock,
+        {"constraint": "contiguity", "locks": locks,
+         "blocking_homes": [{"rep": p.rep_ids[r], "home_unit": p.unit_ids[p.roots[r]],
+                             "feasible_unit": p.unit_ids[u]} for r, u in moved]})
+
+
+def _blocking_homes(p: AssignProblem, solver: Solver, seed: int, k_all: int,
+                    limit: float) -> list[tuple[int, int]] | None:
+    """Fewest reps whose root must leave its home for a contiguous plan: [(rep, new root)].
+
+    The root-free model with a price of 1 on every root away from its home and
+    travel scaled to below 1 in total; None when even free roots do not help.
+    """
+    free = dataclasses.replace(p, roots=None)
+    pu, pr = candidate_pairs(free, k_all)
+    homes = np.asarray(p.roots, dtype=np.int64)
+    key = np.unique(np.r_[pu * p.n_reps + pr, homes * p.n_reps + np.arange(p.n_reps)])
+    price = np.ones((p.n_units, p.n_reps))
+    price[homes, np.arange(p.n_reps)] = 0.0
+    form = build_formulation(free, (key // p.n_reps, key % p.n_reps), root_cost=price)
+    form.cost[: form.n_pairs] /= max(float(np.abs(form.cost[: form.n_pairs]).sum()), 1.0) * 10
+    run = solve_model(form, solver, seed=seed, time_limit=limit)
+    if run.values is None or run.infeasible:
+        return None
+    roots = form.roots(run.values)
+    return [(r, u) for r, u in enumerate(roots) if u != homes[r]]
 
 
 def _explain_locks(p: AssignProblem, solver: Solver, seed: int, k_all: int, limit: float,

@@ -36,6 +36,15 @@ Constraints (rows, in this order)
       units that can go to :math:`r`, minus one). Every unit of :math:`r` then
       receives one unit of flow along a path inside the territory, so the
       territory is connected.
+    * root-free contiguity (when the roots are ours to choose, e.g. no home
+      bases): binaries :math:`y_{ur}` pick each rep's root,
+      :math:`\sum_u y_{ur} = 1`, :math:`y_{ur} \le x_{ur}`; flows on every arc
+      inside the candidate set, :math:`f_{rij} \le M_r x_{ir}`,
+      :math:`f_{rij} \le M_r x_{jr}`; and for every unit
+      :math:`\sum_j f_{rji} - \sum_j f_{rij} \ge x_{ir} - (M_r + 1) y_{ir}`.
+      A piece of a territory without the root would need net inflow from
+      outside itself, which no arc inside the territory can bring, so every
+      territory is connected, for the best choice of roots.
     * disruption: :math:`\sum_{u,r} (m_{ur}/M) x_{ur} \le \mu`.
 Objective
     :math:`\min \sum_{u,r} (c_{ur} + \lambda m_{ur}/M) x_{ur} + \text{penalty}
@@ -138,6 +147,9 @@ class Formulation:
     #: flow columns start here; (rep, tail, head) of each
     flow_start: int = 0
     flow_arcs: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64))
+    #: root-choice columns y (root-free contiguity), pairs as (rep, unit) per column
+    root_start: int = 0
+    root_pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     #: the rows of the TAM and account-unit bands (one per rep)
     tam_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     units_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -165,7 +177,20 @@ class Formulation:
             names[c] = f"slack_lock_{u}"
         for c, (r, i, j) in enumerate(self.flow_arcs.tolist(), start=self.flow_start):
             names[c] = f"flow_{r}_{i}_{j}"
+        for c, (r, u) in enumerate(self.root_pairs.tolist(), start=self.root_start):
+            names[c] = f"root_{r}_{u}"
         return names
+
+    def roots(self, values: np.ndarray) -> tuple[int, ...] | None:
+        """The root unit each rep chose (root-free contiguity), else None."""
+        if not len(self.root_pairs):
+            return None
+        y = np.asarray(values)[self.root_start: self.root_start + len(self.root_pairs)]
+        out = {}
+        for (r, u), v in zip(self.root_pairs.tolist(), y.tolist()):
+            if v > 0.5:
+                out.setdefault(r, u)
+        return tuple(out.get(r, -1) for r in range(max(out, default=-1) + 1))
 
     def plan(self, values: np.ndarray, n_units: int) -> np.ndarray:
         """Each unit's rep: its largest pair value (ties: lowest rep index)."""
@@ -254,13 +279,17 @@ def build_formulation(p: AssignProblem, pairs: tuple[np.ndarray, np.ndarray], *,
                       integer: bool = True, elastic: bool = False,
                       soft_tam: bool | None = None, soft_account_units: bool | None = None,
                       contiguity: bool | None = None, soft_locks: bool = False,
-                      disruption_cap: bool = True) -> Formulation:
+                      disruption_cap: bool = True, free_roots: bool = False,
+                      root_cost: np.ndarray | None = None) -> Formulation:
     """The model of ``p`` over the candidate ``pairs`` (see the module docstring).
 
     ``elastic`` gives every band and the disruption cap slack and the
     breach-first objective; ``soft_*`` override the problem's softness;
     ``contiguity`` overrides ``p.contiguity``; ``disruption_cap=False`` leaves
     the cap out (its row is the only one that couples every unit).
+    ``free_roots`` (implied when ``p.roots`` is None) writes the root-free
+    contiguity rows (build ``p`` with ``roots=None`` so that no unit is fixed as a root); ``root_cost``
+    (``(n, m)``) prices choosing unit u as rep r's root.
     """
     pu, pr = (np.asarray(a, dtype=np.int64) for a in pairs)
     b = _Builder()
@@ -284,14 +313,19 @@ def build_formulation(p: AssignProblem, pairs: tuple[np.ndarray, np.ndarray], *,
         slack["locks"] = np.array(list(lock_slack.values()), dtype=np.int64)
     flow_start = b.ncol
     arcs = np.zeros((0, 3), np.int64)
-    if p.contiguity if contiguity is None else contiguity:
+    root_start, root_pairs = b.ncol, np.zeros((0, 2), np.int64)
+    if (p.contiguity if contiguity is None else contiguity) and (free_roots or p.roots is None):
+        arcs, root_start, root_pairs = _add_free_contiguity(b, p, pu, pr, root_cost)
+        flow_start = root_start + len(root_pairs)
+    elif p.contiguity if contiguity is None else contiguity:
         arcs = _add_contiguity(b, p, pu, pr)
     if disruption_cap and p.disruption is not None and p.disruption.max_share is not None:
         over = _add_disruption(b, p, pu, pr, soft=elastic)
         if over is not None:
             slack["disruption_over"] = over
     form = b.finish(pu, pr, slack=slack, lock_slack=lock_slack, flow_start=flow_start,
-                    flow_arcs=arcs, tam_rows=tam_rows, units_rows=units_rows)
+                    flow_arcs=arcs, tam_rows=tam_rows, units_rows=units_rows,
+                    root_start=root_start, root_pairs=root_pairs)
     if elastic:
         norm = max(float(np.abs(p.cost).sum()), 1.0)
         form.cost[: len(pu)] /= norm
@@ -388,6 +422,49 @@ def _add_contiguity(b: _Builder, p: AssignProblem, pu, pr) -> np.ndarray:
         b.entries(crow, col(np.array(nodes, np.int64), r), -1.0)
         out.append(np.column_stack([np.full(len(ai), r), ai, aj]))
     return np.vstack(out) if out else np.zeros((0, 3), np.int64)
+
+
+def _add_free_contiguity(b: _Builder, p: AssignProblem, pu, pr, root_cost):
+    if p.adjacency is None:
+        raise InputError("contiguity needs the unit adjacency graph")
+    arcs = _arcs(p)
+    col = _pair_lookup(pu, pr, p.n_reps)
+    order = np.lexsort((pu, pr))  # root columns by rep, then unit
+    ru, rr = pu[order], pr[order]
+    cost = np.zeros(len(ru)) if root_cost is None else root_cost[ru, rr]
+    y = b.columns(len(ru), cost, 0.0, 1.0, integer=True)
+    one = b.rows(1.0, 1.0, [f"one_root_{r}" for r in range(p.n_reps)])
+    b.entries(one[rr], y, 1.0)
+    link = b.rows(-INF, 0.0, [f"root_in_territory_{r}_{u}" for u, r in zip(ru, rr)])
+    b.entries(link, y, 1.0)
+    b.entries(link, col(ru, rr), -1.0)
+    out = []
+    for r in range(p.n_reps):
+        members = np.zeros(p.n_units, dtype=bool)
+        members[pu[pr == r]] = True
+        big_m = max(int(members.sum()) - 1, 1)
+        i, j = arcs[:, 0], arcs[:, 1]
+        sel = members[i] & members[j]
+        ai, aj = i[sel], j[sel]
+        f = b.columns(len(ai), 0.0, 0.0, INF)
+        rows_in = b.rows(-INF, 0.0, [f"flow_in_{r}_{a}_{c}" for a, c in zip(ai, aj)])
+        b.entries(rows_in, f, 1.0)
+        b.entries(rows_in, col(aj, r), -float(big_m))
+        rows_out = b.rows(-INF, 0.0, [f"flow_out_{r}_{a}_{c}" for a, c in zip(ai, aj)])
+        b.entries(rows_out, f, 1.0)
+        b.entries(rows_out, col(ai, r), -float(big_m))
+        nodes = np.flatnonzero(members)
+        crow = b.rows(0.0, INF, [f"contiguity_{r}_{v}" for v in nodes])
+        row_of = np.full(p.n_units, -1, dtype=np.int64)
+        row_of[nodes] = crow
+        b.entries(row_of[aj], f, 1.0)
+        b.entries(row_of[ai], f, -1.0)
+        b.entries(crow, col(nodes, r), -1.0)
+        mine = rr == r
+        b.entries(row_of[ru[mine]], y[mine], float(big_m + 1))
+        out.append(np.column_stack([np.full(len(ai), r), ai, aj]))
+    arcs_out = np.vstack(out) if out else np.zeros((0, 3), np.int64)
+    return arcs_out, int(y[0]) if len(y) else b.ncol, np.column_stack([rr, ru])
 
 
 def _add_disruption(b: _Builder, p: AssignProblem, pu, pr, soft: bool) -> np.ndarray | None:

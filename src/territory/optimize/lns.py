@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .backends import Progress, Solver, solve_highs
+from .backends import Clock, Progress, Solver, solve_highs
 from .contiguity import AdjacencyIndex
 from .formulation import Formulation, build_formulation
 from .lp import LPRelaxation, lp_relaxation, phase1_penalty
@@ -299,13 +299,22 @@ class _Search:
                 out[(j, local[a], local[b])] = f
         return out
 
-    def hand_over(self, allowed: bool | None) -> tuple[float, bool]:
-        """The incumbent to HiGHS on the whole priced model. Returns (bound, proved)."""
+    def hand_over(self, allowed: bool | None, lp_seconds: float) -> tuple[float, bool]:
+        """The incumbent to HiGHS on the whole priced model. Returns (bound, proved).
+
+        Not started when it cannot do anything useful in the time left: the
+        whole MIP first re-solves an LP of the size just solved, so less than
+        twice the LP's time (or half a second) left means no hand-over.
+        """
         bound = self.lp.bound
         use = (allowed if allowed is not None else len(self.lp.pu) <= FULL_MIP_MAX_PAIRS)
+        left = self.deadline - time.perf_counter()
         if (not use or self.adjacency is not None
-                or self.gap_of(self.obj) <= max(self.solver.mip_gap, 1e-9)
-                or time.perf_counter() >= self.deadline - 0.5):
+                or self.gap_of(self.obj) <= max(self.solver.mip_gap, 1e-9)):
+            return bound, False
+        if left < max(0.5, 2.0 * lp_seconds):
+            log.info("LNS: %.1f s left, too little for the full model (its LP alone took "
+                     "%.1f s); no hand-over", left, lp_seconds)
             return bound, False
         t0 = time.perf_counter()
         form = build_formulation(self.p, (self.lp.pu, self.lp.pr), contiguity=False,
@@ -341,29 +350,37 @@ class _Search:
 
 
 def solve_lns(p: AssignProblem, solver: Solver, *, seed: int = 0, k: int | None = None,
-              deadline: float | None = None, group_size: int | None = None,
+              clock: Clock | None = None, group_size: int | None = None,
               hand_over: bool | None = None) -> AssignResult | None:
     """LP bound + warm start + LNS (+ hand-over) on the model of :mod:`.formulation`.
 
+    ``clock`` is the budget of the whole solve (a new one of
+    ``solver.time_limit`` when None); each phase adds its seconds to it.
     ``hand_over`` forces (True) or forbids (False) handing the incumbent to the
-    full MIP; None decides by model size. Returns None when no plan meeting the
-    hard bands was found.
+    full MIP; None decides by model size and the time left. Returns None when
+    no plan meeting the hard bands was found.
     """
-    t_start = time.perf_counter()
-    deadline = deadline if deadline is not None else t_start + solver.time_limit
+    clock = clock or Clock(solver.time_limit)
+    t_start, deadline = time.perf_counter(), clock.deadline
     lp = lp_relaxation(p, solver, k=k, seed=seed, deadline=deadline)
+    lp_seconds = time.perf_counter() - t_start
+    clock.add("lp", lp_seconds)
     if lp is None or lp.bound is None:
         return None
-    lp_seconds = time.perf_counter() - t_start
     log.info("LP bound %.6g (%s, %d pairs, %.1f s)", lp.bound,
              "valid for every pair" if lp.priced else "over the candidate pairs", len(lp.pu),
              lp_seconds)
-    search = _Search(p, solver, seed, lp, t_start, deadline)
+    search = _Search(p, solver, seed, lp, clock.start, deadline)
     search.timings["lp"] = lp_seconds
-    search.warm_start()
-    search.run(group_size)
-    if search.repairing:
-        log.info("LNS: no plan meeting the hard bands (breach %.3g)", search.breach.sum())
-        return None
-    bound, proved = search.hand_over(hand_over)
-    return search.result(bound, proved, lp_seconds)
+    try:
+        search.warm_start()
+        search.run(group_size)
+        if search.repairing:
+            log.info("LNS: no plan meeting the hard bands (breach %.3g)", search.breach.sum())
+            return None
+        bound, proved = search.hand_over(hand_over, lp_seconds)
+        return search.result(bound, proved, lp_seconds)
+    finally:
+        for phase in ("warm_start", "lns", "hand_over"):
+            if phase in search.timings:
+                clock.add(phase, search.timings[phase])

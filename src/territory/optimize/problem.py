@@ -117,6 +117,10 @@ class AssignProblem:
     tam_scale, account_units_scale
         Row scales of the bands; None derives them (mean target, mean upper
         account-unit band). Sub-problems pass their parent's.
+    movable_roots
+        The roots are the tool's choice (no home bases were given): when
+        contiguity cannot hold from them, other roots are tried before the
+        problem is called infeasible.
     """
 
     unit_ids: tuple[str, ...]
@@ -140,6 +144,7 @@ class AssignProblem:
     compactness: np.ndarray | None = None
     tam_scale: float | None = None
     account_units_scale: float | None = None
+    movable_roots: bool = False
 
     @classmethod
     def create(cls, unit_ids, rep_ids, tam, account_units, cost, rules: BandRules, *,
@@ -231,6 +236,8 @@ class AssignResult:
     history: tuple[tuple[float, float, float | None], ...] = ()
     #: wall-clock seconds per phase of the solve (lp, warm_start, lns, hand_over, ...)
     timings: dict[str, float] = field(default_factory=dict)
+    #: the root unit of each rep when the solve chose other roots than the problem's
+    roots: tuple[int, ...] | None = None
 
 
 def inertia_cost(tam: np.ndarray, unit_xy: np.ndarray, base_xy: np.ndarray) -> np.ndarray:

@@ -10,12 +10,13 @@ the same model. When no plan exists, :mod:`.explain` says why.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import numpy as np
 
 from ..errors import InfeasibleError, InputError
-from .backends import Solver, solve_model
+from .backends import Clock, Solver, solve_model
 from .explain import explain_infeasible, precheck
 from .formulation import build_formulation, candidate_pairs
 from .lns import solve_lns
@@ -47,10 +48,12 @@ def choose_engine(p: AssignProblem, solver: Solver, k: int) -> str:
 
 
 def solve(p: AssignProblem, solver: Solver | None = None, *, seed: int = 0) -> AssignResult:
-    """Solve the assignment.
+    """Solve the assignment within ``solver.time_limit`` seconds of wall clock.
 
-    At the time limit the best plan found so far is returned (``status``
-    ``"time_limit"``, with ``gap`` and ``bound``).
+    The budget covers every phase (LP, warm start, LNS, hand-over, whole model,
+    explanation); the log's last line says where the time went. At the time
+    limit the best plan found so far is returned (``status`` ``"time_limit"``,
+    with ``gap`` and ``bound``).
 
     Raises
     ------
@@ -59,22 +62,68 @@ def solve(p: AssignProblem, solver: Solver | None = None, *, seed: int = 0) -> A
         found in time (diagnosis ``constraint = "time_limit"``).
     """
     solver = solver or Solver()
+    clock = Clock(solver.time_limit)
     _check_inputs(p)
-    found = precheck(p)
-    if found is not None:
-        raise InfeasibleError(found.message, found.diagnosis)
     k = min(solver.candidates, p.n_reps)
-    deadline = time.perf_counter() + solver.time_limit
+    rerootable = p.contiguity and p.movable_roots and p.roots is not None
+    try:
+        found = precheck(p)
+        if found is not None and not (rerootable and found.constraint == "contiguity"):
+            raise InfeasibleError(found.message, found.diagnosis)
+        result = None if found is not None else _solve_engines(p, solver, seed, k, clock)
+        if result is None and rerootable:
+            result = _reroot(p, solver, seed, k, clock)
+        if result is not None:
+            return dataclasses.replace(result, timings=dict(clock.timings))
+        t0 = time.perf_counter()
+        found = explain_infeasible(dataclasses.replace(p, roots=None) if rerootable else p,
+                                   solver, seed=seed, deadline=clock.deadline)
+        clock.add("explain", time.perf_counter() - t0)
+        raise InfeasibleError(found.message, found.diagnosis | {"timings": dict(clock.timings)})
+    finally:
+        log.info(clock.report())
+
+
+def _solve_engines(p: AssignProblem, solver: Solver, seed: int, k: int,
+                   clock: Clock) -> AssignResult | None:
+    """LNS for large instances, then (or else) the whole model; None when it is infeasible."""
+    lp_seconds = 0.0
     if choose_engine(p, solver, k) == "lns":
-        result = solve_lns(p, solver, seed=seed, k=k, deadline=deadline)
+        result = solve_lns(p, solver, seed=seed, k=k, clock=clock)
         if result is not None:
             return result
-        log.info("the LNS engine found no plan; trying the full PuLP model")
-    result = _solve_widening(p, solver, seed, k, deadline)
-    if result is not None:
-        return result
-    found = explain_infeasible(p, solver, seed=seed, deadline=deadline)
-    raise InfeasibleError(found.message, found.diagnosis)
+        lp_seconds = clock.timings.get("lp", 0.0)
+        left = clock.left()
+        # the whole model starts with an LP at least as large as the one LNS solved
+        if left < max(1.0, 3.0 * lp_seconds):
+            raise _time_out(p, solver, clock, f"LNS met no plan and the {left:.1f} s left are "
+                            "too few for the whole model")
+        log.info("the LNS engine found no plan; trying the whole model with %.1f s left", left)
+    return _solve_widening(p, solver, seed, k, clock)
+
+
+def _time_out(p: AssignProblem, solver: Solver, clock: Clock, why: str = "") -> InfeasibleError:
+    return InfeasibleError(
+        f"no plan was found within the time limit ({solver.time_limit:g} s) for "
+        f"{p.n_units} units x {p.n_reps} reps{' with contiguity' if p.contiguity else ''}"
+        f"{f' ({why})' if why else ''}; the model may well be feasible: raise "
+        "solver.time_limit_seconds, or make the model smaller (region = \"accounts\", "
+        "coarser units, contiguity = false).",
+        {"constraint": "time_limit", "time_limit_seconds": solver.time_limit,
+         "timings": dict(clock.timings)})
+
+
+def _reroot(p: AssignProblem, solver: Solver, seed: int, k: int,
+            clock: Clock) -> AssignResult | None:
+    """Contiguity failed from roots we chose: solve with every rep free to pick its root."""
+    log.info("contiguity cannot hold from the chosen centres; letting every rep pick its root")
+    free = dataclasses.replace(p, roots=None)
+    found = precheck(free)
+    if found is not None:
+        raise InfeasibleError(found.message, found.diagnosis)
+    if clock.left() <= 0.05:
+        raise _time_out(p, solver, clock, "no time left to try other roots")
+    return _solve_widening(free, solver, seed, k, clock, free_roots=True)
 
 
 def _check_inputs(p: AssignProblem) -> None:
@@ -82,18 +131,22 @@ def _check_inputs(p: AssignProblem) -> None:
         raise InputError("two reps share a root unit; give each rep its own base unit")
 
 
-def _solve_widening(p: AssignProblem, solver: Solver, seed: int, k: int,
-                    deadline: float) -> AssignResult | None:
-    """The PuLP model at k candidates, doubling k while it is infeasible; None if it stays so."""
+def _solve_widening(p: AssignProblem, solver: Solver, seed: int, k: int, clock: Clock, *,
+                    free_roots: bool = False) -> AssignResult | None:
+    """The whole model at k candidates, doubling k while it is infeasible; None if it stays so."""
     while True:
         t0 = time.perf_counter()
-        form = build_formulation(p, candidate_pairs(p, k))
+        form = build_formulation(p, candidate_pairs(p, k), free_roots=free_roots)
         build = time.perf_counter() - t0
-        remaining = max(deadline - time.perf_counter(), min(10.0, solver.time_limit))
+        clock.add("build", build)
+        remaining = clock.left()
+        if remaining <= 0.05:
+            raise _time_out(p, solver, clock)
         log.info("solving %d units x %d reps (%d candidates per unit, %d columns, %d rows) "
-                 "with %s, time limit %.0f s", p.n_units, p.n_reps, k, form.n_cols,
+                 "with %s, time limit %.1f s", p.n_units, p.n_reps, k, form.n_cols,
                  len(form.row_lower), solver.name, remaining)
         run = solve_model(form, solver, seed=seed, time_limit=remaining)
+        clock.add("mip", run.seconds)
         # CBC (through PuLP) reports neither "time limit" nor "stopped with a plan";
         # a solve that used its whole budget is read as timed out, never as infeasible.
         used_budget = run.seconds >= 0.95 * remaining
@@ -108,21 +161,12 @@ def _solve_widening(p: AssignProblem, solver: Solver, seed: int, k: int,
             return AssignResult(form.plan(run.values, p.n_units), status, run.objective,
                                 run.bound, run.gap, run.seconds, build, solver.name, k, slack,
                                 penalty_cost=p.penalty * sum(slack.values()),
-                                history=tuple(run.history),
-                                timings={"build": build, "mip": run.seconds})
-        if run.time_limit or used_budget or (time.perf_counter() >= deadline
-                                             and not run.infeasible):
-            raise InfeasibleError(
-                f"no plan was found within the time limit ({solver.time_limit:g} s) for "
-                f"{p.n_units} units x {p.n_reps} reps"
-                f"{' with contiguity' if p.contiguity else ''}; the model may well be "
-                "feasible: raise solver.time_limit_seconds, or make the model smaller "
-                "(region = \"accounts\", coarser units, contiguity = false).",
-                {"constraint": "time_limit", "time_limit_seconds": solver.time_limit})
+                                history=tuple(run.history), roots=form.roots(run.values))
+        if run.time_limit or used_budget or (clock.left() <= 0 and not run.infeasible):
+            raise _time_out(p, solver, clock)
         if k >= p.n_reps:
             return None
         new_k = min(p.n_reps, 2 * k)
         log.info("no plan with %d candidate reps per unit (%s); widening to %d",
                  k, run.status, new_k)
         k = new_k
-
