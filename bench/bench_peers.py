@@ -550,6 +550,10 @@ def draw_curve(curve: dict, path: Path = CURVE_PNG) -> str | None:
                 t = [max(x[0], 1e-2) for x in pts] + [c["seconds"]]
                 g = [max(x[1], 1e-5) * 100 for x in pts]
                 ax.step(t, g + [g[-1]], where="post", label=f"{label} ({r.get('engine', '?')})")
+        lost = [f"{label}: no plan in {c['seconds']:.0f} s" for label, r in c["runs"].items()
+                if not r.get("gap_curve")]
+        if lost:
+            ax.text(0.02, 0.02, "\n".join(lost), transform=ax.transAxes, fontsize=8)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("seconds")
@@ -662,6 +666,25 @@ def run(quick: bool, *, curve: bool | None = None, only: list[str] | None = None
     return res
 
 
+def merge(parts: list[dict]) -> dict:
+    """One result from runs of disjoint method sets (rows in the order of :func:`_methods`)."""
+    out = dict(parts[0], instances={})
+    order = {m["label"]: i for i, m in enumerate(_methods(False, 0))}
+    for part in parts:
+        for name, inst in part.get("instances", {}).items():
+            mine = out["instances"].setdefault(name, dict(inst, rows=[]))
+            mine["rows"] += [dict(r) for r in inst["rows"]]
+        for key in ("curve", "curve_png"):
+            if part.get(key):
+                out[key] = part[key]
+    for inst in out["instances"].values():
+        inst["rows"].sort(key=lambda r: order.get(r["label"], 99))
+        _ratios(inst["rows"])
+    out.pop("curve_skipped", None) if out.get("curve") else None
+    out["markdown"] = render(out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -669,10 +692,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only-curve", action="store_true")
     ap.add_argument("--only", help="comma-separated substrings of method labels")
     ap.add_argument("--json", help="write the result dict here")
+    ap.add_argument("--merge", nargs="+", metavar="JSON", help="merge earlier --json results")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         return _worker(args.worker)
+    if args.merge:
+        res = merge([json.loads(Path(f).read_text()) for f in args.merge])
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, default=float, indent=1))
+        print(res["markdown"])
+        return 0
     if args.only_curve:
         res = {"curve": run_curve(), "versions": _versions()}
         res["curve_png"] = draw_curve(res["curve"])

@@ -56,7 +56,7 @@ def test_empty_territory_keeps_its_fallback_base():
 
 
 @pytest.mark.parametrize("contiguity", [False, True])
-def test_travel_never_increases_bands_hold_and_bases_are_medoids(contiguity):
+def test_travel_never_increases_bands_hold_and_bases_root_their_territories(contiguity):
     # bases start in the corners: far from where their territories' weight sits
     p, xy, w = _grid(6, 6, [0, 5, 30, 35], contiguity=contiguity)
     dist = euclidean_distance(xy)

@@ -24,14 +24,22 @@ Alternation
     2. *Location*: move every base to its territory's weighted medoid
        :math:`b_r \leftarrow \arg\min_{v \in T_r} \sum_{u \in T_r} w_u d(u, v)`
        (ties to the lowest unit index).
-    3. Stop when travel improves by less than ``rel_tol`` or the bases stop
-       moving, or after ``max_rounds`` allocations.
+    3. When travel improves by less than ``rel_tol`` or the bases stop moving,
+       *re-split pairs*: for each pair of neighbouring territories (touching
+       on the adjacency graph, else with 3-nearest bases), merge them, place
+       two bases at the merged region's weighted 2-medoids and solve the
+       two-rep sub-problem (same targets, bands and contiguity), alternating
+       inside the pair up to three times; keep the split when it cuts the
+       pair's travel. Then alternate again. Stop when a sweep keeps nothing,
+       after ``pair_sweeps`` sweeps, or after ``max_rounds`` steps.
 
 Travel never increases from one round to the next: the medoid step lowers
 (or keeps) each territory's travel, because the old base lies in its
 territory (a root is fixed to its rep); the old plan is still feasible for
 the new bases (same bands, the new root lies inside the territory, which stays
-connected); and the re-solve keeps the old plan when it finds nothing better.
+connected); the re-solve keeps the old plan when it finds nothing better; and
+a re-split pair is kept only when it lowers travel (the other territories do
+not change, and the pair's two territories meet every band on their own).
 The final plan is the solver's plan for the final bases, so its bound (LP or
 MIP) is a valid bound *for those bases*, not for the joint location problem.
 """
@@ -188,6 +196,115 @@ def _allocate(p: AssignProblem, cfg: Solver, seed: int, last: np.ndarray | None
     return res, plan
 
 
+# ----------------------------------------------------------------------------- pair moves
+
+
+def _territory_pairs(p: AssignProblem, plan: np.ndarray, bases: np.ndarray,
+                     distance: UnitDistance) -> list[tuple[int, int]]:
+    """Pairs of territories that touch (adjacency), else whose bases are 3-nearest."""
+    pairs: set[tuple[int, int]] = set()
+    if p.adjacency is not None:
+        index = {u: i for i, u in enumerate(p.unit_ids)}
+        for a, b in p.adjacency.edges():
+            i, j = index.get(a), index.get(b)
+            if i is not None and j is not None and plan[i] != plan[j]:
+                pairs.add((int(min(plan[i], plan[j])), int(max(plan[i], plan[j]))))
+    else:
+        d = distance(bases, bases)
+        for r in range(p.n_reps):
+            for q in np.argsort(d[r], kind="stable")[1:4]:
+                pairs.add((min(r, int(q)), max(r, int(q))))
+    return sorted(pairs)
+
+
+def _two_medoids(units: np.ndarray, w: np.ndarray, d: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Weighted 2-medoids of ``units`` (``d`` their distance matrix), from local ``start``."""
+    med = np.array(start, dtype=np.int64)
+    for _ in range(10):
+        side = np.argmin(d[:, med], axis=1)
+        new = med.copy()
+        for s in (0, 1):
+            members = np.flatnonzero(side == s)
+            if members.size:
+                new[s] = members[int(np.argmin(w[members] @ d[np.ix_(members, members)]))]
+        if np.array_equal(new, med):
+            break
+        med = new
+    return med
+
+
+def _pair_problem(p: AssignProblem, units: np.ndarray, reps: np.ndarray, cost: np.ndarray,
+                  roots: tuple[int, int]) -> AssignProblem:
+    """The two-rep sub-problem on ``units`` (parent's targets, bands and row scales)."""
+    local = {int(u): i for i, u in enumerate(units)}
+    rep_pos = {int(r): j for j, r in enumerate(reps)}
+    locks = {local[u]: rep_pos[r] for u, r in p.locks.items() if u in local and r in rep_pos}
+    return dataclasses.replace(
+        p, unit_ids=tuple(p.unit_ids[u] for u in units), rep_ids=tuple(p.rep_ids[r] for r in reps),
+        tam=np.asarray(p.tam)[units], account_units=np.asarray(p.account_units)[units],
+        cost=cost, tam_target=np.asarray(p.tam_target)[reps],
+        account_units_lo=np.asarray(p.account_units_lo)[reps],
+        account_units_hi=np.asarray(p.account_units_hi)[reps], roots=roots, locks=locks,
+        disruption=None, compactness=None, compactness_weight=0.0,
+        tam_scale=p.tam_band.scale, account_units_scale=p.account_units_band.scale)
+
+
+def _resplit(p: AssignProblem, plan: np.ndarray, bases: np.ndarray, a: int, b: int,
+             weight: np.ndarray, distance: UnitDistance, cfg: Solver, seed: int
+             ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Merge territories a and b, re-split them around their 2-medoids; None if no better."""
+    units = np.flatnonzero((plan == a) | (plan == b))
+    reps = np.array([a, b])
+    w = np.asarray(weight, float)[units]
+    d = distance(units, units)
+    local = {int(u): i for i, u in enumerate(units)}
+    cur = np.array([local[int(bases[a])], local[int(bases[b])]])
+    before = float((w * d[np.arange(len(units)), cur[(plan[units] == b).astype(int)]]).sum())
+    med = _two_medoids(units, w, d, cur)
+    if med[0] == med[1] or np.array_equal(med, cur):
+        return None
+    best = None
+    for _ in range(3):  # a short alternation inside the pair
+        sub = _pair_problem(p, units, reps, w[:, None] * d[:, med], (int(med[0]), int(med[1])))
+        try:
+            side = solve(sub, cfg, seed=seed).rep_of_unit
+        except InfeasibleError:
+            break
+        after = float((w * d[np.arange(len(units)), med[side]]).sum())
+        if after < (best[0] if best else before) * (1 - 1e-9):
+            best = (after, side.copy(), med.copy())
+        new = np.array([np.flatnonzero(side == s)[int(np.argmin(
+            w[side == s] @ d[np.ix_(side == s, side == s)]))] for s in (0, 1)])
+        if np.array_equal(new, med):
+            break
+        med = new
+    if best is None:
+        return None
+    new_plan = plan.copy()
+    new_plan[units] = reps[best[1]]
+    new_bases = bases.copy()
+    new_bases[[a, b]] = units[best[2]]
+    return new_plan, new_bases
+
+
+def _pair_sweep(p: AssignProblem, plan: np.ndarray, bases: np.ndarray, weight: np.ndarray,
+                distance: UnitDistance, cfg: Solver, seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Re-split every pair of neighbouring territories once; keep the splits that cut travel."""
+    if p.disruption is not None:
+        return plan, bases, 0  # a cap on moved accounts is global: pairs cannot see it
+    kept = 0
+    touched: set[int] = set()
+    for a, b in _territory_pairs(p, plan, bases, distance):
+        if a in touched or b in touched:
+            continue  # each territory changes at most once per sweep (pairs stay adjacent)
+        out = _resplit(p, plan, bases, a, b, weight, distance, cfg, seed)
+        if out is not None:
+            plan, bases = out
+            touched |= {a, b}
+            kept += 1
+    return plan, bases, kept
+
+
 def _consistent(res: AssignResult, plan: np.ndarray, p: AssignProblem,
                 same_bases: bool) -> AssignResult:
     """The result of the plan kept: objective of that plan; a bound only if solved for these bases."""
@@ -199,8 +316,9 @@ def _consistent(res: AssignResult, plan: np.ndarray, p: AssignProblem,
 
 
 def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance, cfg: Solver, *,
-                 bases: np.ndarray | None = None, seed: int = 0, max_rounds: int = 12,
-                 rel_tol: float = 1e-4, unit_xy: np.ndarray | None = None) -> CentresResult:
+                 bases: np.ndarray | None = None, seed: int = 0, max_rounds: int = 30,
+                 rel_tol: float = 1e-4, pair_sweeps: int = 3,
+                 unit_xy: np.ndarray | None = None) -> CentresResult:
     """Alternate allocation (the assignment model) and location (weighted medoids).
 
     Parameters
@@ -216,8 +334,10 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
     bases
         ``(m,)`` starting base unit per rep (default: ``problem.roots``).
     max_rounds, rel_tol
-        At most this many allocations; stop when travel improves by less than
-        ``rel_tol`` (relative).
+        At most this many allocations and pair sweeps; the alternation has
+        stalled when travel improves by less than ``rel_tol`` (relative).
+    pair_sweeps
+        At most this many pair sweeps (0: the plain alternation).
     unit_xy
         Unit points, to recompute the compactness term when it is on.
 
@@ -237,11 +357,28 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
         p = _with_bases(problem, weight, distance, b, unit_xy)
     travel = [plan_travel(p.cost, plan)]
     moved: list[int] = []
+    sweeps = 0
     log.info("free centres: round 1, travel %.6g", travel[0])
     while len(travel) < max_rounds:
         nb = weighted_medoids(plan, weight, distance, p.n_reps, fallback=b)
-        if np.array_equal(nb, b):
-            break
+        stalled = np.array_equal(nb, b) or (len(travel) > 1 and
+                                            travel[-1] >= travel[-2] * (1 - rel_tol))
+        if stalled:
+            # the alternation is at a local optimum: re-split neighbouring pairs
+            if sweeps >= pair_sweeps:
+                break
+            sweeps += 1
+            plan, nb, kept = _pair_sweep(p, plan, b, weight, distance, cfg, seed)
+            if not kept:
+                break
+            p = _with_bases(problem, weight, distance, nb, unit_xy)
+            moved.append(int((nb != b).sum()))
+            b = nb
+            res = _consistent(res, plan, p, False)
+            travel.append(plan_travel(p.cost, plan))
+            log.info("free centres: pair sweep %d re-split %d pairs, travel %.6g", sweeps, kept,
+                     travel[-1])
+            continue
         np_ = _with_bases(problem, weight, distance, nb, unit_xy)
         nres, nplan = _allocate(np_, cfg, seed, plan)
         if nres is not None and nres.roots is not None:
@@ -251,10 +388,7 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
         log.info("free centres: round %d, %d bases moved, travel %.6g", len(travel) + 1,
                  int((nb != b).sum()), t)
         moved.append(int((nb != b).sum()))
-        improved = t < travel[-1] * (1 - rel_tol)
         b, p, plan = nb, np_, nplan
         res = _consistent(nres if nres is not None else res, plan, p, nres is not None)
         travel.append(t)
-        if not improved:
-            break
     return CentresResult(res, np.asarray(plan), b, p, tuple(travel), tuple(moved))
