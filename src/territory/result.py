@@ -128,8 +128,9 @@ class Summary:
         return dataclasses.replace(self, **_normalise(changes))
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field, JSON-ready once :func:`territory.io.export.write_json` writes it."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """Every field as ``summary.json`` holds it (sequences as lists)."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+                for f in dataclasses.fields(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Summary":
