@@ -30,7 +30,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+#: shared/data beside the repository (a clone) or beside a worktree folder's parent.
+SHARED = next((p / "shared" / "data" for p in ROOT.parents if (p / "shared" / "data").is_dir()),
+              ROOT.parent / "shared" / "data")
 SOURCE = SHARED / "columbus_oh_drive.osm.bz2"
 DOWNTOWN = SHARED / "columbus_oh_downtown_drive.osm.bz2"
 OUT = ROOT / "data" / "columbus_drive.graphml.gz"

@@ -41,8 +41,11 @@ if _REASON:
     pytest.skip(_REASON, allow_module_level=True)
 
 
-def make_driver(width: int = 1400, height: int = 900):
-    """A headless Chromium with browser and performance logs, fresh profile."""
+def make_driver(width: int = 1400, height: int = 900, downloads: Path | None = None):
+    """A headless Chromium with browser and performance logs, fresh profile.
+
+    ``downloads``: the folder files downloaded by the page land in.
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
@@ -56,7 +59,11 @@ def make_driver(width: int = 1400, height: int = 900):
               f"--user-data-dir={profile}", f"--window-size={width},{height}"):
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    return webdriver.Chrome(service=Service(DRIVER), options=opts)
+    d = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    if downloads is not None:
+        d.execute_cdp_cmd("Browser.setDownloadBehavior",
+                          {"behavior": "allow", "downloadPath": str(downloads)})
+    return d
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +199,255 @@ def test_money_in_the_page_is_pythons(driver, pages):
     js = driver.execute_script("return arguments[0].map(function (x) { return TT.money(x); })",
                                cases)
     assert js == [fmt_money(x) for x in cases]
+
+
+# ----------------------------------------------------------------------------- plan editor
+
+
+def _unit_xy(driver, unit: str) -> tuple[float, float]:
+    """Container pixel of a unit's inner point."""
+    return tuple(driver.execute_script(
+        "var E = TT_EDITOR.data, i = E.unitIds.indexOf(arguments[0]);"
+        "var p = TT_EDITOR.map.latLngToContainerPoint(E.points[i]); return [p.x, p.y];", unit))
+
+
+def _click_unit(driver, unit: str, *keys: str, show: bool = True) -> None:
+    """A real mouse click on ``unit`` (with modifier keys held).
+
+    ``show`` first pans the unit into the free middle of the map, away from the
+    panels, as a user would.
+    """
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    if show:
+        driver.execute_script(
+            "var E = TT_EDITOR.data, m = TT_EDITOR.map, p = E.points[E.unitIds.indexOf(arguments[0])];"
+            "m.setView(p, Math.max(m.getZoom(), 11), {animate: false});"
+            "var c = m.getSize().divideBy(2), goal = L.point(m.getSize().x * 0.62, m.getSize().y * 0.5);"
+            "m.panBy(c.subtract(goal), {animate: false});", unit)
+        time.sleep(0.2)
+    box = driver.find_element("css selector", ".leaflet-container")
+    x, y = _unit_xy(driver, unit)
+    w, h = box.size["width"], box.size["height"]
+    chain = ActionChains(driver)
+    for k in keys:
+        chain = chain.key_down(k)
+    chain = chain.move_to_element_with_offset(box, int(x - w / 2), int(y - h / 2)).click()
+    for k in keys:
+        chain = chain.key_up(k)
+    chain.perform()
+    time.sleep(0.1)
+
+
+def _press(driver, key: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(driver).send_keys(key).perform()
+    time.sleep(0.1)
+
+
+def _box_select(driver, a: str, b: str) -> None:
+    """Shift-drag a box from unit ``a``'s inner point to unit ``b``'s (outward by 8 px)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    box = driver.find_element("css selector", ".leaflet-container")
+    (x0, y0), (x1, y1) = _unit_xy(driver, a), _unit_xy(driver, b)
+    w, h = box.size["width"], box.size["height"]
+    sx, sy = (-8 if x0 <= x1 else 8), (-8 if y0 <= y1 else 8)
+    (ActionChains(driver).key_down(Keys.SHIFT)
+     .move_to_element_with_offset(box, int(x0 + sx - w / 2), int(y0 + sy - h / 2)).click_and_hold()
+     .move_by_offset(int((x1 - x0) / 2), int((y1 - y0) / 2))
+     .move_to_element_with_offset(box, int(x1 - sx - w / 2), int(y1 - sy - h / 2)).release()
+     .key_up(Keys.SHIFT).perform())
+    time.sleep(0.1)
+
+
+def _figures(driver) -> dict:
+    return driver.execute_script("return TT_EDITOR.figures()")
+
+
+def _reps_of(driver) -> dict[str, str]:
+    return driver.execute_script(
+        "var E = TT_EDITOR.data, a = TT_EDITOR.assignment, o = {};"
+        "E.unitIds.forEach(function (u, i) { o[u] = a[i] >= 0 ? E.repIds[a[i]] : null; }); return o;")
+
+
+def test_editor_select_assign_undo_redo_reload(driver, pages):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    _load(driver, pages["map"])
+    driver.execute_script("localStorage.clear()")
+    _load(driver, pages["map"])
+    driver.find_element("css selector", ".tt-ed-toggle").click()
+    # one unit: click, then the number key of the receiving rep (R1 = key 1)
+    _click_unit(driver, "u2")
+    assert driver.execute_script("return TT_EDITOR.selection()") == ["u2"]
+    _press(driver, "1")
+    assert _reps_of(driver)["u2"] == "R1"
+    f = _figures(driver)
+    assert [r["units"] for r in f["reps"]] == [3, 1, 2] and f["edits"] == 1
+    assert "1 edit" in driver.find_element("css selector", ".tt-ed-badge").text
+    # several units: Esc clears, a shift-drag box over the right column, then rep 2's button
+    _press(driver, Keys.ESCAPE)
+    _box_select(driver, "u3", "u6")
+    assert sorted(driver.execute_script("return TT_EDITOR.selection()")) == ["u3", "u6"]
+    driver.find_element("css selector", "button.tt-ed-assign[data-rep='R2']").click()
+    assert [r["units"] for r in _figures(driver)["reps"]] == [3, 3, 0]
+    # the units recolour at once: u3 now wears R2's colour
+    colour = driver.execute_script(
+        "var c = null; TT_EDITOR.layers.forEach(function (l) {"
+        " if (l.feature.properties.unit === 'u3') c = l.options.fillColor; }); return c;")
+    assert colour == driver.execute_script("return TT_EDITOR.reps[1].colour")
+    # undo / redo (keyboard and buttons)
+    _press(driver, Keys.ESCAPE)
+    ActionChains(driver).key_down(Keys.CONTROL).send_keys("z").key_up(Keys.CONTROL).perform()
+    assert [r["units"] for r in _figures(driver)["reps"]] == [3, 1, 2]
+    driver.find_element("xpath", "//div[contains(@class,'tt-editor')]//button[.='Redo']").click()
+    assert [r["units"] for r in _figures(driver)["reps"]] == [3, 3, 0]
+    # a reload loses nothing
+    _load(driver, pages["map"])
+    f = _figures(driver)
+    assert f["edits"] == 2 and [r["units"] for r in f["reps"]] == [3, 3, 0]
+    assert _reps_of(driver)["u6"] == "R2"
+    assert _errors(driver) == [] and _network(driver) == []
+    driver.execute_script("TT_EDITOR.reset()")
+
+
+def test_editor_split_warning_and_names_inert(driver, pages):
+    _load(driver, pages["map"])
+    driver.execute_script("localStorage.clear(); TT_EDITOR.reset(); TT_EDITOR.setEditing(true)")
+    # R1 holds u1 and u4 (left column); u3 (bottom right) does not touch them
+    _click_unit(driver, "u3")
+    _press(driver, "1")
+    f = _figures(driver)
+    assert f["reps"][0]["pieces"] == 2 and f["reps"][2]["pieces"] == 1
+    warn = driver.find_element("css selector", ".tt-ed-warn").text
+    assert "Split territory" in warn and "2 pieces" in warn
+    # the rep's name is '<img src=y onerror=...>': shown as text, never run
+    assert '<img src=y onerror="window.__xss=2">' in warn
+    panel = driver.find_element("css selector", ".tt-editor")
+    assert panel.find_elements("css selector", "img") == []
+    assert driver.execute_script("return window.__xss") is None
+    assert _errors(driver) == [] and _network(driver) == []
+    driver.execute_script("TT_EDITOR.reset()")
+
+
+def _base_units(planned: Path) -> set[str]:
+    """Units holding a rep's base (the optimizer keeps those with their rep)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from test_score import ZCTA
+
+    reps = pd.read_csv(planned / "reps.csv")
+    zc = gpd.read_file(ZCTA)
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(reps["lon"], reps["lat"]), crs="EPSG:4326")
+    hit = gpd.sjoin(pts, zc.to_crs("EPSG:4326"), predicate="within")
+    return {str(x) for x in hit[[c for c in zc.columns if c != "geometry"][0]]}
+
+
+def _pick_three(data: dict, avoid: set[str]) -> list[tuple[str, str]]:
+    """Three (unit, rep) moves of light boundary units that keep every territory connected.
+
+    Units with accounts: a lock on an empty unit is moved to its anchor by the
+    empty-unit contraction (``contract_empty_units``), which can be another rep's base.
+    """
+    import networkx as nx
+
+    ids, nb, rep = data["unitIds"], data["neighbours"], list(data["planned"])
+    empty = sorted((i for i in range(len(ids)) if data["accountUnits"][i] > 0 and ids[i] not in avoid),
+                   key=lambda i: (data["accountUnits"][i], ids[i]))
+    moves: list[tuple[str, str]] = []
+
+    def connected(r: int) -> bool:
+        members = [i for i in range(len(ids)) if rep[i] == r]
+        g = nx.Graph()
+        g.add_nodes_from(members)
+        g.add_edges_from((i, j) for i in members for j in nb[i] if rep[j] == r)
+        return len(members) > 0 and nx.is_connected(g)
+
+    for i in empty:
+        for j in nb[i]:
+            to, frm = rep[j], rep[i]
+            if to == frm or to < 0 or any(ids[i] == u for u, _ in moves):
+                continue
+            rep[i] = to
+            if connected(to) and connected(frm):
+                moves.append((ids[i], data["repIds"][to]))
+                break
+            rep[i] = frm
+        if len(moves) == 3:
+            return moves
+    raise AssertionError("no three safe moves in the fixture plan")
+
+
+def test_editor_round_trip_score_and_relock(tmp_path):
+    """plan -> edit three units in the page -> download -> score -> plan --locks: they stay."""
+    import json
+
+    import pandas as pd
+
+    from test_score import plan_small, score_small
+
+    planned = plan_small(tmp_path, "balanced")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    d = make_driver(downloads=downloads)
+    try:
+        _load(d, planned / "map.html")
+        data = d.execute_script(
+            "var E = TT_EDITOR.data, D = TT_EDITOR.D; return {unitIds: E.unitIds,"
+            " neighbours: E.neighbours, repIds: E.repIds, planned: TT_EDITOR.assignment.slice(),"
+            " accountUnits: E.unitIds.map(function (u, i) { var a = 0; D.units.features.forEach("
+            "function (f) { if (f.properties.index === i) a = f.properties.accountUnits; }); return a; })}")
+        moves = _pick_three(data, _base_units(planned))
+        d.find_element("css selector", ".tt-ed-toggle").click()
+        for unit, rep in moves:
+            _click_unit(d, unit)
+            _press(d, str(data["repIds"].index(rep) + 1))
+        assert _figures(d)["edits"] == 3
+        panel = _figures(d)
+        d.find_element("xpath", "//button[.='Download edited plan']").click()
+        for _ in range(50):
+            if (downloads / "plan_edited.csv").is_file():
+                break
+            time.sleep(0.1)
+        assert _errors(d) == [] and _network(d) == []
+    finally:
+        d.quit()
+    plan_file = downloads / "plan_edited.csv"
+    got = pd.read_csv(plan_file, dtype=str)
+    assert list(got.columns[:2]) == ["unit_id", "rep_id"] and len(got) == len(data["unitIds"])
+    assert set(got.loc[got["edited"] == "true", "unit_id"]) == {u for u, _ in moves}
+    scored = score_small(tmp_path, plan_file)
+    # the panel's figures are Python's for the same plan
+    card = pd.read_csv(scored / "scorecard.csv", dtype={"rep_id": str}).set_index("rep_id")
+    summary = json.loads((scored / "summary.json").read_text())
+    acc = pd.read_csv(scored / "assignments.csv", dtype=str)
+    moved_in = acc[acc["moved"] == "True"].groupby("rep_id").size()
+    for f in panel["reps"]:
+        row = card.loc[f["id"]]
+        assert f["tam"] == pytest.approx(row["tam"], abs=0.01)
+        assert f["tamIndex"] == pytest.approx(row["tam_index"], abs=1e-4)
+        assert f["accountUnits"] == row["account_units"] and f["units"] == row["n_units"]
+        flags = str(row["flags"]) if pd.notna(row["flags"]) else ""
+        assert (f["tamBand"] != "in") == ("tam_band" in flags)
+        assert (f["unitsBand"] != "in") == ("units_band" in flags)
+        assert f["moved"] == int(moved_in.get(f["id"], 0))
+        assert f["pieces"] == summary["territory_pieces"][f["id"]]
+    assert panel["tamCv"] == pytest.approx(summary["tam_cv"], abs=1e-4)
+    assert panel["moved"] == summary["accounts_moved"]
+    assert summary["edited_from"]["edited_units"] == 3
+    # re-optimise around the three edited units
+    from test_score import relock_small
+
+    relocked = relock_small(tmp_path, plan_file)
+    units = pd.read_csv(relocked / "units.csv", dtype=str).set_index("unit_id")["rep_id"]
+    assert all(units[u] == r for u, r in moves)
+    s = json.loads((relocked / "summary.json").read_text())
+    assert s["violations"] == [] and s["contiguous"]
 
 
 def screenshot(page: Path, out: Path, width: int = 1400, height: int = 900, *,

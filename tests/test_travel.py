@@ -671,3 +671,27 @@ def test_demo_graph_loads():
     d = np.array([[-82.87537, 40.02989]])
     minutes = travel_matrix(net, o, d, _cfg()).seconds[0, 0] / 60
     assert 21.5 < minutes < 23.0
+
+
+# ----------------------------------------------------------------------------- in a plan
+
+
+def test_scorecard_says_routed_share_and_impossible_plans(tmp_path):
+    from territory.config import load_config
+    from territory.pipeline import plan, prepare, write_result
+
+    toml = tmp_path / "s.toml"
+    toml.write_text('name = "s"\n[balance]\ntam_tolerance = 0.25\naccount_units_min = 20\n'
+                    'account_units_max = 60\n[travel]\nsource = "estimate"\n'
+                    'working_hours_per_month = 2\n')
+    cfg = load_config(toml)
+    inputs = prepare(DATA / "accounts_small.csv", DATA / "reps_small.csv", cfg,
+                     zcta=ROOT / "data" / "columbus_zctas.geojson")
+    result = plan(inputs, cfg)
+    card = result.scorecard
+    # 6-10 visits a month x 45 min alone exceed 2 working hours: every rep is impossible
+    assert card["over_time"].all()
+    assert card["flags"].str.contains("impossible:drive+visits>2h", regex=False).all()
+    assert (card["hours_basis"] == "estimate").all() and (card["routed_share"] == 0).all()
+    out = pd.read_csv(write_result(result, tmp_path / "out", map_html=False) / "scorecard.csv")
+    assert {"routed_share", "hours_basis", "drive_hours_per_month"} <= set(out.columns)

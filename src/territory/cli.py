@@ -133,9 +133,34 @@ def cmd_plan(args: argparse.Namespace) -> int:
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
         raise InputError(f"scenario names must differ (got {names}); set name = \"...\"")
+    locks = args.locks
+    if args.lock:  # e.g. --lock edited: only the rows the designer moved (issue 15)
+        from .scoring import edited_locks
+
+        if not locks:
+            raise InputError("--lock COLUMN needs --locks FILE")
+        locks = str(edited_locks(locks, args.lock))
     return _run(args.accounts, args.reps, configs, Path(args.out), zcta=args.zcta,
-                units_path=args.units, unit_id=args.unit_id, locks=args.locks,
+                units_path=args.units, unit_id=args.unit_id, locks=locks,
                 tiles=args.tiles, with_current=len(configs) > 1)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """``territory score``: the full output contract of a plan made by hand (issue 15)."""
+    from .pipeline import prepare, write_result
+    from .scoring import read_plan, score
+
+    cfg = load_config(args.config)
+    inputs = prepare(args.accounts, args.reps, cfg, zcta=args.zcta, units_path=args.units,
+                     unit_id=args.unit_id)
+    result = score(inputs, read_plan(args.plan, inputs), cfg)
+    out = write_result(result, Path(args.out), tiles=args.tiles)
+    print(summary_table([(cfg.name, result.summary, result.scorecard)]))
+    broken = result.summary.violations
+    for v in broken:
+        print(f"  breach: {v}")
+    print(f"{len(broken)} rule(s) broken; open {(out / 'map.html').resolve()}")
+    return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -198,9 +223,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--units", help="custom unit polygons instead of ZIP/county units")
     p.add_argument("--unit-id", help="id column of --units / --zcta")
     p.add_argument("--locks", help="locks.csv: rep_id with unit_id or account_id per row")
+    p.add_argument("--lock", metavar="COLUMN", help="lock only the rows of --locks whose COLUMN "
+                   "is true, e.g. `--locks plan_edited.csv --lock edited` keeps the units moved "
+                   "by hand in map.html and re-optimises the rest")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--tiles", default=None, help=tiles_help)
     p.set_defaults(func=cmd_plan)
+
+    sc = sub.add_parser("score", help="score a plan made by hand (plan_edited.csv from map.html)",
+                        description="Score a given plan (unit_id, rep_id for every unit of the "
+                                    "region): writes the same files as plan, with drive hours, "
+                                    "quota, fairness, disruption, contiguity and every band "
+                                    "breach in summary.json's violations. A plan breaking a band "
+                                    "is scored and flagged (exit 0).")
+    sc.add_argument("--plan", required=True, help="plan CSV: unit_id, rep_id (one row per unit)")
+    sc.add_argument("--accounts", required=True, help="the accounts the plan was made for")
+    sc.add_argument("--reps", required=True, help="the reps CSV the plan was made for")
+    sc.add_argument("--config", metavar="SCENARIO.toml", help="the scenario whose rules apply")
+    sc.add_argument("--zcta", help="ZCTA polygons, as for plan")
+    sc.add_argument("--units", help="custom unit polygons, as for plan")
+    sc.add_argument("--unit-id", help="id column of --units / --zcta")
+    sc.add_argument("--out", required=True, help="output folder")
+    sc.add_argument("--tiles", default=None, help=tiles_help)
+    sc.set_defaults(func=cmd_score)
 
     c = sub.add_parser("compare", help="side-by-side comparison page of 2–3 result folders",
                        description="Write compare.html: synchronised maps, scorecards, charts "

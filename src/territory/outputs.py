@@ -88,7 +88,8 @@ def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool 
         from .web.maps import save_map, scenario_map
 
         m = scenario_map(result.units, result.reps, acc, result.scorecard, result.summary,
-                         tiles=tiles, colours=colours, isochrones=result.isochrones)
+                         tiles=tiles, colours=colours, isochrones=result.isochrones,
+                         adjacency=result.adjacency)
         save_map(m, out / "map.html")
     return out
 

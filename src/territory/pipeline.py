@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,8 +61,8 @@ from .outputs import territories, write_result
 from .result import NoPlan, RunResult, ScenarioResult, Summary
 
 __all__ = ["NoPlan", "PreparedInputs", "RunResult", "ScenarioResult", "current_alignment",
-           "plan", "prepare", "read_locks", "read_reps", "road_network", "run_scenarios",
-           "solve_scenario", "territories", "write_result"]
+           "evaluate", "plan", "prepare", "read_locks", "read_reps", "road_network",
+           "run_scenarios", "score_assignment", "solve_scenario", "territories", "write_result"]
 
 log = logging.getLogger(__name__)
 
@@ -443,45 +444,10 @@ def _solve_scenario(inputs: PreparedInputs, config: ScenarioConfig,
         return NoPlan(config, summary, full.rejects, full.substitutions)
     rep_of_unit = (solved.rep_of_unit if contraction is None
                    else expand_assignment(contraction, solved.rep_of_unit))
-    inputs, units = full, full.units.assign(rep_id=np.asarray(reps["rep_id"])[rep_of_unit])
-    acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
-    card = _plan_scorecard(acc, units, reps, problem, network, config)
-    summary = _plan_summary(base, config, inputs, units, acc, card, problem, solved)
-    acc["moved"] = moved_mask(acc["current_rep"], acc["rep_id"])
-    summary = summary.replace(wall_seconds=round(time.perf_counter() - t0, 2))
-    return ScenarioResult(config, acc, inputs.rejects, units, reps, card, summary,
-                          inputs.substitutions, inputs.adjacency,
-                          rep_isochrones(reps, network) if network is not None else None)
-
-
-def _plan_scorecard(acc: pd.DataFrame, units: pd.DataFrame, reps: pd.DataFrame,
-                    problem: AssignProblem, network, config: ScenarioConfig) -> pd.DataFrame:
-    """The plan's scorecard: totals, band flags, drive hours and quota per rep."""
-    from .travel.burden import travel_burden
-
-    card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
-                         units_band=_band(config),
-                         tam_target=pd.Series(problem.tam_target, index=np.asarray(reps["rep_id"])))
-    burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
-    card = _with_travel_and_quota(card, burden, reps, config)
-    return card.merge(compactness_scores(units, acc, reps), on="rep_id", how="left")
-
-
-def _band(config: ScenarioConfig) -> tuple[float, float]:
-    return (config.balance.account_units_min, config.balance.account_units_max)
-
-
-def _plan_summary(base: Summary, config: ScenarioConfig, inputs: PreparedInputs,
-                  units: pd.DataFrame, acc: pd.DataFrame, card: pd.DataFrame,
-                  problem: AssignProblem, solved) -> Summary:
-    """``base`` with the solve, the rule checks, disruption and fairness of a plan."""
-    moves = disruption(acc)
-    fair = fairness(card, acc, _band(config))
-    pieces = contiguity_report(units, inputs.adjacency)
     violations = check_plan(problem, solved.rep_of_unit)
     if not config.contiguity:
         violations = [v for v in violations if not v.startswith("contiguity")]
-    return base.replace(
+    head = base.replace(
         status=solved.status,
         objective=solved.objective,
         lp_bound=solved.lp_bound if solved.lp_bound is not None else solved.bound,
@@ -493,6 +459,55 @@ def _plan_summary(base: Summary, config: ScenarioConfig, inputs: PreparedInputs,
         build_seconds=round(solved.build_seconds, 3),
         candidates_per_unit=solved.candidates,
         slack=solved.slack,
+    )
+    return evaluate(full, config, reps, rep_of_unit, tam_target=problem.tam_target,
+                    violations=violations, network=network, summary_head=head, started=t0)
+
+
+def score_assignment(inputs: PreparedInputs, config: ScenarioConfig, rep_ids: Sequence[str], *,
+                     network=None) -> ScenarioResult:
+    """The result of a given assignment (``rep_ids[i]`` owns unit ``i``): no solve.
+
+    The same bases, drive times, problem and checks as :func:`plan`, so a plan
+    made by hand is held to the scenario's rules: every breach (bands,
+    contiguity, move cap, locks) is listed in ``violations``, never refused.
+    """
+    from .travel.burden import travel_matrix
+
+    t0 = time.perf_counter()
+    if network is None:
+        network = road_network(inputs, config)
+    reps, roots = _bases(inputs, config)
+    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(),
+                       inputs.units[["lon", "lat"]].to_numpy(), config.travel)
+    problem = build_problem(inputs, config, reps, roots, tm.seconds.T / 3600.0)
+    rep_of_unit = pd.Index(reps["rep_id"]).get_indexer(pd.Index(rep_ids))
+    if (rep_of_unit < 0).any():
+        raise InputError(f"rep {list(rep_ids)[int(np.flatnonzero(rep_of_unit < 0)[0])]!r} is not "
+                         "in the roster")
+    violations = check_plan(problem, rep_of_unit)
+    head = _inputs_summary(inputs, config, reps, tm).replace(
+        n_units_solved=0, status="scored", solve_seconds=0.0, build_seconds=0.0)
+    return evaluate(inputs, config, reps, rep_of_unit, tam_target=problem.tam_target,
+                    violations=violations, network=network, summary_head=head, started=t0)
+
+
+def evaluate(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
+             rep_of_unit: np.ndarray, *, tam_target: np.ndarray, violations: list[str],
+             network, summary_head: Summary, started: float) -> ScenarioResult:
+    """Scorecard, travel, disruption, fairness, contiguity and summary of an assignment.
+
+    ``rep_of_unit`` indexes ``reps`` for every unit of ``inputs.units``;
+    ``summary_head`` (scenario facts and how the plan was found) opens the summary.
+    """
+    units = inputs.units.assign(rep_id=np.asarray(reps["rep_id"])[rep_of_unit])
+    acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
+    card = _plan_scorecard(acc, units, reps, tam_target, network, config)
+    moves = disruption(acc)
+    fair = fairness(card, acc, _band(config))
+    pieces = contiguity_report(units, inputs.adjacency)
+    acc["moved"] = moved_mask(acc["current_rep"], acc["rep_id"])
+    summary = summary_head.replace(
         violations=violations,
         accounts_moved=moves["accounts_moved"],
         tam_moved=moves["tam_moved"],
@@ -501,8 +516,29 @@ def _plan_summary(base: Summary, config: ScenarioConfig, inputs: PreparedInputs,
         fairness_share=fair["fairness_share"],
         fairness_flag=fair["fairness_flag"],
         worse_off_reps=fair["worse_off"],
+        wall_seconds=round(time.perf_counter() - started, 2),
         **_card_summary(card, pieces),
     )
+    return ScenarioResult(config, acc, inputs.rejects, units, reps, card, summary,
+                          inputs.substitutions, inputs.adjacency,
+                          rep_isochrones(reps, network) if network is not None else None)
+
+
+def _plan_scorecard(acc: pd.DataFrame, units: pd.DataFrame, reps: pd.DataFrame,
+                    tam_target: np.ndarray, network, config: ScenarioConfig) -> pd.DataFrame:
+    """The plan's scorecard: totals, band flags, drive hours, compactness and quota per rep."""
+    from .travel.burden import travel_burden
+
+    card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
+                         units_band=_band(config),
+                         tam_target=pd.Series(tam_target, index=np.asarray(reps["rep_id"])))
+    burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
+    card = _with_travel_and_quota(card, burden, reps, config)
+    return card.merge(compactness_scores(units, acc, reps), on="rep_id", how="left")
+
+
+def _band(config: ScenarioConfig) -> tuple[float, float]:
+    return (config.balance.account_units_min, config.balance.account_units_max)
 
 
 def _card_summary(card: pd.DataFrame, pieces: dict[str, int]) -> dict:

@@ -101,6 +101,9 @@ class Summary:
     #: the free-centre rounds (bases moved to their territory's medoid), when reps have no homes
     free_centres: Mapping[str, Any] | None = None
     explanation: str | None = None
+    #: a plan made by hand (``territory score``): the file it came from and what was edited
+    plan_source: str | None = None
+    edited_from: Mapping[str, Any] = field(default_factory=dict)
     diagnosis: Mapping[str, Any] | None = None
     # the plan's quality
     violations: tuple[str, ...] = ()

@@ -33,12 +33,14 @@ in one sector, as a rep would plan them. A fractional cadence rounds per site
 by its phase (2.5 a year: 2 or 3 visits).
 
 *Days.* Each month's visits are cut into working days of at most
-``visits_per_day`` visits, each a tour from the rep's home back to it: the
-day starts with the visit farthest from home (round trip), adds the visit
-cheapest to insert into the tour until the day is full, and is then improved
-by 2-opt (segment reversals, asymmetric times). Ties go to the lowest site
-index (area sites by ``unit_id``, then point sites by id), so the result is
-deterministic.
+``visits_per_day`` visits, each a tour from the rep's home back to it
+(:func:`day_tours`): two constructions (farthest round trip first, then
+cheapest insertion; and nearest-neighbour chaining), each improved by 2-opt
+inside every day (segment reversals, asymmetric times) and by swapping
+visits between days, the shorter kept. Ties go to the lowest site index
+(area sites by ``unit_id``, then point sites by id), so the result is
+deterministic. Its gap to OR-Tools' routing solver is measured in
+``bench/bench_travel.py``.
 
 *Figures.* ``drive_hours_per_month`` is the year's tours / 12. ``days_per_month``
 is the year's tours / 12; ``service_hours_per_month`` is visits a month x
@@ -249,31 +251,9 @@ def _two_opt(s: np.ndarray, tour: list[int]) -> list[int]:
     return path[1:-1]
 
 
-def day_tours(seconds: np.ndarray, counts: np.ndarray, per_day: int, *,
-              improve: bool = True) -> list[list[int]]:
-    """Cut one month's visits into day tours from home (index 0) back to it.
-
-    Each day starts with the visit whose round trip from home is longest, adds
-    the visit cheapest to insert into the tour (any position) until it holds
-    ``per_day`` visits, then is improved by 2-opt (``improve``).
-
-    Parameters
-    ----------
-    seconds
-        ``(n + 1, n + 1)`` leg seconds, home at 0; ``seconds[s, s]`` is the leg
-        between two visits of site ``s``.
-    counts
-        ``(n,)`` visits of each site this month.
-    per_day
-        Visits a day at most.
-
-    Returns
-    -------
-    list of list of int
-        Site indices (1-based: rows of ``seconds``) in visiting order, one list a day.
-    """
-    s = np.asarray(seconds, dtype=float)
-    rem = np.asarray(counts, dtype=np.int64).copy()
+def _insertion_days(s: np.ndarray, counts: np.ndarray, per_day: int) -> list[list[int]]:
+    """Farthest round trip first, then the cheapest insertion until the day is full."""
+    rem = counts.copy()
     round_trip = s[0, 1:] + s[1:, 0]
     days: list[list[int]] = []
     while rem.sum() > 0:
@@ -286,12 +266,109 @@ def day_tours(seconds: np.ndarray, counts: np.ndarray, per_day: int, *,
             # cost[p, c]: put site c between path[p] and path[p + 1]
             cost = s[a][:, 1:] + s[1:, b].T - s[a, b][:, None]
             cost[:, rem <= 0] = np.inf
-            flat = int(np.argmin(cost.T))  # site first, then position: ties to the lowest
-            c, p = divmod(flat, len(a))
+            c, p = divmod(int(np.argmin(cost.T)), len(a))  # ties: lowest site, then position
             rem[c] -= 1
             tour.insert(p, c + 1)
-        days.append(_two_opt(s, tour) if improve else tour)
+        days.append(tour)
     return days
+
+
+def _nearest_days(s: np.ndarray, counts: np.ndarray, per_day: int) -> list[list[int]]:
+    """From home, always the nearest visit left; home when the day is full."""
+    rem, days = counts.copy(), []
+    while rem.sum() > 0:
+        cur, tour = 0, []
+        while len(tour) < per_day and rem.sum() > 0:
+            j = int(np.argmin(np.where(rem > 0, s[cur, 1:], np.inf)))
+            rem[j] -= 1
+            tour.append(j + 1)
+            cur = j + 1
+        days.append(tour)
+    return days
+
+
+def _exchange(s: np.ndarray, days: list[list[int]], max_passes: int = 20) -> list[list[int]]:
+    """Swap visits between days while that shortens them: each pass applies the best
+    improving swaps that touch disjoint days, best first."""
+    days = [list(d) for d in days]
+    for _ in range(max_passes):
+        node = np.array([v for d in days for v in d])
+        prev = np.array([[0, *d][i] for d in days for i in range(len(d))])
+        nxt = np.array([[*d, 0][i + 1] for d in days for i in range(len(d))])
+        day = np.repeat(np.arange(len(days)), [len(d) for d in days])
+        pos = np.concatenate([np.arange(len(d)) for d in days])
+        # put[i, j]: change of slot i's day when it holds node[j] instead of node[i]
+        base = s[prev, node] + s[node, nxt]
+        put = s[prev][:, node] + s[node][:, nxt].T - base[:, None]
+        gain = np.triu(put + put.T, 1)
+        gain[(day[:, None] == day[None, :]) | (np.tri(len(node), dtype=bool))] = np.inf
+        ii, jj = np.nonzero(gain < -1e-9)
+        if not len(ii):
+            break
+        used: set[int] = set()
+        for k in np.lexsort((jj, ii, gain[ii, jj])):  # best first; ties by slot
+            i, j = int(ii[k]), int(jj[k])
+            if day[i] in used or day[j] in used:
+                continue
+            used.update((int(day[i]), int(day[j])))
+            days[day[i]][pos[i]], days[day[j]][pos[j]] = int(node[j]), int(node[i])
+    return days
+
+
+def _improve(s: np.ndarray, days: list[list[int]]) -> list[list[int]]:
+    days = [_two_opt(s, d) for d in days]
+    if len(days) < 2 or sum(map(len, days)) > 400:  # the n^2 swap search: months of <= 400
+        return days
+    for _ in range(3):
+        swapped = _exchange(s, days)
+        swapped = [_two_opt(s, d) for d in swapped]
+        if sum(_path_cost(s, [0, *d, 0]) for d in swapped) >= \
+                sum(_path_cost(s, [0, *d, 0]) for d in days) - 1e-9:
+            break
+        days = swapped
+    return days
+
+
+def day_tours(seconds: np.ndarray, counts: np.ndarray, per_day: int, *,
+              improve: bool = True) -> list[list[int]]:
+    """Cut one month's visits into day tours from home (index 0) back to it.
+
+    Two constructions: (a) each day starts with the visit whose round trip from
+    home is longest and adds the visit cheapest to insert into the tour (any
+    position) until it holds ``per_day`` visits; (b) nearest-neighbour chaining
+    from home. With ``improve``, each is improved by 2-opt inside every day and
+    by swapping visits between days (best swap first) while that shortens the
+    month, and the shorter of the two is returned (ties: (a)).
+
+    Parameters
+    ----------
+    seconds
+        ``(n + 1, n + 1)`` leg seconds, home at 0; ``seconds[s, s]`` is the leg
+        between two visits of site ``s``.
+    counts
+        ``(n,)`` visits of each site this month.
+    per_day
+        Visits a day at most.
+    improve
+        False gives construction (a) alone.
+
+    Returns
+    -------
+    list of list of int
+        Site indices (1-based: rows of ``seconds``) in visiting order, one list a day.
+    """
+    s = np.asarray(seconds, dtype=float)
+    c = np.asarray(counts, dtype=np.int64)
+    first = _insertion_days(s, c, per_day)
+    if not improve:
+        return first
+    best, best_cost = [], np.inf
+    for days in (first, _nearest_days(s, c, per_day)):
+        days = _improve(s, days)
+        cost = sum(_path_cost(s, [0, *d, 0]) for d in days)
+        if cost < best_cost - 1e-9:
+            best, best_cost = days, cost
+    return best
 
 
 def tour_legs(sites: RepSites, tour: list[int]) -> tuple[float, int, int]:
@@ -372,10 +449,15 @@ def _rep_year(sites: RepSites, per_day: int, method: str) -> tuple[float, float,
         return float((v * (out + back)).sum()), float(v.sum()), float(2 * v.sum()), \
             float((v * routed).sum())
     seconds = days = legs = routed = 0.0
+    done: dict[bytes, tuple[float, float, float, float]] = {}
     for counts in monthly_visits(v, sites.phase):
-        for tour in day_tours(sites.seconds, counts, per_day):
-            t, n, r = tour_legs(sites, tour)
-            seconds, days, legs, routed = seconds + t, days + 1, legs + n, routed + r
+        key = counts.tobytes()  # cadences 12/6/4 repeat every 6 months: plan each once
+        if key not in done:
+            month = [tour_legs(sites, t) for t in day_tours(sites.seconds, counts, per_day)]
+            done[key] = (sum(m[0] for m in month), float(len(month)),
+                         float(sum(m[1] for m in month)), float(sum(m[2] for m in month)))
+        t, d, n, r = done[key]
+        seconds, days, legs, routed = seconds + t, days + d, legs + n, routed + r
     return seconds, days, legs, routed
 
 

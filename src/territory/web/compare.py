@@ -397,12 +397,14 @@ def _cards(results: list[_Result]) -> list[dict]:
                   {"text": "Drive times: straight-line ESTIMATE", "cls": "est", "title": ""}]
         status = s.status
         viol = s.violations
+        if status == "scored":  # a plan made by hand (territory score)
+            badges.append({"text": "made by hand", "cls": "", "title": s.plan_source or ""})
         if viol:
             badges.append({"text": f"{len(viol)} rule(s) broken", "cls": "bad",
                            "title": "; ".join(map(str, viol))})
         out.append({"name": r.name, "description": s.description,
                     "status": status or "unknown",
-                    "ok": status.lower() in ("optimal", "current alignment", "feasible"),
+                    "ok": status.lower() in ("optimal", "current alignment", "feasible", "scored"),
                     "n_reps": s.n_reps if s.n_reps is not None else "?",
                     "n_units": s.n_units if s.n_units is not None else "?",
                     "unit_level": s.unit_level, "badges": badges})

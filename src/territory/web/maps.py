@@ -14,6 +14,7 @@ layers (web tiles are an option). All user text is HTML-escaped.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -433,7 +434,7 @@ def _unit_layer(u: gpd.GeoDataFrame, geoms: np.ndarray, rep_of: list[int],
                                               col("account_units"), col("n_accounts"),
                                               col("n_A"), col("n_B"), col("n_C"),
                                               col("current_rep", None)):
-        p = {"unit": esc(uid), "rep": r, "tam": finite_or_none(t) or 0.0,
+        p = {"index": len(props), "unit": esc(uid), "rep": r, "tam": finite_or_none(t) or 0.0,
              "accountUnits": _count(a), "accounts": _count(n), "tierA": _count(na),
              "tierB": _count(nb), "tierC": _count(nc)}
         if c is not None and not (isinstance(c, float) and math.isnan(c)) and c is not pd.NA:
@@ -502,6 +503,84 @@ def _account_rows(accounts: pd.DataFrame | None, reps: pd.DataFrame,
     return rows
 
 
+def plan_id(scenario: str, unit_ids: Sequence[str], rep_ids: Sequence[Any]) -> str:
+    """A short, stable id of a plan: its scenario name and who owns every unit.
+
+    The page keys its saved edits by it, and ``plan_edited.csv`` names it, so
+    edits are never replayed onto a different plan.
+    """
+    pairs = sorted(f"{u}\t{'' if pd.isna(r) else r}" for u, r in zip(unit_ids, rep_ids))
+    digest = hashlib.sha256("\n".join([str(scenario), *pairs]).encode()).hexdigest()
+    return digest[:12]
+
+
+def _neighbours(u: gpd.GeoDataFrame, adjacency: nx.Graph | None) -> list[list[int]]:
+    """Each unit's neighbours by position: the plan's adjacency, else shared borders."""
+    pos = {str(x): i for i, x in enumerate(u["unit_id"].astype(str))}
+    out: list[set[int]] = [set() for _ in range(len(u))]
+    if adjacency is not None:
+        for a, b in adjacency.edges:
+            i, j = pos.get(str(a)), pos.get(str(b))
+            if i is not None and j is not None and i != j:
+                out[i].add(j)
+                out[j].add(i)
+    else:
+        g = gpd.GeoDataFrame(geometry=u.geometry.values, crs=u.crs).reset_index(drop=True)
+        pairs = gpd.sjoin(g, g, predicate="intersects")
+        for i, j in zip(pairs.index, pairs["index_right"]):
+            if i != j:
+                out[int(i)].add(int(j))
+    return [sorted(x) for x in out]
+
+
+def _owners(u: gpd.GeoDataFrame, accounts: pd.DataFrame | None,
+            raw_index: dict[str, int]) -> list[list[list[int]]]:
+    """Per unit, ``[rep index, accounts]`` of its current owners (-1: a rep not in the plan)."""
+    out: list[list[list[int]]] = [[] for _ in range(len(u))]
+    if accounts is None or "current_rep" not in accounts or "unit_id" not in accounts:
+        return out
+    owned = accounts[accounts["current_rep"].notna()]
+    counts = owned.groupby([owned["unit_id"].astype(str), owned["current_rep"].astype(str)]).size()
+    pos = {str(x): i for i, x in enumerate(u["unit_id"].astype(str))}
+    for (unit, rep), n in counts.items():
+        if unit in pos:
+            out[pos[unit]].append([raw_index.get(rep, -1), int(n)])
+    return out
+
+
+def _editor_data(u: gpd.GeoDataFrame, rows: list[dict], reps: pd.DataFrame,
+                 accounts: pd.DataFrame | None, summary: dict,
+                 adjacency: nx.Graph | None) -> dict:
+    """What the plan editor needs beyond the drawn layers (ids and names raw: JS uses text).
+
+    Band rules are those of :func:`territory.metrics.rep_scorecard`: TAM within
+    ``tam_tolerance`` of the rep's target (total TAM split by capacity), account
+    units within the scenario's band.
+    """
+    raw_index = {r["id"]: i for i, r in enumerate(rows)}
+    cap = dict(zip(reps["rep_id"].astype(str), pd.to_numeric(
+        reps["capacity"], errors="coerce"))) if "capacity" in reps else {}
+    capacity = np.array([finite_or_none(cap.get(r["id"])) or 1.0 for r in rows])
+    total = float(pd.to_numeric(u["tam"], errors="coerce").fillna(0).sum()) if "tam" in u else 0.0
+    band = summary.get("account_units_band") or [None, None]
+    points = shapely.point_on_surface(u.geometry.values)
+    return {
+        "planId": plan_id(summary.get("scenario", "scenario"), u["unit_id"].astype(str),
+                          u["rep_id"]),
+        "scenario": str(summary.get("scenario", "scenario")),
+        "unitIds": u["unit_id"].astype(str).tolist(),
+        "repIds": [r["id"] for r in rows],
+        "repNames": [r["name"] for r in rows],
+        "tamTarget": (total * capacity / capacity.sum()).round(6).tolist() if len(rows) else [],
+        "tamTolerance": finite_or_none(summary.get("tam_tolerance")),
+        "unitsBand": [finite_or_none(band[0]), finite_or_none(band[1])],
+        "neighbours": _neighbours(u, adjacency),
+        "owners": _owners(u, accounts, raw_index),
+        "points": [[round(float(y), 5), round(float(x), 5)]
+                   for x, y in zip(shapely.get_x(points), shapely.get_y(points))],
+    }
+
+
 def scenario_data(
     units: gpd.GeoDataFrame,
     reps: pd.DataFrame,
@@ -514,8 +593,14 @@ def scenario_data(
     colours: dict[str, str] | None = None,
     background: bool = True,
     unit_layer: bool = True,
+    editor: bool = False,
+    adjacency: nx.Graph | None = None,
 ) -> dict:
     """Everything the map's JavaScript draws, as a JSON-able dict with all text escaped.
+
+    With ``editor`` (needs the unit layer) the data also carries what the plan
+    editor needs (:func:`_editor_data`); ``adjacency`` is the plan's unit graph
+    (by default units that share a border).
 
     ``units`` may be per-unit polygons or dissolved territories (one row per
     rep, as in ``territories.geojson``); ``accounts`` may be None. Steps: the
@@ -566,6 +651,8 @@ def scenario_data(
         "source": src,
         "sourceKind": kind,
         "attribution": "© OpenStreetMap contributors" if kind == "osm" else "",
+        "editor": (_editor_data(u, rows, reps, accounts, summary, adjacency)
+                   if editor and unit_layer and len(u) else None),
     }
 
 
@@ -594,7 +681,8 @@ class _ScenarioLayers(MacroElement):
 
     def render(self, **kwargs) -> None:  # noqa: D102
         figure = self.get_root()
-        figure.header.add_child(_Raw(offline_assets()), name="territory_assets")
+        figure.header.add_child(_Raw(offline_assets(editor=bool(self.data.get("editor")))),
+                                name="territory_assets")
         groups = ", ".join(f'"{k}": {g.get_name()}' for k, g in self.groups.items())
         call = (f"\nTT.scenario({self._parent.get_name()}, {js_data(self.data)}, "
                 f"{{{groups}}});\n")
@@ -619,8 +707,10 @@ def scenario_map(
     isochrones: gpd.GeoDataFrame | None = None,
     tiles: str | None = None,
     colours: dict[str, str] | None = None,
+    adjacency: nx.Graph | None = None,
+    editor: bool = True,
 ) -> folium.Map:
-    """The interactive map of one scenario.
+    """The interactive map of one scenario, with the plan editor (issue 15).
 
     Parameters
     ----------
@@ -646,6 +736,12 @@ def scenario_map(
     colours
         ``rep_id -> colour``; default :func:`rep_colours` of this scenario alone.
         Pass the colours of all scenarios to keep them equal across maps.
+    adjacency
+        The plan's unit graph (``ScenarioResult.adjacency``): the editor's split
+        warning walks it. By default units sharing a border are neighbours.
+    editor
+        Include the plan editor (Edit mode, live balance panel, download of the
+        edited plan for ``territory score``).
 
     Returns
     -------
@@ -655,7 +751,8 @@ def scenario_map(
     if tiles is not None and tiles not in TILES:
         raise ValueError(f"tiles must be None or one of {sorted(TILES)}, not {tiles!r}")
     data = scenario_data(units, reps, accounts, scorecard, summary, current=current,
-                         isochrones=isochrones, colours=colours, background=tiles is None)
+                         isochrones=isochrones, colours=colours, background=tiles is None,
+                         editor=editor, adjacency=adjacency)
     (s, w), (n, e) = data["bounds"]
     m = TerritoryMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=9, tiles=None,
                      control_scale=True, prefer_canvas=False, zoom_snap=0.25, zoom_delta=0.5)

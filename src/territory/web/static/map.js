@@ -37,8 +37,8 @@ var TT = (function () {
   }
 
   function territories(map, D, group) {
-    if (!D.territories) return;
-    L.geoJSON(D.territories, {
+    if (!D.territories) return null;
+    return L.geoJSON(D.territories, {
       interactive: !D.units,  // without a unit layer the territories carry the tooltips
       onEachFeature: function (f, layer) {
         if (D.units) return;
@@ -56,24 +56,35 @@ var TT = (function () {
     }).addTo(group);
   }
 
+  // A unit's style; the editor (D.view) may fill units with their edited rep's colour.
+  function unitStyle(D, p, hover) {
+    var s = {color: "#ffffff", weight: 0.6, opacity: 0.9, fillColor: "#000", fillOpacity: 0};
+    if (D.view && D.view.style) s = L.extend(s, D.view.style(p));
+    if (hover) s = L.extend({}, s, {weight: 2, color: "#000", fillOpacity: Math.max(s.fillOpacity, 0.25)});
+    return s;
+  }
+
   function units(map, D, group) {
-    if (!D.units) return;
+    if (!D.units) return null;
     var opts = {
-      style: {color: "#ffffff", weight: 0.6, opacity: 0.9, fillColor: "#000", fillOpacity: 0},
+      style: function (f) { return unitStyle(D, f.properties, false); },
       onEachFeature: function (f, layer) {
-        var p = f.properties, r = rep(D, p.rep);
-        var h = "<b>" + D.unitLabel + " " + p.unit + "</b><br>Rep: " + (r ? r.name : "unassigned") +
-          "<br>TAM: " + money(p.tam) + "<br>Account units: " + p.accountUnits + " (" + p.accounts +
-          " accounts: " + p.tierA + " A / " + p.tierB + " B / " + p.tierC + " C)" +
-          "<br>Rep drive hours: " + (r ? hours(r.hours) + " h/month" : "\u2014");
-        if (p.current) h += "<br>Current rep: " + p.current;
-        layer.bindTooltip(h, {sticky: true});
-        layer.on("mouseover", function () { layer.setStyle({fillOpacity: 0.25, weight: 2, color: "#000"}); });
-        layer.on("mouseout", function () { layer.setStyle({fillOpacity: 0, weight: 0.6, color: "#ffffff"}); });
+        var p = f.properties;
+        layer.bindTooltip(function () {
+          var r = rep(D, D.view && D.view.repOf ? D.view.repOf(p) : p.rep);
+          var h = "<b>" + D.unitLabel + " " + p.unit + "</b><br>Rep: " + (r ? r.name : "unassigned") +
+            "<br>TAM: " + money(p.tam) + "<br>Account units: " + p.accountUnits + " (" + p.accounts +
+            " accounts: " + p.tierA + " A / " + p.tierB + " B / " + p.tierC + " C)" +
+            "<br>Rep drive hours: " + (r ? hours(r.hours) + " h/month" : "\u2014");
+          if (p.current) h += "<br>Current rep: " + p.current;
+          return h;
+        }, {sticky: true});
+        layer.on("mouseover", function () { layer.setStyle(unitStyle(D, p, true)); });
+        layer.on("mouseout", function () { layer.setStyle(unitStyle(D, p, false)); });
       }
     };
     if (D.canvas) opts.renderer = L.canvas({padding: 0.3});
-    L.geoJSON(D.units, opts).addTo(group);
+    return L.geoJSON(D.units, opts).addTo(group);
   }
 
   function current(map, D, group) {
@@ -222,8 +233,8 @@ var TT = (function () {
     if (D.money) SCALES = D.money;
     background(map, D, G.background || map);
     if (G.current) current(map, D, G.current);
-    territories(map, D, G.territories || map);
-    if (G.units) units(map, D, G.units);
+    var drawn = {territories: territories(map, D, G.territories || map)};
+    if (G.units) drawn.units = units(map, D, G.units);
     if (G.isochrones) isochrones(map, D, G.isochrones);
     if (G.labels) labels(map, D, G.labels);
     if (G.bases) bases(map, D, G.bases);
@@ -235,6 +246,9 @@ var TT = (function () {
       var w = map.getSize().x, pr = (D.legend && w > 700) ? Math.min(380, w * 0.3) : 10;
       map.fitBounds(D.bounds, {paddingTopLeft: [10, 10], paddingBottomRight: [pr, 10]});
     }
+    // the plan editor (static/editor.js) when the page carries it and its data
+    if (D.editor && drawn.units && TT.editor) window.TT_EDITOR = TT.editor(map, D, drawn, G);
+    return drawn;
   }
 
   // Keep the centre and zoom of several maps equal (the ~30 lines of Leaflet.Sync we need).
@@ -251,5 +265,6 @@ var TT = (function () {
     });
   }
 
-  return {scenario: scenario, sync: sync, control: control, money: money, hours: hours};
+  return {scenario: scenario, sync: sync, control: control, money: money, hours: hours,
+          unitStyle: unitStyle, rep: rep};
 })();
