@@ -549,7 +549,7 @@ def _owners(u: gpd.GeoDataFrame, accounts: pd.DataFrame | None,
 
 
 def _editor_data(u: gpd.GeoDataFrame, rows: list[dict], reps: pd.DataFrame,
-                 accounts: pd.DataFrame | None, summary: dict,
+                 accounts: pd.DataFrame | None, summary: Summary,
                  adjacency: nx.Graph | None) -> dict:
     """What the plan editor needs beyond the drawn layers (ids and names raw: JS uses text).
 
@@ -562,17 +562,16 @@ def _editor_data(u: gpd.GeoDataFrame, rows: list[dict], reps: pd.DataFrame,
         reps["capacity"], errors="coerce"))) if "capacity" in reps else {}
     capacity = np.array([finite_or_none(cap.get(r["id"])) or 1.0 for r in rows])
     total = float(pd.to_numeric(u["tam"], errors="coerce").fillna(0).sum()) if "tam" in u else 0.0
-    band = summary.get("account_units_band") or [None, None]
+    band = summary.account_units_band
     points = shapely.point_on_surface(u.geometry.values)
     return {
-        "planId": plan_id(summary.get("scenario", "scenario"), u["unit_id"].astype(str),
-                          u["rep_id"]),
-        "scenario": str(summary.get("scenario", "scenario")),
+        "planId": plan_id(summary.scenario, u["unit_id"].astype(str), u["rep_id"]),
+        "scenario": summary.scenario,
         "unitIds": u["unit_id"].astype(str).tolist(),
         "repIds": [r["id"] for r in rows],
         "repNames": [r["name"] for r in rows],
         "tamTarget": (total * capacity / capacity.sum()).round(6).tolist() if len(rows) else [],
-        "tamTolerance": finite_or_none(summary.get("tam_tolerance")),
+        "tamTolerance": finite_or_none(summary.tam_tolerance),
         "unitsBand": [finite_or_none(band[0]), finite_or_none(band[1])],
         "neighbours": _neighbours(u, adjacency),
         "owners": _owners(u, accounts, raw_index),
