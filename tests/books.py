@@ -14,7 +14,8 @@ How the book is drawn (``numpy.random.default_rng(seed)``, nothing else random):
   ``radius_km`` of the metro's centre with weight ``exp(-d / 8 km)``; ``rural_share`` of
   the accounts sit on any standard ZIP of the states instead;
 * revenue is lognormal (median $20K, sigma 1.0) plus ``n_large`` very large accounts
-  ($1M-$2M); the ``tier`` column is present and blank, so the scenario's rules tier;
+  ($400K-$900K, 20-45x the median: a sizeable share of a territory, never one alone,
+  so contiguous plans within both bands exist); the ``tier`` column is present and blank, so the scenario's rules tier;
 * ``current_rep`` is the rep whose home metro is nearest (with ``reassigned_share`` of
   rows given to another rep and ``unowned_share`` left blank);
 * ``n_messy`` rows are damaged the way CRM exports are: some kept (ZIP+4, ``$12,345``
@@ -119,7 +120,7 @@ def book_frames(*, n_accounts: int = 300, states: tuple[str, ...] = STATES,
     chosen[rural] = rng.choice(zips["zip"].to_numpy(), size=int(rural.sum()))
     revenue = np.round(rng.lognormal(np.log(20_000.0), 1.0, size=n_accounts), 2)
     big = rng.choice(n_accounts, size=min(n_large, n_accounts), replace=False)
-    revenue[big] = np.round(rng.uniform(1_000_000, 2_000_000, size=len(big)), 2)
+    revenue[big] = np.round(rng.uniform(400_000, 900_000, size=len(big)), 2)
 
     if n_reps is None:
         n_reps = max(2, int(round(_units(revenue).sum() / 125.0)))

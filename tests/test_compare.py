@@ -165,3 +165,19 @@ def test_moved_accounts_function():
 def test_rejects_too_many(tmp_path, two_results):
     with pytest.raises(ValueError):
         compare_page([*two_results, *two_results], tmp_path / "x.html")
+
+
+def test_cards_label_approximate_areas_and_routed_share(tmp_path):
+    import json
+
+    a = tiny_scenario("a", travel_source="osm")
+    a["summary"]["unit_source"] = "APPROXIMATE ZIP areas (Voronoi of ZIP centroids)"
+    a["scorecard"]["routed_share"] = [1.0, 0.5, 0.0]
+    a["scorecard"]["visits_per_month"] = [1.0, 1.0, 2.0]
+    da = write_result_dir(a, tmp_path / "a")
+    db = write_result_dir(tiny_scenario("b", travel_source="osm"), tmp_path / "b")
+    page = compare_page([da, db], tmp_path / "c.html").read_text()
+    cards = page.split("<h2>Maps</h2>")[0]
+    assert "ZIP areas: APPROXIMATE" in cards and "38% of legs routed" in cards
+    data = json.loads(re.search(r"var TT_DATA = (.*?); var TT_BG", page).group(1))
+    assert "APPROXIMATE" in data[0]["unitsNote"] and data[1]["unitsNote"] is None

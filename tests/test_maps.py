@@ -200,14 +200,42 @@ def test_neighbours_differ_and_same_rep_same_colour():
         assert {r["id"]: r["colour"] for r in d["reps"]} == colours
 
 
-def test_many_reps_neighbours_differ():
-    cells = [_square(-83 + 0.1 * (i % 6), 39 + 0.1 * (i // 6)) for i in range(36)]
-    g = gpd.GeoDataFrame({"rep_id": [f"R{i:02d}" for i in range(36)]}, geometry=cells,
-                         crs="EPSG:4326")
+def _grid_reps(n: int, side: int = 6) -> gpd.GeoDataFrame:
+    cells = [_square(-83 + 0.1 * (i % side), 39 + 0.1 * (i // side)) for i in range(n)]
+    return gpd.GeoDataFrame({"rep_id": [f"R{i:02d}" for i in range(n)]}, geometry=cells,
+                            crs="EPSG:4326")
+
+
+def _touching(g: gpd.GeoDataFrame) -> list[tuple[str, str]]:
+    ids, geoms = g["rep_id"].tolist(), g.geometry.tolist()
+    return [(ids[i], ids[j]) for i in range(len(ids)) for j in range(i + 1, len(ids))
+            if geoms[i].touches(geoms[j])]
+
+
+@pytest.mark.parametrize("n", [11, 30, 36])
+def test_every_rep_shown_together_has_its_own_colour(n):
+    from territory.web.colours import colour_distance
+
+    g = _grid_reps(n)
     colours = rep_colours([g])
-    graph = maps._rep_adjacency([g])
-    assert graph.number_of_edges() > 36
-    assert all(colours[u] != colours[v] for u, v in graph.edges)
+    assert len(set(colours.values())) == n
+    assert "#BBBBBB" not in colours.values()  # the unassigned grey
+    # neighbours stay apart for normal and deuteranope eyes, as drawn (42% fill)
+    assert min(colour_distance(colours[a], colours[b]) for a, b in _touching(g)) > 3
+
+
+def test_nine_reps_get_the_colour_blind_safe_scheme():
+    from territory.web.colours import MUTED
+
+    assert set(rep_colours([_grid_reps(9, side=3)]).values()) == set(MUTED)
+
+
+def test_many_reps_neighbours_differ():
+    g = _grid_reps(48, side=8)
+    colours = rep_colours([g])
+    edges = _touching(g)
+    assert len(edges) > 48
+    assert all(colours[u] != colours[v] for u, v in edges)
 
 
 def test_layers_tooltips_and_current(tmp_path):
@@ -331,3 +359,23 @@ def test_static_files_are_package_data():
              if p.is_file()]
     assert len(files) >= 6
     assert [f for f in files if not any(fnmatch.fnmatch(f, g) for g in globs)] == []
+
+
+def test_approximate_zip_areas_labelled_on_the_map(tmp_path):
+    s = tiny_scenario()
+    s["summary"]["unit_source"] = "APPROXIMATE ZIP areas (Voronoi of ZIP centroids)"
+    d = maps.scenario_data(s["units"], s["reps"], s["accounts"], s["scorecard"], s["summary"])
+    assert "APPROXIMATE" in d["unitsNote"]
+    s["summary"]["unit_source"] = "ZCTA polygons from z.geojson"
+    d = maps.scenario_data(s["units"], s["reps"], s["accounts"], s["scorecard"], s["summary"])
+    assert d["unitsNote"] is None
+
+
+def test_routed_share_of_legs_on_the_label():
+    s = tiny_scenario(travel_source="osm")
+    card = s["scorecard"].assign(routed_share=[1.0, 0.5, 0.0], visits_per_month=[2.0, 1.0, 1.0])
+    d = maps.scenario_data(s["units"], s["reps"], s["accounts"], card, s["summary"])
+    assert "62% of drive legs road-routed" in d["source"]
+    d = maps.scenario_data(s["units"], s["reps"], s["accounts"], card.assign(routed_share=1.0),
+                           s["summary"])
+    assert "road-routed" not in d["source"]

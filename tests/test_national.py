@@ -33,7 +33,7 @@ def test_book_is_deterministic_and_its_rejects_are_counted(tmp_path):
     assert int(acc["account_units"].sum()) == a.total_account_units
     assert acc["zip"].nunique() == a.zips_used
     # heavy tail: the largest account dwarfs the median
-    assert acc["revenue"].max() > 30 * acc["revenue"].median()
+    assert acc["revenue"].max() > 15 * acc["revenue"].median()
     assert acc["current_rep"].notna().mean() > 0.8
     reps = pd.read_csv(a.reps, dtype=str)
     assert list(reps.columns) == ["rep_id", "name", "home_zip", "capacity"]

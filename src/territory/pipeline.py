@@ -43,7 +43,7 @@ import pandas as pd
 
 from . import __version__
 from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_accounts
-from .io.roster import read_locks, read_reps
+from .io.roster import build_roster, incumbent_report, name_seats, read_locks, read_reps
 from .optimize import (AssignProblem, BandRules, Disruption, Solver, check_plan, inertia_cost,
                        solve)
 from .config import ScenarioConfig
@@ -114,6 +114,16 @@ def _load_units(level: str, states: list[str], zcta: str | Path | None,
     return approximate_zip_units(states), "APPROXIMATE ZIP areas (Voronoi of ZIP centroids)"
 
 
+def _roster(reps: TableSource | int, config: ScenarioConfig, accounts: pd.DataFrame) -> pd.DataFrame:
+    """The roster's size early (it sizes ``unit_level = "auto"``); :func:`build_roster` is final."""
+    if str(reps).strip().lower() == "current" and not Path(reps).is_file():
+        return read_reps(config.n_reps or max(1, int(accounts["current_rep"].nunique())))
+    if isinstance(reps, int) or str(reps).isdigit():
+        # a number of territories to design; the scenario's n_reps overrides it
+        return read_reps(config.n_reps or int(reps))
+    return read_reps(reps, n_reps=config.n_reps)
+
+
 def _split_heavy(counties: gpd.GeoDataFrame, source: str, accounts: pd.DataFrame, n_reps: int,
                  config: ScenarioConfig, zcta: str | Path | None) -> tuple[gpd.GeoDataFrame, str]:
     """``unit_level = "auto"``: split into ZIPs each county that alone breaks a band."""
@@ -166,39 +176,40 @@ def prepare(
 
     Every account row ends in ``accounts`` or ``rejects`` (one reason each).
     """
-    roster = read_roster(reps, config)
-    placed = _place_accounts(accounts, config, zcta=zcta, units_path=units_path, unit_id=unit_id,
-                             locks=locks if locks is not None else locks_path,
-                             n_reps=len(roster))
-    return dataclasses.replace(placed, reps=roster)
+    placed = _place_accounts(accounts, config, reps=reps, zcta=zcta, units_path=units_path,
+                             unit_id=unit_id, locks=locks if locks is not None else locks_path)
+    return with_roster(placed, reps, config)
 
 
-def read_roster(reps: TableSource | int, config: ScenarioConfig) -> pd.DataFrame:
-    """The roster a scenario plans with: ``reps`` cut to the scenario's ``n_reps``."""
-    if isinstance(reps, int) or (isinstance(reps, str) and reps.isdigit()):
-        # a number of territories to design; the scenario's n_reps overrides it
-        return read_reps(config.n_reps or int(reps))
-    return read_reps(reps, n_reps=config.n_reps)
+def with_roster(placed: PreparedInputs, reps: TableSource | int,
+                config: ScenarioConfig) -> PreparedInputs:
+    """``placed`` with the scenario's roster (``n_reps``) and the owners matched to it."""
+    roster, accounts, roster_info = build_roster(
+        reps, placed.accounts, placed.units, n_reps=config.n_reps,
+        basis=config.disruption.basis, max_home_km=config.travel.max_home_km)
+    return dataclasses.replace(placed, reps=roster, accounts=accounts,
+                               info={**roster_info, **placed.info})
 
 
-def _prepare_key(config: ScenarioConfig, n_reps: int) -> str:
+def _prepare_key(config: ScenarioConfig) -> str:
     """What :func:`_place_accounts` reads of a scenario: scenarios with one key share inputs."""
     key = (config.columns, config.accounts, config.tiers, config.unit_level, config.region,
            config.adjacency, config.nearest_unit_km)
     if config.unit_level == "auto":  # which counties split depends on the bands and the team
-        key += (config.balance, n_reps)
+        key += (config.balance, config.n_reps)
     return repr(key)
 
 
-def _place_accounts(accounts: TableSource, config: ScenarioConfig, *, zcta, units_path, unit_id,
-                    locks, n_reps: int) -> PreparedInputs:
-    """Every step of :func:`prepare` but the roster; ``n_reps`` sizes ``unit_level = "auto"``."""
+def _place_accounts(accounts: TableSource, config: ScenarioConfig, *, reps, zcta, units_path,
+                    unit_id, locks) -> PreparedInputs:
+    """Every step of :func:`prepare` but the roster (the team's size sizes ``"auto"`` units)."""
     where = _source_name(accounts, "accounts")
     raw, read_info = read_table(accounts)
     accounts, rejects = validate_accounts(raw, config.columns, checks=config.accounts)
     accounts = assign_tiers(accounts, config.tiers)
     accounts, geo_rejects = geocode_accounts(accounts)
     states = sorted(s for s in accounts["state"].unique() if s)
+    n_reps = len(_roster(reps, config, accounts))
     units, unit_source = _load_units(config.unit_level, states, zcta, units_path, unit_id)
     if config.unit_level == "auto" and units_path is None:
         units, unit_source = _split_heavy(units, unit_source, accounts, n_reps, config, zcta)
@@ -271,8 +282,25 @@ def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame
         reps["lon"] = units["lon"].to_numpy()[roots]
         reps["lat"] = units["lat"].to_numpy()[roots]
         reps["base_kind"] = "centre"
+        if _named_seats(inputs):  # name each seat after the owner keeping most around its root
+            reps = name_seats(reps, units["unit_id"], _nearest_root(units, roots),
+                              inputs.accounts, basis=config.disruption.basis)
     reps["base_unit"] = units["unit_id"].to_numpy()[roots]
     return reps, roots
+
+
+def _named_seats(inputs: PreparedInputs) -> bool:
+    """Designed territories (``--reps N``) in a book with current owners."""
+    return (inputs.info.get("roster") == "seats"
+            and bool(inputs.accounts["current_rep"].notna().any()))
+
+
+def _nearest_root(units: pd.DataFrame, roots: np.ndarray) -> np.ndarray:
+    """Index (into ``roots``) of the root nearest each unit: the seats' Voronoi cells."""
+    from scipy.spatial import cKDTree
+
+    xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
+    return cKDTree(xy[roots]).query(xy)[1]
 
 
 def _unit_weights(units: pd.DataFrame, weight: str) -> np.ndarray:
@@ -342,7 +370,7 @@ def build_problem(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
         capacity=reps["capacity"].to_numpy(float),
         contiguity=config.contiguity, adjacency=inputs.adjacency,
         roots=tuple(int(r) for r in roots), locks=_locks(inputs, reps), disruption=disruption,
-        movable_roots=bool((reps["base_kind"] == "centre").all()),
+        movable_roots=bool((reps["base_kind"] == "centre").all()), unit_level=config.unit_level,
         compactness=compactness, compactness_weight=config.objective.compactness_weight,
     )
 
@@ -444,6 +472,10 @@ def _solve_scenario(inputs: PreparedInputs, config: ScenarioConfig,
         return NoPlan(config, summary, full.rejects, full.substitutions)
     rep_of_unit = (solved.rep_of_unit if contraction is None
                    else expand_assignment(contraction, solved.rep_of_unit))
+    if _named_seats(inputs) and inputs.locks.empty:  # renaming keeps at least as many accounts
+        reps = name_seats(reps, full.units["unit_id"], rep_of_unit, full.accounts,
+                          basis=config.disruption.basis)
+        problem = dataclasses.replace(problem, rep_ids=tuple(reps["rep_id"]))  # for messages
     violations = check_plan(problem, solved.rep_of_unit)
     if not config.contiguity:
         violations = [v for v in violations if not v.startswith("contiguity")]
@@ -517,6 +549,8 @@ def evaluate(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
         fairness_flag=fair["fairness_flag"],
         worse_off_reps=fair["worse_off"],
         wall_seconds=round(time.perf_counter() - started, 2),
+        incumbents=(incumbent_report(acc, np.asarray(reps["rep_id"]))
+                    if acc["current_rep"].notna().any() else None),
         **_card_summary(card, pieces),
     )
     return ScenarioResult(config, acc, inputs.rejects, units, reps, card, summary,
@@ -618,6 +652,8 @@ def _inputs_summary(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.Dat
         zip_fixed=inputs.info["zip_fixed"],
         substitutions=inputs.info["substitutions"],
         coordinates_replaced=inputs.info.get("coordinates_replaced", 0),
+        roster=inputs.info.get("roster"),
+        owner_match=inputs.info.get("owner_match"),
         read_notes=tuple(inputs.info["read_notes"]),
         tier_sources=inputs.info["tier_sources"],
         unit_level=config.unit_level,
@@ -765,16 +801,15 @@ class _RunCache:
         self._networks: dict[tuple, object] = {}
 
     def inputs(self, config: ScenarioConfig) -> PreparedInputs:
-        roster = read_roster(self._reps, config)
-        key = _prepare_key(config, len(roster))
+        key = _prepare_key(config)
         if key not in self._placed:
-            self._placed[key] = _place_accounts(self._accounts, config, locks=self._locks,
-                                                n_reps=len(roster), **self._where)
-        return dataclasses.replace(self._placed[key], reps=roster)
+            self._placed[key] = _place_accounts(self._accounts, config, reps=self._reps,
+                                                locks=self._locks, **self._where)
+        return with_roster(self._placed[key], self._reps, config)
 
     def network(self, inputs: PreparedInputs, config: ScenarioConfig):
         # a downloaded network covers the points of its inputs; a file is the same for all
-        area = ((_prepare_key(config, len(inputs.reps)), len(inputs.reps))
+        area = ((_prepare_key(config), len(inputs.reps))
                 if config.travel.source == "download" else None)
         key = (repr(config.travel), area)
         if key not in self._networks:

@@ -63,6 +63,11 @@ class Summary:
     read_notes: tuple[str, ...] = ()
     tier_sources: Mapping[str, int] = field(default_factory=dict)
     unowned_accounts: int | None = None
+    #: where the roster came from ("file", "seats", "current") and how owners matched it
+    roster: str | None = None
+    owner_match: Mapping[str, Any] | None = None
+    #: per rep: how much of the current book each incumbent keeps
+    incumbents: Any = None
     # geography
     unit_level: str = _DEFAULT.unit_level
     unit_source: str = ""

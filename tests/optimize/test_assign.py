@@ -356,7 +356,7 @@ def test_rep_count_range_is_computed_from_both_bands():
     assert (rc.low, rc.high) == (7, 7) and not rc.fits
     with pytest.raises(InfeasibleError) as err:
         solve(p, SOLVER)  # 12 reps x 100 > 1,000 units
-    assert "7–7" in str(err.value) and err.value.diagnosis["feasible_rep_counts"] == [7, 7]
+    assert "use 7 reps" in str(err.value) and err.value.diagnosis["feasible_rep_counts"] == [7, 7]
 
 
 def test_lns_with_contiguity_keeps_territories_connected():

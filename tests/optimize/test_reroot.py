@@ -44,7 +44,9 @@ def test_the_home_base_that_blocks_contiguity_is_named():
     assert diag["constraint"] == "contiguity"
     assert [b["rep"] for b in diag["blocking_homes"]] == ["R1"]
     assert diag["blocking_homes"][0]["feasible_unit"] in ("u3", "u4", "u5")
-    assert str(err.value).startswith("rep R1's home base (unit u1) blocks contiguity")
+    assert str(err.value).startswith("Rep R1's home base (unit u1) blocks contiguity: no "
+                                     "connected territory grown from it meets the bands, but "
+                                     "one around unit u")
 
 
 def test_a_piece_without_a_root_gets_one_when_roots_are_ours():
@@ -63,5 +65,7 @@ def test_infeasible_for_every_rooting_says_so():
     p = line(6, (0, 2), movable=True, graph=graph)
     with pytest.raises(InfeasibleError) as err:
         solve(p, SOLVER)
-    assert str(err.value).startswith("contiguity cannot hold for any choice of centres: the unit "
-                                     "map falls into 3 pieces")
+    assert str(err.value) == ("Contiguity cannot hold for any choice of centres: the unit map "
+                              "falls into 3 pieces that no adjacency joins, but there are only "
+                              "2 reps and each piece needs its own; join the pieces in the "
+                              "adjacency graph or turn contiguity off.")

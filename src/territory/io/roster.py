@@ -1,11 +1,16 @@
 """The rep roster and the locks: reading and validating ``reps.csv`` and ``locks.csv``.
 
-A roster is a file (one row per rep with a home) or a number of territories
-to design (no homes: the optimizer chooses the centres).
+A roster is a file (one row per rep with a home), a number of territories
+to design (no homes: the optimizer chooses the centres; with current owners in
+the accounts the territories are named after them, :func:`name_seats`), or
+``current``: the current owners themselves (:func:`roster_from_owners`).
+:func:`match_owners` maps a CRM's owner names onto roster ids, and
+:func:`check_homes` refuses a home far from every account.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +20,10 @@ from ..errors import InputError
 from ..geo.reference import zip_table
 from .accounts import normalise_zip, read_table
 
-__all__ = ["read_locks", "read_reps"]
+__all__ = ["OWNER_MATCH_WARN_SHARE", "check_homes", "incumbent_report", "match_owners",
+           "name_seats", "nearest_account_km", "read_locks", "read_reps", "roster_from_owners"]
+
+log = logging.getLogger(__name__)
 
 
 def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.DataFrame:
@@ -94,3 +102,251 @@ def read_locks(path: str | Path | None) -> pd.DataFrame:
         raise InputError(f"{path}: locks need a unit_id or an account_id column")
     return pd.DataFrame({"unit_id": raw.get("unit_id", ""), "account_id": raw.get("account_id", ""),
                          "rep_id": raw["rep_id"]}).fillna("")
+
+
+# ----------------------------------------------------------------------------- homes
+
+
+def _km(lon1, lat1, lon2, lat2) -> np.ndarray:
+    """Great-circle distance in km (haversine), broadcasting."""
+    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
+    a = (np.sin((lat2 - lat1) / 2) ** 2
+         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
+    return 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def nearest_account_km(reps: pd.DataFrame, accounts: pd.DataFrame) -> np.ndarray:
+    """Great-circle km from each rep's home to the nearest placed account (NaN: no home)."""
+    from sklearn.neighbors import BallTree
+
+    pts = accounts[["lat", "lon"]].drop_duplicates().to_numpy(float)
+    out = np.full(len(reps), np.nan)
+    has = reps["lat"].notna().to_numpy()
+    if not has.any() or len(pts) == 0:
+        return out
+    tree = BallTree(np.radians(pts), metric="haversine")
+    d, _ = tree.query(np.radians(reps.loc[has, ["lat", "lon"]].to_numpy(float)), k=1)
+    out[has] = d[:, 0] * 6371.0088
+    return out
+
+
+def check_homes(reps: pd.DataFrame, accounts: pd.DataFrame, max_km: float, *,
+                source: object = "reps") -> None:
+    """Refuse a roster with a home farther than ``max_km`` from every placed account.
+
+    Such a home is almost always a typo (a home ZIP of 90210 for a Washington, DC
+    team): the rep would be planned at more drive hours than a month has.
+
+    Raises
+    ------
+    InputError
+        Naming the rep, the home, the distance and ``[travel] max_home_km``.
+    """
+    d = nearest_account_km(reps, accounts)
+    far = np.flatnonzero(d > max_km)
+    if len(far) == 0:
+        return
+    i = int(far[0])
+    r = reps.iloc[i]
+    home = f"home_zip {r['home_zip']}" if r.get("home_zip") else f"home ({r['lat']:.4f}, {r['lon']:.4f})"
+    more = f" ({len(far) - 1} more reps too)" if len(far) > 1 else ""
+    raise InputError(f"{source}: row {i + 1} ({r['rep_id']}): {home} is {d[i]:,.0f} km from the "
+                     f"nearest account, beyond [travel] max_home_km = {max_km:g}{more}; fix the "
+                     "home or raise max_home_km")
+
+
+# ----------------------------------------------------------------------------- current owners
+
+#: Below this share of owned accounts whose owner is on the roster, the match is reported
+#: as a warning: disruption and fairness against the current alignment mean little.
+OWNER_MATCH_WARN_SHARE = 0.5
+
+
+def _norm(text: str) -> str:
+    """Case- and space-insensitive key; ``"Smith, Dana"`` matches ``"Dana Smith"``."""
+    t = " ".join(str(text).split()).casefold()
+    if t.count(",") == 1:
+        last, first = (p.strip() for p in t.split(","))
+        t = f"{first} {last}".strip()
+    return t
+
+
+def match_owners(accounts: pd.DataFrame, reps: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Map ``current_rep`` onto the roster's ``rep_id`` by id, then by name.
+
+    A CRM's owner column often holds the rep's name ("Dana Smith") where the
+    roster's id is "R07". Each distinct owner is matched, first hit wins: the
+    exact id; the id case- and space-insensitively; the name likewise (also as
+    "Smith, Dana"), when only one rep has it. Unmatched owners stay as they are
+    (reps who are not on the roster: their accounts move).
+
+    Returns
+    -------
+    (accounts, report)
+        ``current_rep`` rewritten to rep ids where matched; ``report`` (for
+        ``summary.json`` as ``owner_match``): ``accounts_with_owner, matched,
+        by_id, by_name, match_share, unmatched_owners`` (the five largest, with
+        their account counts) and ``warning`` (None, or the sentence to show).
+    """
+    ids = reps["rep_id"].astype(str).tolist()
+    by_id = {_norm(r): r for r in ids}
+    names: dict[str, list[str]] = {}
+    for r, n in zip(ids, reps["name"].astype(str)):
+        names.setdefault(_norm(n), []).append(r)
+    owners = accounts["current_rep"].dropna().astype(str)
+    counts = owners.value_counts()
+    mapping, how = {}, {}
+    for owner in counts.index:
+        key = _norm(owner)
+        if owner in ids or key in by_id:
+            mapping[owner], how[owner] = (owner if owner in ids else by_id[key]), "id"
+        elif len(names.get(key, [])) == 1:
+            mapping[owner], how[owner] = names[key][0], "name"
+    out = accounts.copy()
+    has = out["current_rep"].notna()
+    out.loc[has, "current_rep"] = [mapping.get(o, o) for o in owners]
+    n = int(len(owners))
+    n_id = int(sum(c for o, c in counts.items() if how.get(o) == "id"))
+    n_name = int(sum(c for o, c in counts.items() if how.get(o) == "name"))
+    share = (n_id + n_name) / n if n else None
+    unmatched = {str(o): int(c) for o, c in counts.items() if o not in mapping}
+    report = {"accounts_with_owner": n, "matched": n_id + n_name, "by_id": n_id,
+              "by_name": n_name, "match_share": None if share is None else round(share, 4),
+              "unmatched_owners": dict(list(unmatched.items())[:5]), "warning": None}
+    if n and share < OWNER_MATCH_WARN_SHARE:
+        report["warning"] = (
+            f"only {n_id + n_name} of {n} owned accounts ({share:.0%}) have a current_rep that "
+            f"matches a rep_id or name of the roster (unmatched: "
+            f"{', '.join(map(repr, list(unmatched)[:3]))}): moved accounts and fairness are "
+            "measured against owners who are not on the roster")
+        log.warning("%s", report["warning"])
+    elif n:
+        log.info("current owners: %d of %d owned accounts matched the roster (%d by id, %d by "
+                 "name)", n_id + n_name, n, n_id, n_name)
+    return out, report
+
+
+def _owner_values(accounts: pd.DataFrame, basis: str) -> pd.DataFrame:
+    owned = accounts[accounts["current_rep"].notna()]
+    value = owned["revenue"].astype(float) if basis == "tam" else pd.Series(1.0, index=owned.index)
+    return pd.DataFrame({"owner": owned["current_rep"].astype(str).to_numpy(),
+                         "unit_id": owned["unit_id"].astype(str).to_numpy(),
+                         "value": value.to_numpy()})
+
+
+def roster_from_owners(accounts: pd.DataFrame, units: pd.DataFrame, *, basis: str = "accounts",
+                       n_reps: int | None = None) -> pd.DataFrame:
+    """``--reps current``: one rep per current owner, homed at the medoid of their book.
+
+    The home is the TAM-weighted medoid unit of the owner's current accounts: the
+    unit of their book minimising the sum of account revenue x great-circle
+    distance to it. Reps are ordered by the size of their book (accounts or TAM per
+    ``basis``, ties by id), so ``n_reps`` keeps the largest books.
+
+    Returns the columns of :func:`read_reps`.
+    """
+    if "current_rep" not in accounts or accounts["current_rep"].isna().all():
+        raise InputError("--reps current needs a current_rep column in the accounts")
+    vals = _owner_values(accounts, basis)
+    pts = units.set_index("unit_id")[["lon", "lat"]]
+    size = vals.groupby("owner")["value"].sum()
+    order = sorted(size.index, key=lambda o: (-size[o], o))
+    if n_reps is not None:
+        if n_reps > len(order):
+            raise InputError(f"n_reps = {n_reps} but the accounts have only {len(order)} "
+                             "current owners")
+        order = order[:n_reps]
+    tam = accounts[accounts["current_rep"].notna()].assign(
+        owner=lambda d: d["current_rep"].astype(str)).groupby(["owner", "unit_id"])["revenue"].sum()
+    homes = []
+    for owner in order:
+        book = tam.loc[owner]
+        xy = pts.loc[book.index]
+        d = _km(xy["lon"].to_numpy()[:, None], xy["lat"].to_numpy()[:, None],
+                xy["lon"].to_numpy()[None, :], xy["lat"].to_numpy()[None, :])
+        cost = (np.maximum(book.to_numpy(float), 0)[:, None] * d).sum(axis=0)
+        homes.append(str(book.index[int(np.argmin(cost))]))  # argmin: first (sorted) unit on ties
+    return pd.DataFrame({"rep_id": order, "name": order, "home_zip": homes,
+                         "lon": pts.loc[homes, "lon"].to_numpy(float),
+                         "lat": pts.loc[homes, "lat"].to_numpy(float), "capacity": 1.0,
+                         "start_date": ""})
+
+
+def name_seats(reps: pd.DataFrame, unit_ids, seat_of_unit: np.ndarray, accounts: pd.DataFrame,
+               *, basis: str = "accounts") -> pd.DataFrame:
+    """Name designed territories after the current owners who keep the most of them.
+
+    Formulation: ``V[s, o]`` = accounts (or TAM, ``basis="tam"``) of owner ``o`` in
+    the units of seat ``s`` (``seat_of_unit``); choose a one-to-one matching of
+    seats to owners maximising the total kept, ``max sum V[s, o(s)]`` -- the
+    assignment problem, solved exactly by :func:`scipy.optimize.linear_sum_assignment`.
+    A seat matched to an owner who keeps nothing there, or to none, is an open
+    seat, ``Open 1, Open 2, ...`` in seat order; owners without a seat are leaving.
+
+    Returns ``reps`` with ``rep_id`` and ``name`` replaced (rows stay in seat order).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    vals = _owner_values(accounts, basis)
+    seat = pd.Series(np.asarray(seat_of_unit), index=pd.Index(unit_ids, name="unit_id"))
+    vals = vals[vals["unit_id"].isin(seat.index)]
+    owners = sorted(vals["owner"].unique())
+    V = np.zeros((len(reps), len(owners)))
+    np.add.at(V, (seat.loc[vals["unit_id"]].to_numpy(), pd.Index(owners).get_indexer(vals["owner"])),
+              vals["value"].to_numpy())
+    rows, cols = linear_sum_assignment(V, maximize=True) if owners else ([], [])
+    ids = [""] * len(reps)
+    for s, o in zip(rows, cols):
+        if V[s, o] > 0:
+            ids[s] = owners[o]
+    k = 0
+    for s in range(len(ids)):
+        if not ids[s]:
+            k += 1
+            ids[s] = f"Open {k}"
+    out = reps.copy()
+    out["rep_id"] = ids
+    out["name"] = ids
+    return out
+
+
+def incumbent_report(accounts: pd.DataFrame, rep_ids) -> dict:
+    """Who of the current owners keeps a territory in a plan, who leaves, what is new.
+
+    ``owners_leaving``: current owners who have no territory; ``new_territories``:
+    reps of the plan who own no account today (open seats, new hires).
+    """
+    owners = set(accounts["current_rep"].dropna().astype(str))
+    plan = [str(r) for r in rep_ids]
+    return {"current_owners": len(owners),
+            "owners_kept": sorted(owners & set(plan)),
+            "owners_leaving": sorted(owners - set(plan)),
+            "new_territories": [r for r in plan if r not in owners]}
+
+
+def build_roster(source: str | Path | int, accounts: pd.DataFrame, units: pd.DataFrame, *,
+                 n_reps: int | None = None, basis: str = "accounts",
+                 max_home_km: float = float("inf")) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The roster of a scenario from ``--reps``, and the accounts' owners matched to it.
+
+    ``source``: a number of territories (``n_reps`` overrides it; kind ``"seats"``),
+    ``"current"`` (kind ``"current"``, :func:`roster_from_owners`) or a reps file
+    (kind ``"file"``: owners matched by :func:`match_owners`, homes checked by
+    :func:`check_homes`).
+
+    Returns
+    -------
+    (roster, accounts, info)
+        ``info``: ``roster`` (the kind) and ``owner_match`` (the report, or None).
+    """
+    if isinstance(source, int) or (isinstance(source, str) and source.strip().isdigit()):
+        return read_reps(n_reps or int(source)), accounts, {"roster": "seats", "owner_match": None}
+    if str(source).strip().lower() == "current" and not Path(source).is_file():
+        roster = roster_from_owners(accounts, units, basis=basis, n_reps=n_reps)
+        return roster, accounts, {"roster": "current", "owner_match": None}
+    roster = read_reps(source, n_reps=n_reps)
+    report = None
+    if accounts["current_rep"].notna().any():
+        accounts, report = match_owners(accounts, roster)
+    check_homes(roster, accounts, max_home_km, source=source)
+    return roster, accounts, {"roster": "file", "owner_match": report}

@@ -249,10 +249,40 @@ def _pair_problem(p: AssignProblem, units: np.ndarray, reps: np.ndarray, cost: n
         tam_scale=p.tam_band.scale, account_units_scale=p.account_units_band.scale)
 
 
+#: random starts of the 2-medoid search per pair, besides the current bases
+PAIR_STARTS = 3
+
+
+def _split_around(p: AssignProblem, units: np.ndarray, reps: np.ndarray, w: np.ndarray,
+                  d: np.ndarray, med: np.ndarray, cfg: Solver, seed: int, best: tuple
+                  ) -> tuple:
+    """A short alternation inside the pair from bases ``med``; the best (travel, side, med)."""
+    for _ in range(3):
+        sub = _pair_problem(p, units, reps, w[:, None] * d[:, med], (int(med[0]), int(med[1])))
+        try:
+            side = solve(sub, cfg, seed=seed).rep_of_unit
+        except InfeasibleError:
+            break
+        after = float((w * d[np.arange(len(units)), med[side]]).sum())
+        if after < best[0] * (1 - 1e-9):
+            best = (after, side.copy(), med.copy())
+        new = np.array([np.flatnonzero(side == s)[int(np.argmin(
+            w[side == s] @ d[np.ix_(side == s, side == s)]))] for s in (0, 1)])
+        if np.array_equal(new, med):
+            break
+        med = new
+    return best
+
+
 def _resplit(p: AssignProblem, plan: np.ndarray, bases: np.ndarray, a: int, b: int,
              weight: np.ndarray, distance: UnitDistance, cfg: Solver, seed: int
              ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Merge territories a and b, re-split them around their 2-medoids; None if no better."""
+    """Merge territories a and b, re-split them around 2-medoids; None if none is better.
+
+    The 2-medoid search starts from the current bases and from ``PAIR_STARTS``
+    seeded random pairs of the merged units (a local optimum of the whole plan
+    is often one of the pair's too).
+    """
     units = np.flatnonzero((plan == a) | (plan == b))
     reps = np.array([a, b])
     w = np.asarray(weight, float)[units]
@@ -260,25 +290,21 @@ def _resplit(p: AssignProblem, plan: np.ndarray, bases: np.ndarray, a: int, b: i
     local = {int(u): i for i, u in enumerate(units)}
     cur = np.array([local[int(bases[a])], local[int(bases[b])]])
     before = float((w * d[np.arange(len(units)), cur[(plan[units] == b).astype(int)]]).sum())
-    med = _two_medoids(units, w, d, cur)
-    if med[0] == med[1] or np.array_equal(med, cur):
-        return None
-    best = None
-    for _ in range(3):  # a short alternation inside the pair
-        sub = _pair_problem(p, units, reps, w[:, None] * d[:, med], (int(med[0]), int(med[1])))
-        try:
-            side = solve(sub, cfg, seed=seed).rep_of_unit
-        except InfeasibleError:
-            break
-        after = float((w * d[np.arange(len(units)), med[side]]).sum())
-        if after < (best[0] if best else before) * (1 - 1e-9):
-            best = (after, side.copy(), med.copy())
-        new = np.array([np.flatnonzero(side == s)[int(np.argmin(
-            w[side == s] @ d[np.ix_(side == s, side == s)]))] for s in (0, 1)])
-        if np.array_equal(new, med):
-            break
-        med = new
-    if best is None:
+    rng = np.random.default_rng([seed, a, b])
+    starts = [cur] + [rng.choice(len(units), 2, replace=False) for _ in range(PAIR_STARTS)]
+    best: tuple = (before, None, None)
+    tried: set[tuple[int, int]] = {(int(cur[0]), int(cur[1]))}
+    for start in starts:
+        med = _two_medoids(units, w, d, start)
+        # the rep nearer each medoid keeps it (fewer accounts change hands)
+        if d[med[0], cur[0]] + d[med[1], cur[1]] > d[med[1], cur[0]] + d[med[0], cur[1]]:
+            med = med[::-1].copy()
+        key = (int(med[0]), int(med[1]))
+        if med[0] == med[1] or key in tried:
+            continue
+        tried.add(key)
+        best = _split_around(p, units, reps, w, d, med, cfg, seed, best)
+    if best[1] is None:
         return None
     new_plan = plan.copy()
     new_plan[units] = reps[best[1]]

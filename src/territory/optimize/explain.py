@@ -6,6 +6,12 @@ off from every root). :func:`explain_infeasible` solves the elastic version of
 the model (every band, the disruption cap and optionally the locks get slack;
 the breach is minimised first) and says which rule breaks, for whom, by how
 much, and what to change.
+
+Every explanation is a list of :class:`Cause` built from numbers, one sentence
+each: the rule, the rep or unit, the amount, and the changes that would help.
+A change is only suggested when the configuration accepts it (a tolerance or
+share above 1 is never advised) and when it applies (finer units only for a
+county plan).
 """
 
 from __future__ import annotations
@@ -22,36 +28,97 @@ from .backends import ModelRun, Solver, solve_model
 from .formulation import Formulation, build_formulation, candidate_pairs
 from .problem import AssignProblem, RepCounts, feasible_rep_counts
 
-__all__ = ["Infeasibility", "explain_infeasible", "precheck"]
+__all__ = ["Cause", "Infeasibility", "explain_infeasible", "precheck"]
 
 #: the elastic (explaining) model uses every rep as a candidate up to this many pairs
 ELASTIC_MAX_PAIRS = 2_000_000
+#: the largest tam_tolerance and max_moved_share the configuration accepts (fractions)
+MAX_FRACTION = 1.0
+#: at most this many per-rep breaches are listed one by one
+MAX_LISTED = 12
+
+
+@dataclass(frozen=True)
+class Cause:
+    """One reason, as one sentence: ``rule`` broken, by whom, by how much, what to change."""
+
+    rule: str
+    text: str
+    details: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Infeasibility:
-    """A diagnosis: the explanation and its machine-readable details (for ``summary.json``)."""
+    """A diagnosis: its causes and their machine-readable details (for ``summary.json``)."""
 
-    message: str
+    causes: tuple[Cause, ...]
     diagnosis: dict = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """One sentence per cause, one per line."""
+        return "\n".join(c.text for c in self.causes)
 
     @property
     def constraint(self):
         return self.diagnosis.get("constraint")
 
 
+def _one(rule: str, text: str, **diagnosis) -> Infeasibility:
+    return Infeasibility((Cause(rule, text, diagnosis),), {"constraint": rule, **diagnosis})
+
+
+# ----------------------------------------------------------------------------- wording
+
+
+def _money(x: float) -> str:
+    if abs(x) >= 1e12:
+        return f"${x / 1e12:,.0f}T"
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(x) >= scale:
+            return f"${x / scale:.3g}{suffix}"
+    return f"${x:,.0f}"
+
+
+def _num(x: float) -> str:
+    return f"{x:g}" if abs(x - round(x)) > 1e-9 else f"{round(x):d}"
+
+
+def _either(options: list[str]) -> str:
+    """'a', 'a or b', 'a, b or c'."""
+    options = [o for o in options if o]
+    if len(options) <= 1:
+        return "".join(options)
+    return ", ".join(options[:-1]) + " or " + options[-1]
+
+
+def _rep_span(rc: RepCounts) -> str:
+    """'7 reps', '7–9 reps', 'at least 7 reps' (rc not empty)."""
+    if rc.high is None:
+        return f"at least {rc.low} reps"
+    if rc.low == rc.high:
+        return f"{rc.low} rep{'s' if rc.low != 1 else ''}"
+    return f"{rc.low}–{rc.high} reps"
+
+
+def _rep_count_fix(rc: RepCounts) -> str:
+    """The rep-count change the bands allow, or '' when the current count fits or none does."""
+    if rc.empty or rc.fits:
+        return ""
+    return f"use {_rep_span(rc)} (the range both bands allow)"
+
+
+def _finer_units(p: AssignProblem) -> str:
+    return "use ZIP units instead of counties" if p.unit_level == "county" else ""
+
+
+def _tolerance_fix(need: float) -> str:
+    need = math.ceil(need * 100 - 1e-9) / 100
+    return f"widen tam_tolerance to at least {need:.2f}" if need <= MAX_FRACTION else ""
+
+
 def _lock_names(p: AssignProblem, locks: dict[int, int]) -> list[str]:
     return [f"{p.unit_ids[u]}→{p.rep_ids[r]}" for u, r in sorted(locks.items())]
-
-
-def _rep_count_text(rc: RepCounts) -> str:
-    if rc.empty:
-        return "no rep count satisfies both bands: widen a band or use finer units"
-    span = f"{rc.low}–{rc.high}" if rc.high is not None else f"at least {rc.low}"
-    units_hi = rc.by_units[1] if rc.by_units[1] is not None else "∞"
-    tam_hi = rc.by_tam[1] if rc.by_tam[1] is not None else "∞"
-    return (f"the bands allow {span} reps (account units: {rc.by_units[0]}–{units_hi}, "
-            f"TAM: at most {tam_hi}; now {rc.n_reps})")
 
 
 # ----------------------------------------------------------------------------- pre-checks
@@ -73,10 +140,9 @@ def _check_roots(p: AssignProblem) -> Infeasibility | None:
     for r, u in enumerate(p.roots):
         other = p.locks.get(u)
         if other is not None and other != r:
-            return Infeasibility(
-                f"locks: unit {p.unit_ids[u]} is locked to {p.rep_ids[other]} but is the "
-                f"home base of {p.rep_ids[r]}; unlock it or move the home base.",
-                {"constraint": "locks", "unit": p.unit_ids[u]})
+            return _one("locks", f"Unit {p.unit_ids[u]} is locked to {p.rep_ids[other]} but is "
+                        f"the home base of {p.rep_ids[r]}: unlock it or move "
+                        f"{p.rep_ids[r]}'s home base.", unit=p.unit_ids[u])
     return None
 
 
@@ -93,12 +159,12 @@ def _check_reachable(p: AssignProblem) -> Infeasibility | None:
         return None
     missing = sorted(set(p.unit_ids) - set(sub.nodes))
     units = sorted(set().union(*stray)) if stray else missing
-    return Infeasibility(
-        f"contiguity cannot hold: {len(units)} unit(s) are not connected to any rep's "
-        f"home base in the adjacency graph (e.g. {', '.join(map(str, units[:5]))}). "
-        "Islands and gaps in the unit map do this: turn contiguity off, add a base "
-        "there, or join the pieces in the adjacency graph.",
-        {"constraint": "contiguity", "unreachable_units": list(map(str, units))})
+    shown = ", ".join(map(str, units[:5])) + (", …" if len(units) > 5 else "")
+    return _one("contiguity", f"Contiguity cannot hold: {len(units)} unit"
+                f"{'s are' if len(units) != 1 else ' is'} not connected to any rep's home base "
+                f"in the adjacency graph ({shown}); add a home base there, join the pieces in "
+                "the adjacency graph or turn contiguity off.",
+                unreachable_units=list(map(str, units)))
 
 
 def _check_pieces(p: AssignProblem) -> Infeasibility | None:
@@ -107,69 +173,67 @@ def _check_pieces(p: AssignProblem) -> Infeasibility | None:
     pieces = nx.number_connected_components(sub) + (p.n_units - sub.number_of_nodes())
     if pieces <= p.n_reps:
         return None
-    return Infeasibility(
-        f"contiguity cannot hold for any choice of centres: the unit map falls into {pieces} "
-        f"pieces that no adjacency joins, but there are only {p.n_reps} reps and each piece "
-        "needs its own. Turn contiguity off, or join the pieces in the adjacency graph.",
-        {"constraint": "contiguity", "pieces": pieces, "n_reps": p.n_reps})
+    return _one("contiguity", f"Contiguity cannot hold for any choice of centres: the unit map "
+                f"falls into {pieces} pieces that no adjacency joins, but there are only "
+                f"{p.n_reps} reps and each piece needs its own; join the pieces in the "
+                "adjacency graph or turn contiguity off.", pieces=pieces, n_reps=p.n_reps)
 
 
 def _check_units_total(p: AssignProblem) -> Infeasibility | None:
-    total_au = float(p.account_units.sum())
+    total = float(p.account_units.sum())
     lo, hi = float(p.account_units_lo.sum()), float(p.account_units_hi.sum())
-    if p.soft_account_units or lo - 1e-9 <= total_au <= hi + 1e-9:
+    if p.soft_account_units or lo - 1e-9 <= total <= hi + 1e-9:
         return None
-    mean_lo, mean_hi = float(p.account_units_lo.mean()), float(p.account_units_hi.mean())
     rc = feasible_rep_counts(p)
-    which = "too many" if total_au < lo else "too few"
-    span = (f"{rc.low}–{rc.high} reps" if not rc.empty
-            else "no rep count fits both bands: widen a band")
-    per_rep = total_au / p.n_reps
-    return Infeasibility(
-        f"account-units band cannot hold: {p.n_reps} reps x {mean_lo:.0f}–{mean_hi:.0f} "
-        f"units take {lo:.0f}–{hi:.0f} account units, but the accounts total {total_au:.0f} "
-        f"({per_rep:.1f} per rep). {which} reps: use {span} ({_rep_count_text(rc)}), "
-        f"or widen the band to include {per_rep:.0f} units per rep.",
-        {"constraint": "units_band", "total_account_units": total_au, "n_reps": p.n_reps,
-         "feasible_rep_counts": [rc.low, rc.high], "rep_counts": rc.as_dict(),
-         "units_per_rep": per_rep})
+    per_rep = total / p.n_reps
+    mean_lo, mean_hi = float(p.account_units_lo.mean()), float(p.account_units_hi.mean())
+    band_fix = (f"lower account_units_min to at most {math.floor(per_rep)}" if total < lo
+                else f"raise account_units_max to at least {math.ceil(per_rep)}")
+    fixes = _either([_rep_count_fix(rc), band_fix])
+    if rc.empty:
+        fixes = f"no rep count fits both bands, so {band_fix}"
+    return _one("units_band", f"The account-units band cannot hold: {p.n_reps} reps at "
+                f"{_num(mean_lo)}–{_num(mean_hi)} account units each need {_num(lo)}–{_num(hi)}, "
+                f"but the accounts total {_num(total)} ({per_rep:.1f} per rep); {fixes}.",
+                total_account_units=total, n_reps=p.n_reps, units_per_rep=per_rep,
+                feasible_rep_counts=[rc.low, rc.high], rep_counts=rc.as_dict())
 
 
 def _check_big_unit(p: AssignProblem) -> Infeasibility | None:
     if p.soft_account_units:
         return None
-    big = np.flatnonzero(p.account_units > p.account_units_hi.max() + 1e-9)
+    cap = float(p.account_units_hi.max())
+    big = np.flatnonzero(p.account_units > cap + 1e-9)
     if not big.size:
         return None
     u = int(big[np.argmax(p.account_units[big])])
-    return Infeasibility(
-        f"account-units band cannot hold: unit {p.unit_ids[u]} alone has "
-        f"{p.account_units[u]:.0f} account units, above the {p.account_units_hi.max():.0f} "
-        "maximum of any rep. Use finer units (e.g. ZIP instead of county) or widen "
-        "the band.",
-        {"constraint": "units_band", "unit": p.unit_ids[u],
-         "unit_account_units": float(p.account_units[u])})
+    need = float(p.account_units[u])
+    fixes = _either([f"raise account_units_max to at least {math.ceil(need)}", _finer_units(p)])
+    return _one("units_band", f"The account-units band cannot hold: unit {p.unit_ids[u]} alone "
+                f"has {_num(need)} account units, above the {_num(cap)} maximum of any rep; "
+                f"{fixes}.", unit=p.unit_ids[u], unit_account_units=need)
 
 
 def _check_big_tam(p: AssignProblem) -> Infeasibility | None:
     if p.soft_tam:
         return None
-    cap = p.tam_target.max() * (1 + p.tam_tolerance)
-    big = np.flatnonzero(p.tam > cap + 1e-6)
+    target = float(p.tam_target.max())
+    big = np.flatnonzero(p.tam > target * (1 + p.tam_tolerance) + 1e-6)
     if not big.size:
         return None
     u = int(big[np.argmax(p.tam[big])])
-    need = p.tam[u] / p.tam_target.max() - 1
+    need = float(p.tam[u]) / target - 1
     rc = feasible_rep_counts(p)
-    return Infeasibility(
-        f"TAM band cannot hold: unit {p.unit_ids[u]} alone has TAM "
-        f"{p.tam[u]:,.0f}, {need:+.0%} over a territory's target "
-        f"{p.tam_target.max():,.0f} (allowed +{p.tam_tolerance:.0%}). Use finer units, "
-        f"fewer reps ({_rep_count_text(rc)}), or widen tam_tolerance to at least "
-        f"{math.ceil(need * 100) / 100:.2f}.",
-        {"constraint": "tam_band", "unit": p.unit_ids[u], "unit_tam": float(p.tam[u]),
-         "min_tolerance": need, "feasible_rep_counts": [rc.low, rc.high],
-         "rep_counts": rc.as_dict()})
+    most = rc.by_tam[1]
+    fewer = (f"use at most {most} rep{'s' if most != 1 else ''}"
+             if most and most < p.n_reps else "")
+    fixes = _either([_tolerance_fix(need), fewer, _finer_units(p)]) or (
+        "no tolerance the configuration accepts fits it: split its accounts over other units")
+    return _one("tam_band", f"The TAM band cannot hold: unit {p.unit_ids[u]} alone has TAM "
+                f"{_money(p.tam[u])}, {need:.0%} over a territory's target of {_money(target)} "
+                f"(allowed +{p.tam_tolerance:.0%}); {fixes}.", unit=p.unit_ids[u],
+                unit_tam=float(p.tam[u]), min_tolerance=need,
+                feasible_rep_counts=[rc.low, rc.high], rep_counts=rc.as_dict())
 
 
 # ----------------------------------------------------------------------------- elastic model
@@ -179,6 +243,10 @@ def _check_big_tam(p: AssignProblem) -> Infeasibility | None:
 class _Elastic:
     form: Formulation
     run: ModelRun
+
+    @property
+    def solved(self) -> bool:
+        return self.run.values is not None
 
 
 def _elastic(p: AssignProblem, solver: Solver, seed: int, k: int, time_limit: float, *,
@@ -209,25 +277,20 @@ def explain_infeasible(p: AssignProblem, solver: Solver, *, seed: int = 0,
         p.n_reps, max(4 * solver.candidates, ELASTIC_MAX_PAIRS // max(p.n_units, 1)))
     rc = feasible_rep_counts(p)
     first = _elastic(p, solver, seed, k_all, left())
-    if not (first.run.values is not None) and first.run.time_limit:
-        return Infeasibility(
-            "no plan was found within the time limit, and the check for which rule "
-            "breaks ran out of time too: raise solver.time_limit_seconds, or use fewer "
-            "candidates or no contiguity to find out.",
-            {"constraint": "time_limit", "rep_counts": rc.as_dict()})
-    if not (first.run.values is not None):
-        return Infeasibility(
-            "no plan exists even with every band relaxed: the locks and roots conflict "
-            "(a unit locked to two reps, or contiguity impossible from the roots). "
-            "Check locks.csv and the reps' home bases.",
-            {"constraint": "locks", "status": first.run.status,
-             "locks": _lock_names(p, p.locks)})
+    if not first.solved and first.run.time_limit:
+        return _one("time_limit", "No plan was found within the time limit, and the check of "
+                    "which rule breaks ran out of time too; raise solver.time_limit_seconds, or "
+                    "turn contiguity off to find out.", rep_counts=rc.as_dict())
+    if not first.solved:
+        return _one("locks", "No plan exists even with every band relaxed: the locks and home "
+                    "bases conflict (a unit locked to two reps, or a territory that cannot grow "
+                    "from its home base); check locks.csv and the reps' home bases.",
+                    status=first.run.status, locks=_lock_names(p, p.locks))
     breaches = _breaches(first, p)
     if not breaches and p.contiguity:
-        return Infeasibility(
-            "no feasible plan was found within the time limit, although the elastic "
-            "model found a plan that breaks no band: raise solver.time_limit_seconds.",
-            {"constraint": "time_limit"})
+        return _one("time_limit", "No plan was found within the time limit, although the "
+                    "elastic model found one that breaks no band; raise "
+                    "solver.time_limit_seconds.")
     if p.contiguity and not _breaches(_elastic(p, solver, seed, k_all, left(),
                                                contiguity=False), p):
         return _explain_contiguity(p, solver, seed, k_all, left())
@@ -242,30 +305,28 @@ def _explain_contiguity(p: AssignProblem, solver: Solver, seed: int, k_all: int,
                         limit: float) -> Infeasibility:
     """Contiguity is the binding rule: with home bases, name the reps whose home blocks it."""
     locks = _lock_names(p, p.locks)
-    unlock = (f" Locks are involved: unlocking {', '.join(locks)} may also help."
+    unlock = (f" Locks are involved too: unlocking {', '.join(locks)} may help."
               if p.locks else "")
     if p.roots is None:
-        return Infeasibility(
-            "contiguity cannot hold together with the bands for any choice of centres: every "
-            "band can be met only by splitting some territory into pieces. Turn contiguity "
-            "off or widen the bands." + unlock,
-            {"constraint": "contiguity", "locks": locks, "roots": "any"})
+        return _one("contiguity", "Contiguity cannot hold together with the bands for any "
+                    "choice of centres: every plan that meets the bands splits some territory "
+                    "into pieces; turn contiguity off or widen the bands." + unlock,
+                    locks=locks, roots="any")
     moved = _blocking_homes(p, solver, seed, k_all, limit)
     if moved is None:
-        return Infeasibility(
-            "contiguity cannot hold together with the bands, from these home bases or any "
-            "others: every band can be met only by splitting some territory into pieces. "
-            "Turn contiguity off or widen the bands." + unlock,
-            {"constraint": "contiguity", "locks": locks, "blocking_homes": []})
-    texts = [f"rep {p.rep_ids[r]}'s home base (unit {p.unit_ids[p.roots[r]]}) blocks "
-             f"contiguity: no connected territory grown from it meets the bands, one "
-             f"around unit {p.unit_ids[u]} would" for r, u in moved]
-    return Infeasibility(
-        "; ".join(texts) + ". Move that home base, turn contiguity off, or widen the bands."
-        + unlock,
-        {"constraint": "contiguity", "locks": locks,
-         "blocking_homes": [{"rep": p.rep_ids[r], "home_unit": p.unit_ids[p.roots[r]],
-                             "feasible_unit": p.unit_ids[u]} for r, u in moved]})
+        return _one("contiguity", "Contiguity cannot hold together with the bands, from these "
+                    "home bases or any others: every plan that meets the bands splits some "
+                    "territory into pieces; turn contiguity off or widen the bands." + unlock,
+                    locks=locks, blocking_homes=[])
+    causes = tuple(Cause("contiguity", f"Rep {p.rep_ids[r]}'s home base (unit "
+                         f"{p.unit_ids[p.roots[r]]}) blocks contiguity: no connected territory "
+                         f"grown from it meets the bands, but one around unit {p.unit_ids[u]} "
+                         "would; move that home base, turn contiguity off or widen the bands."
+                         + unlock, {"rep": p.rep_ids[r]}) for r, u in moved)
+    return Infeasibility(causes, {
+        "constraint": "contiguity", "locks": locks,
+        "blocking_homes": [{"rep": p.rep_ids[r], "home_unit": p.unit_ids[p.roots[r]],
+                            "feasible_unit": p.unit_ids[u]} for r, u in moved]})
 
 
 def _blocking_homes(p: AssignProblem, solver: Solver, seed: int, k_all: int,
@@ -299,26 +360,26 @@ def _explain_locks(p: AssignProblem, solver: Solver, seed: int, k_all: int, limi
               if unlocked.run.values[unlocked.form.lock_slack[u]] > 1e-6}
     names = _lock_names(p, broken or p.locks)
     one = len(names) == 1
-    return Infeasibility(
-        f"the locks make the plan infeasible: every band can be met once "
-        f"{'this lock is' if one else 'these locks are'} released: {', '.join(names)}. "
-        f"Suggestion: unlock {'it' if one else 'them'} (or lock to another rep), or "
-        f"widen the bands.",
-        {"constraint": "locks", "locks": names, "rep_counts": rc.as_dict(),
-         "suggestions": [f"unlock {n}" for n in names]})
+    return _one("locks", f"The locks make the plan infeasible: every band can be met once "
+                f"{'the lock' if one else 'the locks'} {', '.join(names)} "
+                f"{'is' if one else 'are'} released; unlock {'it' if one else 'them'}, lock "
+                f"{'the unit' if one else 'the units'} to another rep or widen the bands.",
+                locks=names, rep_counts=rc.as_dict(),
+                suggestions=[f"unlock {n}" for n in names])
 
 
 def _explain_breaches(p: AssignProblem, breaches: list[dict], rc: RepCounts) -> Infeasibility:
+    causes = [Cause(b["constraint"], b["text"], {k: v for k, v in b.items() if k != "text"})
+              for b in breaches[:MAX_LISTED]]
+    if len(breaches) > MAX_LISTED:
+        causes.append(Cause("more", f"{len(breaches) - MAX_LISTED} more breaches of the same "
+                            "kinds are in summary.json."))
+    tips = _suggestions(p, breaches, rc)
+    causes.append(Cause("suggestion", "What would make it feasible: " + _either(tips) + "."
+                        if tips else "No change the configuration accepts is sure to make it "
+                        "feasible: turn contiguity off or change the reps."))
     families = sorted({b["constraint"] for b in breaches})
-    lines = [f"no plan meets every rule; the closest plan breaks {', '.join(families)}:"]
-    lines += ["  - " + b["text"] for b in breaches[:12]]
-    if len(breaches) > 12:
-        lines.append(f"  - ... and {len(breaches) - 12} more")
-    tips = _suggestions(p, breaches)
-    if p.locks:
-        tips.append(f"try unlocking {', '.join(_lock_names(p, p.locks)[:5])}")
-    lines.append("What would make it feasible: " + "; ".join(tips) + ".")
-    return Infeasibility("\n".join(lines), {
+    return Infeasibility(tuple(causes), {
         "constraint": families[0] if len(families) == 1 else families,
         "breaches": breaches, "total_breach": sum(b["amount"] for b in breaches),
         "suggestions": tips, "rep_counts": rc.as_dict(),
@@ -337,48 +398,55 @@ def _breaches(model: _Elastic, p: AssignProblem) -> list[dict]:
             if amount <= 1e-6:
                 continue
             side = "below" if name.endswith("under") else "above"
+            edge_name = "lower" if side == "below" else "upper"
             if name.startswith("tam_band"):
                 dollars = amount * tb.scale
                 edge = tb.low[r] if side == "below" else tb.high[r]
                 rel = dollars / p.tam_target[r]
                 out.append({"constraint": "tam_band", "rep": p.rep_ids[r], "side": side,
                             "amount": dollars, "relative": rel,
-                            "text": f"rep {p.rep_ids[r]}: TAM {dollars:,.0f} ({rel:.1%} of target) "
-                                    f"{side} the band edge {edge:,.0f}"})
+                            "text": f"Rep {p.rep_ids[r]}'s TAM is {_money(dollars)} ({rel:.1%} "
+                                    f"of its target) {side} the band's {edge_name} edge of "
+                                    f"{_money(edge)}."})
             elif name.startswith("units_band"):
                 units = amount * ab.scale
                 edge = ab.low[r] if side == "below" else ab.high[r]
                 out.append({"constraint": "units_band", "rep": p.rep_ids[r], "side": side,
                             "amount": units, "relative": units / max(edge, 1.0),
-                            "text": f"rep {p.rep_ids[r]}: {units:.0f} account units {side} "
-                                    f"the band edge {edge:.0f}"})
+                            "text": f"Rep {p.rep_ids[r]} is {_num(round(units, 1))} account "
+                                    f"unit{'' if abs(units - 1) < 0.05 else 's'} {side} the "
+                                    f"band's {edge_name} edge of {_num(round(edge, 1))}."})
             else:
                 out.append({"constraint": "disruption", "rep": None, "side": "above",
                             "amount": amount, "relative": amount,
-                            "text": f"disruption: {amount:.1%} more moved than the cap "
-                                    f"{p.disruption.max_share:.0%}"})
+                            "text": f"The plan must move {p.disruption.max_share + amount:.1%} "
+                                    "of the current book, above the disruption cap of "
+                                    f"{p.disruption.max_share:.0%}."})
     out.sort(key=lambda b: -b["relative"])
     return out
 
 
-def _suggestions(p: AssignProblem, breaches: list[dict]) -> list[str]:
+def _suggestions(p: AssignProblem, breaches: list[dict], rc: RepCounts) -> list[str]:
     tips: list[str] = []
     tam = [b for b in breaches if b["constraint"] == "tam_band"]
     units = [b for b in breaches if b["constraint"] == "units_band"]
     if tam:
-        need = p.tam_tolerance + max(b["relative"] for b in tam)
-        tips.append(f"widen tam_tolerance to at least {math.ceil(need * 100) / 100:.2f}")
+        tips.append(_tolerance_fix(p.tam_tolerance + max(b["relative"] for b in tam)))
     if units:
         over = max((b["amount"] for b in units if b["side"] == "above"), default=0.0)
         under = max((b["amount"] for b in units if b["side"] == "below"), default=0.0)
-        lo = float(p.account_units_lo.mean()) - under
+        lo = max(float(p.account_units_lo.mean()) - under, 0.0)
         hi = float(p.account_units_hi.mean()) + over
         tips.append(f"widen the account-units band to about {math.floor(lo)}–{math.ceil(hi)}")
     if tam or units:
-        tips.append(_rep_count_text(feasible_rep_counts(p)))
-    if any(b["constraint"] == "disruption" for b in breaches):
-        extra = max(b["amount"] for b in breaches if b["constraint"] == "disruption")
-        tips.append(f"raise disruption.max_moved_share to at least "
-                    f"{math.ceil((p.disruption.max_share + extra) * 100) / 100:.2f}")
-    tips.append("use finer units (ZIP instead of county) so loads can be split more evenly")
-    return tips
+        tips.append(_rep_count_fix(rc))
+    disruption = [b["amount"] for b in breaches if b["constraint"] == "disruption"]
+    if disruption:
+        need = math.ceil((p.disruption.max_share + max(disruption)) * 100 - 1e-9) / 100
+        if need <= MAX_FRACTION:
+            tips.append(f"raise disruption.max_moved_share to at least {need:.2f}")
+    if tam or units:
+        tips.append(_finer_units(p))
+    if p.locks:
+        tips.append(f"unlock {', '.join(_lock_names(p, p.locks)[:5])}")
+    return [t for t in tips if t]

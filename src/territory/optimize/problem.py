@@ -117,6 +117,9 @@ class AssignProblem:
     tam_scale, account_units_scale
         Row scales of the bands; None derives them (mean target, mean upper
         account-unit band). Sub-problems pass their parent's.
+    unit_level
+        ``"zip"``, ``"county"`` or None: only for the wording of explanations
+        (finer units are suggested for a county plan alone).
     movable_roots
         The roots are the tool's choice (no home bases were given): when
         contiguity cannot hold from them, other roots are tried before the
@@ -145,6 +148,7 @@ class AssignProblem:
     tam_scale: float | None = None
     account_units_scale: float | None = None
     movable_roots: bool = False
+    unit_level: str | None = None
 
     @classmethod
     def create(cls, unit_ids, rep_ids, tam, account_units, cost, rules: BandRules, *,

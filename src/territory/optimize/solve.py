@@ -104,11 +104,11 @@ def _solve_engines(p: AssignProblem, solver: Solver, seed: int, k: int,
 
 def _time_out(p: AssignProblem, solver: Solver, clock: Clock, why: str = "") -> InfeasibleError:
     return InfeasibleError(
-        f"no plan was found within the time limit ({solver.time_limit:g} s) for "
+        f"No plan was found within the time limit ({solver.time_limit:g} s) for "
         f"{p.n_units} units x {p.n_reps} reps{' with contiguity' if p.contiguity else ''}"
         f"{f' ({why})' if why else ''}; the model may well be feasible: raise "
-        "solver.time_limit_seconds, or make the model smaller (region = \"accounts\", "
-        "coarser units, contiguity = false).",
+        "solver.time_limit_seconds, or make the model smaller (region = \"accounts\" or "
+        "contiguity = false).",
         {"constraint": "time_limit", "time_limit_seconds": solver.time_limit,
          "timings": dict(clock.timings)})
 

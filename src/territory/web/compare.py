@@ -37,7 +37,8 @@ from ..result import Summary, load_summary
 from .assets import render_template, static_text
 from .html import (esc, finite_or_none, fmt_hours, fmt_money, js_data, leaflet_css, leaflet_js,
                    map_css, map_js, svg_bar_chart)
-from .maps import background_outlines, display_tolerance, rep_colours, scenario_data
+from .maps import (approximate_units_label, background_outlines, display_tolerance, rep_colours,
+                   routed_share, scenario_data)
 from .verdict import Verdict, decide
 
 __all__ = ["compare_page", "load_result", "moved_accounts"]
@@ -392,9 +393,16 @@ def _cards(results: list[_Result]) -> list[dict]:
     out = []
     for r in results:
         s = r.summary
-        badges = [{"text": "Drive times: OpenStreetMap road network", "cls": "", "title": ""}
+        routed = routed_share(r.scorecard)
+        legs = (f", {routed:.0%} of legs routed" if routed is not None and routed < 0.999 else "")
+        badges = [{"text": "Drive times: OpenStreetMap road network" + legs,
+                   "cls": "est" if legs else "", "title": "the rest are straight-line estimates"
+                   if legs else ""}
                   if s.travel_source == "osm" else
                   {"text": "Drive times: straight-line ESTIMATE", "cls": "est", "title": ""}]
+        approx = approximate_units_label(s)
+        if approx:
+            badges.append({"text": "ZIP areas: APPROXIMATE", "cls": "est", "title": approx})
         status = s.status
         viol = s.violations
         if status == "scored":  # a plan made by hand (territory score)

@@ -21,18 +21,15 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .assets import static_text
+from .colours import MUTED
 
 __all__ = [
     "MONEY_SCALES", "PALETTE", "esc", "fmt_hours", "fmt_money", "js_data", "leaflet_css",
     "leaflet_js", "map_css", "map_js", "offline_assets", "strip_remote_assets", "svg_bar_chart",
 ]
 
-#: Paul Tol's "muted" qualitative scheme: colour-blind safe, readable under a 35% fill.
-PALETTE: tuple[str, ...] = ("#88CCEE", "#CC6677", "#DDCC77", "#117733", "#332288",
-                            "#AA4499", "#44AA99", "#999933", "#882255")
-#: Extra colours (Tol "light") used only when a rep graph needs more than nine colours.
-PALETTE_EXTRA: tuple[str, ...] = ("#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF",
-                                  "#44BB99", "#BBCC33", "#AAAA00", "#DDDDDD")
+#: Paul Tol's "muted" qualitative scheme (colour-blind safe); rep colours: :mod:`.colours`.
+PALETTE: tuple[str, ...] = MUTED
 FLAG_RED = "#D1002C"
 #: How money is shortened, largest first: (from, suffix, decimals). The pages' JavaScript
 #: gets the same table (``money`` in the map data), so Python and the browser agree.

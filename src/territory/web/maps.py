@@ -34,7 +34,8 @@ from ..geo.reference import outlines_in_bbox
 from ..metrics import unit_owner
 from ..result import Summary, as_summary
 from .assets import render_template
-from .html import (FLAG_RED, MONEY_SCALES, PALETTE, PALETTE_EXTRA, esc, finite_or_none,
+from .colours import MAX_DISTINCT, colour_distance, distinct_palette
+from .html import (FLAG_RED, MONEY_SCALES, esc, finite_or_none,
                    fmt_hours, fmt_money, js_data, offline_assets, strip_remote_assets)
 
 __all__ = ["ACCOUNT_COLUMNS", "TerritoryMap", "rep_colours", "save_map", "scenario_data",
@@ -148,15 +149,32 @@ def _spread_shared_colours(graph: nx.Graph, index: dict[str, int],
     return best
 
 
+def _distinct_colours(graph: nx.Graph, order: list) -> dict[str, str]:
+    """Every rep its own colour; each rep in ``order`` takes the free colour farthest from
+    its coloured neighbours' (ties: palette order)."""
+    palette = distinct_palette(graph.number_of_nodes())
+    index: dict = {}
+    free = list(range(len(palette)))
+    for node in order:
+        nbs = [palette[index[nb]] for nb in graph.neighbors(node) if nb in index]
+        pick = max(free, key=lambda i: (round(min((colour_distance(palette[i], c) for c in nbs),
+                                                  default=0.0), 1), -i))
+        index[node] = pick
+        free.remove(pick)
+    return {str(n): palette[index[n]] for n in sorted(index)}
+
+
 def rep_colours(territory_sets: list[gpd.GeoDataFrame]) -> dict[str, str]:
     """A colour per rep: neighbours differ, the same rep has the same colour in every set.
 
-    The reps' adjacency graph is the union over all scenarios, coloured greedily
-    (largest degree first, ties by ``rep_id``), each rep taking the least-used
-    colour its neighbours do not have: with at most nine reps every rep gets its
-    own colour; with more, a colour is shared by reps that do not touch, chosen
-    as far apart as possible (labels tell them apart). Colours come from Paul Tol's colour-blind-safe *muted*
-    palette (nine colours; lighter extras only when a rep has nine neighbours).
+    Up to :data:`~territory.web.colours.MAX_DISTINCT` reps (over all sets), every
+    rep gets its own colour of :func:`~territory.web.colours.distinct_palette`
+    (Paul Tol's colour-blind-safe *muted* nine first): reps are taken largest
+    degree first (ties by ``rep_id``), each picking the free colour that differs
+    most (normal and deuteranopia vision) from its coloured neighbours'. With more
+    reps the adjacency graph is coloured greedily, each rep taking the least-used
+    colour its neighbours do not have, a shared colour going to reps far apart
+    (the labels tell them apart).
 
     Parameters
     ----------
@@ -170,10 +188,12 @@ def rep_colours(territory_sets: list[gpd.GeoDataFrame]) -> dict[str, str]:
         ``rep_id -> "#RRGGBB"``, deterministic for the same input.
     """
     graph = _rep_adjacency(territory_sets)
-    many = graph.number_of_nodes() > len(PALETTE)
-    dist = _rep_distances(territory_sets) if many else {}
-    palette = list(PALETTE) + list(PALETTE_EXTRA)
     order = sorted(graph.nodes, key=lambda n: (-graph.degree(n), str(n)))
+    if graph.number_of_nodes() <= MAX_DISTINCT:
+        return _distinct_colours(graph, order)
+    many = True
+    dist = _rep_distances(territory_sets)
+    palette = list(distinct_palette(MAX_DISTINCT))
     index: dict[str, int] = {}
     used = [0] * len(palette)
 
@@ -186,9 +206,7 @@ def rep_colours(territory_sets: list[gpd.GeoDataFrame]) -> dict[str, str]:
     step = max(max(vals, default=0.0) / 5, 1e-9)
     for node in order:
         taken = {index[nb] for nb in graph.neighbors(node) if nb in index}
-        # the nine muted colours first; the lighter extras only when all nine are taken
-        free = ([i for i in range(len(PALETTE)) if i not in taken]
-                or [i for i in range(len(palette)) if i not in taken])
+        free = [i for i in range(len(palette)) if i not in taken]
         if free:
             nbs = [index[nb] for nb in graph.neighbors(node) if nb in index]
             # least used first; a shared colour goes to reps far apart (coarse distance
@@ -314,16 +332,46 @@ def _flag_list(flags: Any) -> list[str]:
     return [f for f in str(flags).split(";") if f]
 
 
-def source_label(summary: Summary | Mapping[str, Any]) -> tuple[str, str]:
-    """The always-visible drive-time source line (escaped HTML) and its kind."""
+def routed_share(scorecard: pd.DataFrame) -> float | None:
+    """Share of the plan's drive legs routed on roads (scorecard ``routed_share``, visit-weighted)."""
+    if "routed_share" not in scorecard or not len(scorecard):
+        return None
+    share = pd.to_numeric(scorecard["routed_share"], errors="coerce")
+    w = (pd.to_numeric(scorecard["visits_per_month"], errors="coerce")
+         if "visits_per_month" in scorecard else pd.Series(1.0, index=scorecard.index))
+    ok = share.notna() & w.notna() & (w > 0)
+    if not ok.any():
+        return None
+    return float((share[ok] * w[ok]).sum() / w[ok].sum())
+
+
+def source_label(summary: Summary | Mapping[str, Any],
+                 routed: float | None = None) -> tuple[str, str]:
+    """The always-visible drive-time source line (escaped HTML) and its kind.
+
+    ``routed``: the share of drive legs routed on roads (:func:`routed_share`);
+    without it, the share of units reached on the road graph.
+    """
     summary = as_summary(summary)
     if summary.travel_source == "osm":
-        cov = finite_or_none(summary.travel_coverage)
-        extra = (f" ({cov:.0%} road-routed, the rest straight-line estimates)"
-                 if cov is not None and cov < 0.999 else "")
+        if routed is not None:
+            extra = (f" ({routed:.0%} of drive legs road-routed, the rest straight-line "
+                     "estimates)" if routed < 0.999 else "")
+        else:
+            cov = finite_or_none(summary.travel_coverage)
+            extra = (f" ({cov:.0%} road-routed, the rest straight-line estimates)"
+                     if cov is not None and cov < 0.999 else "")
         return ("Drive times: OpenStreetMap road network" + esc(extra)
                 + " · © OpenStreetMap contributors", "osm")
     return "Drive times: straight-line ESTIMATE (no road network)", "estimate"
+
+
+def approximate_units_label(summary: Summary | Mapping[str, Any]) -> str | None:
+    """The warning shown on every page when ZIP areas are approximations, else None."""
+    if as_summary(summary).unit_source.upper().startswith("APPROXIMATE"):
+        return ("ZIP areas: APPROXIMATE (Voronoi cells of ZIP centroids), not real ZIP "
+                "boundaries — pass --zcta for real ones")
+    return None
 
 
 def _rep_rows(reps: pd.DataFrame, scorecard: pd.DataFrame, colours: dict[str, str]) -> list[dict]:
@@ -375,9 +423,9 @@ def legend_html(rows: list[dict], summary: Summary | Mapping[str, Any], *,
     """
     summary = as_summary(summary)
     thr = summary.max_drive_hours_per_month
-    band = summary.account_units_band
+    lo, hi = summary.account_units_band
     notes = [f"TAM target ±{summary.tam_tolerance:.0%} of mean",
-             f"account units {band[0]}–{band[1]}"]
+             f"account units {lo:g}–{hi:g}"]
     notes.append(f"red flag > {thr:g} drive h/month")
     shown = [{**r, "tam_text": fmt_money(r["tam"]),
               "au_text": "—" if r["accountUnits"] is None else f"{r['accountUnits']:.0f}",
@@ -627,7 +675,8 @@ def scenario_data(
     terr_fc = _territory_layer(geoms, rep_of, rows, d)
     acc_rows = _account_rows(accounts, reps, raw_index)
 
-    src, kind = source_label(summary)
+    src, kind = source_label(summary, routed_share(scorecard))
+    approx = approximate_units_label(summary)
     level = summary.unit_level
     unit_word = "County" if level.startswith("county") else "Unit" if level == "auto" else "ZIP"
     minx, miny, maxx, maxy = bounds
@@ -649,6 +698,7 @@ def scenario_data(
         "legend": legend_html(rows, summary, moved=any(len(a) > 7 for a in acc_rows)),
         "source": src,
         "sourceKind": kind,
+        "unitsNote": esc(approx) if approx else None,
         "attribution": "© OpenStreetMap contributors" if kind == "osm" else "",
         "editor": (_editor_data(u, rows, reps, accounts, summary, adjacency)
                    if editor and unit_layer and len(u) else None),

@@ -167,6 +167,15 @@
       panel.classList.toggle("on", self.editing);
       // in Edit mode a click reaches the unit under the markers (accounts, bases)
       map.getContainer().classList.toggle("tt-editing", self.editing);
+      // the legend's planned figures give way to the live panel; the map makes room for it
+      var legend = map.getContainer().querySelector(".tt-legend");
+      if (legend) legend.classList.toggle("collapsed", self.editing);
+      refresh();
+      if (self.editing && D.bounds) {
+        map.fitBounds(D.bounds, {paddingTopLeft: [Math.min(panel.offsetWidth + 20, map.getSize().x / 2), 10],
+                                 paddingBottomRight: [10, 10], animate: false});
+      }
+      return;
       refresh();
     };
 
@@ -245,7 +254,7 @@
     var sel = el("div", {"class": "tt-ed-sel", "aria-live": "polite"});
     var table = el("table", {"class": "tt-ed-table"});
     var foot = el("div", {"class": "tt-ed-foot", "aria-live": "polite"});
-    var bar1 = el("div", {"class": "tt-ed-bar"}), bar2 = el("div", {"class": "tt-ed-bar"});
+    var bar1 = el("div", {"class": "tt-ed-bar"}), bar2 = el("div", {"class": "tt-ed-bar tt-ed-dls"});
     [toggle, badge].forEach(function (x) { bar1.appendChild(x); });
     [undoB, redoB, resetB].forEach(function (x) { bar1.appendChild(x); });
     [planB, editsB].forEach(function (x) { bar2.appendChild(x); });
@@ -284,6 +293,7 @@
     function refresh() {
       var F = self.figures(), ids = self.selection();
       self.last = F;
+      panel.classList.toggle("open", self.editing || edited());
       toggle.textContent = self.editing ? "Editing \u2014 done" : "Edit plan";
       toggle.setAttribute("aria-pressed", self.editing ? "true" : "false");
       badge.textContent = F.edits + (F.edits === 1 ? " edit" : " edits");
@@ -295,8 +305,11 @@
         (ids.length > 8 ? ", \u2026" : "") : (self.editing ? "Nothing selected." : "");
       while (table.firstChild) table.removeChild(table.firstChild);
       var hr = el("tr");
-      ["", "Rep", "TAM", "Index", "Acct units", D.unitLabel + "s", "Moved in",
-       edited() ? "Drive h/mo (as planned)" : "Drive h/mo"].forEach(function (h) { hr.appendChild(el("th", {}, h)); });
+      [["", ""], ["Rep", ""], ["TAM", "TAM and its band (\u2713 in, \u25b2 above, \u25bc below)"],
+       ["Index", "TAM / mean TAM"], ["AU", "account units and their band"], [D.unitLabel + "s", "units"],
+       ["Moved", "accounts moved in vs the current alignment"],
+       ["Drive h", edited() ? "drive hours per month AS PLANNED (\u2020: not recomputed)" : "drive hours per month"]
+      ].forEach(function (h) { hr.appendChild(el("th", h[1] ? {title: h[1]} : {}, h[0])); });
       table.appendChild(hr);
       F.reps.forEach(function (f, r) {
         var tr = el("tr", {"class": "tt-ed-rep"}), key = r < 9 ? String(r + 1) : (r === 9 ? "0" : "");

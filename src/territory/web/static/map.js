@@ -240,6 +240,7 @@ var TT = (function () {
     if (G.bases) bases(map, D, G.bases);
     if (G.accA || G.accB || G.accC) accounts(map, D, [G.accA, G.accB, G.accC], 64);
     if (D.legend) control(map, D.legend, "bottomright", "tt-panel tt-legend");
+    if (D.unitsNote) control(map, D.unitsNote, "bottomleft", "tt-source est tt-units-note");
     if (D.source) control(map, D.source, "bottomleft", "tt-source" + (D.sourceKind === "osm" ? "" : " est"));
     if (D.attribution && map.attributionControl) map.attributionControl.addAttribution(D.attribution);
     if (D.bounds) {
