@@ -586,6 +586,8 @@ def render(res: dict) -> str:
          + ", ".join(f"{k} {v}" for k, v in res.get("versions", {}).items()) + ".\n"]
     if res.get("skipped_reason"):
         L.append(f"**Skipped:** {res['skipped_reason']}\n")
+    if res.get("note"):
+        L.append(res["note"] + "\n")
     head = ["instance", "method", "regions", "reps off TAM / units band", "TAM CV", "units CV",
             "medoid travel", "× ours", "base travel (own/matched)", "× ours", "split", "wall s",
             "× ours", "peak MB", "notes"]
@@ -693,12 +695,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", help="comma-separated substrings of method labels")
     ap.add_argument("--json", help="write the result dict here")
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="merge earlier --json results")
+    ap.add_argument("--note", help="a paragraph for the merged report (how it was run, findings)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         return _worker(args.worker)
     if args.merge:
-        res = merge([json.loads(Path(f).read_text()) for f in args.merge])
+        parts = [json.loads(Path(f).read_text()) for f in args.merge]
+        if args.note:
+            parts[0]["note"] = args.note
+        res = merge(parts)
         if args.json:
             Path(args.json).write_text(json.dumps(res, default=float, indent=1))
         print(res["markdown"])

@@ -221,6 +221,8 @@ def markdown(res: dict) -> str:
     L += ["", f"Totals: tours {res['tours_h_total']} h, round trips {res['round_trips_h_total']} h. "
           f"Heuristic gap mean {res['gap_mean']:.1%}, max {res['gap_max']:.1%}; nearest-neighbour "
           f"chaining mean {res['nearest_gap_mean']:.1%}, max {res['nearest_gap_max']:.1%}. "
+          "Each day's visiting order against the best by enumeration: at most "
+          f"{max(r['day_order_gap_max'] for r in res['per_rep']):.2%} longer. "
           f"Visits on the road graph: {res['visits_on_graph']:.1%}; lowest routed share of a rep "
           f"{res['routed_share_min']:.0%}. Plan {res['plan_s']} s, tours of all reps "
           f"{res['tours_s']} s.", ""]

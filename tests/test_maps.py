@@ -379,3 +379,17 @@ def test_routed_share_of_legs_on_the_label():
     d = maps.scenario_data(s["units"], s["reps"], s["accounts"], card.assign(routed_share=1.0),
                            s["summary"])
     assert "road-routed" not in d["source"]
+
+
+def test_editor_data_targets_and_adjacency():
+    s = tiny_scenario()
+    reps = s["reps"].assign(capacity=[1.0, 0.5, 1.5])
+    d = maps.scenario_data(s["units"], reps, s["accounts"], s["scorecard"], s["summary"],
+                           editor=True)["editor"]
+    total = float(s["units"]["tam"].sum())
+    assert d["tamTarget"] == pytest.approx([total / 3, total / 6, total / 2])
+    assert d["neighbours"][0] == [1, 3, 4]  # u1 touches u2, u4 and (at a corner) u5: queen
+    assert d["repNames"][0] == "Ann <b>Lee</b>"  # raw: the editor writes text nodes only
+    cur = maps.scenario_data(s["units"], reps, s["accounts"], s["scorecard"],
+                             {**s["summary"], "status": "current alignment"}, editor=True)
+    assert cur["editor"]["tamTarget"] == pytest.approx([total / 3] * 3)

@@ -695,3 +695,38 @@ def test_scorecard_says_routed_share_and_impossible_plans(tmp_path):
     assert (card["hours_basis"] == "estimate").all() and (card["routed_share"] == 0).all()
     out = pd.read_csv(write_result(result, tmp_path / "out", map_html=False) / "scorecard.csv")
     assert {"routed_share", "hours_basis", "drive_hours_per_month"} <= set(out.columns)
+
+
+def test_burden_on_a_multistate_book(tmp_path):
+    """Tours on a book clustered in metros over two states (estimate drive times): each
+    rep's tours lie between round trips / visits_per_day and round trips, use at least
+    visits / visits_per_day days, are labelled estimates, and repeat exactly."""
+    from books import multistate_book
+
+    from territory.config import ScenarioConfig
+    from territory.pipeline import prepare
+
+    book = multistate_book(tmp_path, n_accounts=150, states=("IN", "KY"), seed=1)
+    inputs = prepare(book.accounts, book.reps, ScenarioConfig())
+    acc = inputs.accounts
+    # every account to the rep whose home is nearest (the burden does not need a solved plan)
+    reps = inputs.reps.reset_index(drop=True)
+    d = haversine_km(acc["lon"].to_numpy()[:, None], acc["lat"].to_numpy()[:, None],
+                     reps["lon"].to_numpy()[None, :], reps["lat"].to_numpy()[None, :])
+    stops = pd.DataFrame({"account_id": acc["account_id"], "unit_id": acc["unit_id"],
+                          "rep_id": reps["rep_id"].to_numpy()[d.argmin(axis=1)],
+                          "visits_per_year": acc["touches_per_year"]})
+    cfg = _cfg()
+    tours = travel_burden(None, inputs.units, reps, None, cfg, accounts=stops)
+    trips = travel_burden(None, inputs.units, reps, None, cfg, accounts=stops,
+                          method="round_trips")
+    busy = tours["visits_per_month"] > 0
+    assert busy.sum() >= 2
+    t, r = tours["drive_hours_per_month"], trips["drive_hours_per_month"]
+    # area legs make a tour dearer than its visits' round trips only inside huge units;
+    # here the units are ZIP areas, far smaller than the distances between metros
+    assert (t[busy] <= r[busy] + 1e-9).all() and (t[busy] >= r[busy] / 4 - 1e-9).all()
+    assert (tours.loc[busy, "days_per_month"] >= tours.loc[busy, "visits_per_month"] / 4).all()
+    assert (tours["hours_basis"] == "estimate").all() and (tours["routed_share"] == 0).all()
+    again = travel_burden(None, inputs.units, reps, None, cfg, accounts=stops)
+    pd.testing.assert_frame_equal(tours, again)

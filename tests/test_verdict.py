@@ -45,9 +45,13 @@ def test_no_pick_when_every_plan_breaks_a_rule():
                 "a": _m(contiguous=False, fair_flag=True),
                 "b": _m(status="infeasible", tam_min=None)}, current="current")
     assert v.pick is None
-    assert v.reason == ("No plan meets every rule (a: territories not contiguous, fairness check "
-                        "(fewer than 80% of reps equal or better off than today); "
-                        "b: no plan (infeasible)).")
+    assert v.reason == "No plan meets every rule (each plan's failures are listed below)."
+    assert [s.broken for s in v.scenarios] == [
+        ("territories not contiguous",
+         "fairness check (fewer than 80% of reps equal or better off than today)"),
+        ("no plan (infeasible)",)]
+    one = decide({"a": _m(contiguous=False)})
+    assert one.reason == "No plan meets every rule (a: territories not contiguous)."
 
 
 def test_closest_plan_when_only_fairness_fails():

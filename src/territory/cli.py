@@ -215,7 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(account_id, name, zip, revenue; optional lat, lon, tier, current_rep)")
     p.add_argument("--reps", required=True,
                    help="reps CSV (rep_id, name, home_zip or lat/lon, optional capacity, "
-                        "start_date) or a number of territories to design")
+                        "start_date), a number of territories to design (named after the "
+                        "current owners when the accounts have current_rep), or 'current' "
+                        "(one rep per current owner)")
     p.add_argument("--config", nargs="+", metavar="SCENARIO.toml",
                    help="one to three scenario files (the defaults of territory.config when omitted)")
     p.add_argument("--zcta", help="ZCTA polygons (shapefile / GeoPackage / GeoJSON) for ZIP units;"

@@ -239,11 +239,12 @@ class AccountsConfig:
     An account whose revenue is more than ``revenue_outlier_z`` robust standard
     deviations (1.4826 x the median absolute deviation) above the median of
     log10 revenue, or above ``max_revenue`` when set, is rejected with a reason
-    naming it: one mistyped 1e15 would otherwise size every band. Set
-    ``revenue_outlier_z = inf`` to keep every account.
+    naming it: one mistyped 1e15 would otherwise size every band. The default
+    of 10 is far beyond real whales (for a typical book, 10 robust SDs is about
+    20,000x the median revenue). Set ``revenue_outlier_z = inf`` to keep every account.
     """
 
-    revenue_outlier_z: Positive = 6.0
+    revenue_outlier_z: Positive = 10.0
     max_revenue: Positive | None = None
 
 
@@ -349,12 +350,20 @@ class ObjectiveConfig:
     ``"tam"`` (revenue potential) or ``"visits"`` (visits per year).
     ``compactness_weight`` adds the TAM-weighted squared distance of each unit
     to its rep's base (moment of inertia); ``disruption_weight`` penalises the
-    share of accounts moved off their current rep.
+    share of accounts moved off their current rep. ``balance_weight`` adds
+    the sum over reps of the absolute TAM and account-unit deviation from
+    target (each in units of the mean target). ``mode = "balance_first"``
+    first minimises the largest relative deviation of any rep, then travel
+    among plans whose largest deviation is at most ``balance_slack`` (a
+    fraction, e.g. 0.01 = one percentage point) above that minimum.
     """
 
     weight: Literal["tam", "visits"] = "tam"
     disruption_weight: NonNegative = 0.0
     compactness_weight: NonNegative = 0.0
+    balance_weight: NonNegative = 0.0
+    mode: Literal["travel", "balance_first"] = "travel"
+    balance_slack: Fraction = 0.01
 
 
 @_section("disruption")

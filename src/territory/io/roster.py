@@ -26,6 +26,17 @@ __all__ = ["OWNER_MATCH_WARN_SHARE", "check_homes", "incumbent_report", "match_o
 log = logging.getLogger(__name__)
 
 
+def _number(text: object) -> float:
+    """A roster number; a single decimal comma (``0,5``, ``38,9072``) reads as a point.
+
+    Roster numbers (FTE, coordinates) have no thousands groups, so the comma is unambiguous.
+    """
+    t = str(text).strip()
+    if t.count(",") == 1 and "." not in t:
+        t = t.replace(",", ".")
+    return float(t)
+
+
 def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.DataFrame:
     """The rep roster: a CSV / Excel file, or a number of territories to design.
 
@@ -65,7 +76,7 @@ def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.Data
         z = raw["home_zip"].iat[i] if "home_zip" in raw else ""
         if str(lat).strip() and str(lon).strip():
             try:
-                reps.loc[i, ["lat", "lon"]] = float(lat), float(lon)
+                reps.loc[i, ["lat", "lon"]] = _number(lat), _number(lon)
             except ValueError:
                 raise InputError(f"{source}: row {i + 1} has non-numeric lat/lon") from None
         elif str(z).strip():
@@ -80,7 +91,7 @@ def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.Data
                          "rep a home or none")
     cap = raw.get("capacity", pd.Series([""] * len(raw)))
     try:
-        reps["capacity"] = [float(c) if str(c).strip() else 1.0 for c in cap]
+        reps["capacity"] = [_number(c) if str(c).strip() else 1.0 for c in cap]
     except ValueError:
         raise InputError(f"{source}: capacity must be a number (FTE, e.g. 1 or 0.5)") from None
     if (reps["capacity"] <= 0).any():

@@ -415,8 +415,8 @@ def _escaped_rows(rows: list[dict]) -> list[dict]:
             for r in rows]
 
 
-def legend_html(rows: list[dict], summary: Summary | Mapping[str, Any], *,
-                moved: bool = False) -> str:
+def legend_html(rows: list[dict], summary: Summary | Mapping[str, Any], *, moved: bool = False,
+                isochrones: bool = False, current: bool = False) -> str:
     """The legend panel: scenario, then one row per rep (flagged reps red).
 
     ``rows`` are :func:`_rep_rows` rows with raw text; the template escapes it.
@@ -435,6 +435,7 @@ def legend_html(rows: list[dict], summary: Summary | Mapping[str, Any], *,
     return render_template(
         "legend.html", scenario=summary.scenario,
         description=summary.description, rows=shown, notes=notes, moved=moved,
+        isochrones=isochrones, current=current,
         flagged=sum(r["flagged"] for r in rows), flag_red=FLAG_RED)
 
 
@@ -574,6 +575,7 @@ def _neighbours(u: gpd.GeoDataFrame, adjacency: nx.Graph | None) -> list[list[in
                 out[j].add(i)
     else:
         g = gpd.GeoDataFrame(geometry=u.geometry.values, crs=u.crs).reset_index(drop=True)
+        # touching at a border or a corner: the optimizer's default ("queen") adjacency
         pairs = gpd.sjoin(g, g, predicate="intersects")
         for i, j in zip(pairs.index, pairs["index_right"]):
             if i != j:
@@ -609,6 +611,8 @@ def _editor_data(u: gpd.GeoDataFrame, rows: list[dict], reps: pd.DataFrame,
     cap = dict(zip(reps["rep_id"].astype(str), pd.to_numeric(
         reps["capacity"], errors="coerce"))) if "capacity" in reps else {}
     capacity = np.array([finite_or_none(cap.get(r["id"])) or 1.0 for r in rows])
+    if summary.get("status") == "current alignment":  # its scorecard measures TAM against the mean
+        capacity = np.ones(len(rows))
     total = float(pd.to_numeric(u["tam"], errors="coerce").fillna(0).sum()) if "tam" in u else 0.0
     band = summary.account_units_band
     points = shapely.point_on_surface(u.geometry.values)
@@ -674,6 +678,8 @@ def scenario_data(
              if len(u) > MAX_DISPLAY_UNITS and "n_accounts" in u else np.arange(len(u)))
     terr_fc = _territory_layer(geoms, rep_of, rows, d)
     acc_rows = _account_rows(accounts, reps, raw_index)
+    cur_layer = _current_layer(u, geoms, current, reps, tol, d)
+    iso_layer = _isochrone_layer(isochrones, raw_index, tol, d)
 
     src, kind = source_label(summary, routed_share(scorecard))
     approx = approximate_units_label(summary)
@@ -685,8 +691,8 @@ def scenario_data(
         "territories": terr_fc,
         "units": (_unit_layer(u.iloc[shown], geoms[shown], [rep_of[i] for i in shown], reps, d)
                   if unit_layer else None),
-        "current": _current_layer(u, geoms, current, reps, tol, d),
-        "isochrones": _isochrone_layer(isochrones, raw_index, tol, d),
+        "current": cur_layer,
+        "isochrones": iso_layer,
         "accounts": acc_rows,
         "accountColumns": list(ACCOUNT_COLUMNS),
         "background": background_outlines(bounds, tol) if background else None,
@@ -695,7 +701,8 @@ def scenario_data(
         "clusterOffZoom": 13,
         "unitLabel": unit_word,
         "money": [list(s) for s in MONEY_SCALES],
-        "legend": legend_html(rows, summary, moved=any(len(a) > 7 for a in acc_rows)),
+        "legend": legend_html(rows, summary, moved=any(len(a) > 7 for a in acc_rows),
+                              isochrones=iso_layer is not None, current=cur_layer is not None),
         "source": src,
         "sourceKind": kind,
         "unitsNote": esc(approx) if approx else None,

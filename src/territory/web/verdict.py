@@ -121,8 +121,10 @@ def _reason(pick: str, m: Mapping[str, Any], others: Sequence[str], base: Mappin
 
 def _no_pick_reason(standing: Sequence[ScenarioVerdict], metrics: Mapping[str, Mapping[str, Any]]) -> str:
     """Why nothing is picked; and, when some plans fail only the fairness check, the closest."""
-    worst = "; ".join(f"{s.name}: {', '.join(s.broken)}" for s in standing) or "no scenarios"
-    text = f"No plan meets every rule ({worst})."
+    if len(standing) == 1:
+        text = f"No plan meets every rule ({standing[0].name}: {', '.join(standing[0].broken)})."
+    else:
+        text = "No plan meets every rule (each plan's failures are listed below)."
     only_fair = [(i, s) for i, s in enumerate(standing) if s.broken == (_FAIRNESS,)]
     if only_fair:
         i, near = min(only_fair, key=lambda t: _sort_key(t[0], metrics[t[1].name]))

@@ -90,9 +90,12 @@ var TT = (function () {
   function current(map, D, group) {
     if (!D.current) return;
     pane(map, "ttcur", 380);
+    // a white casing under a dark dashed line: visible on every territory colour
+    L.geoJSON(D.current, {pane: "ttcur", interactive: false,
+      style: {color: "#fff", weight: 6, opacity: 0.9, fill: false}}).addTo(group);
     L.geoJSON(D.current, {
       pane: "ttcur",
-      style: {color: "#111", weight: 3, dashArray: "1 6", lineCap: "round", fill: false, opacity: 0.95},
+      style: {color: "#111", weight: 2.5, dashArray: "7 5", lineCap: "butt", fill: false, opacity: 1},
       onEachFeature: function (f, layer) { layer.bindTooltip("Current: " + f.properties.name, {sticky: true}); }
     }).addTo(group);
   }
@@ -100,9 +103,13 @@ var TT = (function () {
   function isochrones(map, D, group) {
     if (!D.isochrones) return;
     L.geoJSON(D.isochrones, {
+      // outlines only, one line style per drive time (the legend's key): overlapping fills of
+      // every rep and every ring turned into one dark blob
       style: function (f) {
-        var r = rep(D, f.properties.rep);
-        return {color: r ? r.colour : "#555", weight: 1.5, fillOpacity: 0.08, dashArray: "4 3"};
+        var r = rep(D, f.properties.rep), m = f.properties.minutes;
+        return {color: r ? r.colour : "#555", fill: m <= 30, fillOpacity: 0.06, opacity: 0.95,
+                weight: m <= 30 ? 2.5 : m <= 60 ? 2 : 1.5,
+                dashArray: m <= 30 ? null : m <= 60 ? "8 5" : "2 5"};
       },
       onEachFeature: function (f, layer) {
         var r = rep(D, f.properties.rep);
