@@ -611,7 +611,7 @@ def _editor_data(u: gpd.GeoDataFrame, rows: list[dict], reps: pd.DataFrame,
     cap = dict(zip(reps["rep_id"].astype(str), pd.to_numeric(
         reps["capacity"], errors="coerce"))) if "capacity" in reps else {}
     capacity = np.array([finite_or_none(cap.get(r["id"])) or 1.0 for r in rows])
-    if summary.get("status") == "current alignment":  # its scorecard measures TAM against the mean
+    if summary.status == "current alignment":  # its scorecard measures TAM against the mean
         capacity = np.ones(len(rows))
     total = float(pd.to_numeric(u["tam"], errors="coerce").fillna(0).sum()) if "tam" in u else 0.0
     band = summary.account_units_band
