@@ -439,3 +439,28 @@ def test_swapped_west_coast_coordinates_out_of_range_fall_back_too(tmp_path):
     assert REASON_SWAPPED_COORDS in located.at[0, "coord_fix"]
     assert abs(located.at[0, "lat"] - 37.77) < 0.1
     assert geo_rej[["account_id", "reason"]].values.tolist() == [["junk", A.REASON_BAD_COORDS]]
+
+
+def _fmt(value: float, style: str, decimals: int) -> str:
+    us = f"{value:,.{decimals}f}" if style.endswith("grouped") else f"{value:.{decimals}f}"
+    if style.startswith("eu"):
+        return us.translate(str.maketrans({",": ".", ".": ","}))
+    return us
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(0, 10**11), min_size=1, max_size=8),
+       st.sampled_from(["us_plain", "us_grouped", "eu_plain", "eu_grouped"]),
+       st.sampled_from([0, 2]))
+def test_a_number_column_is_read_right_or_refused_never_misread(cents, style, decimals):
+    values = [c / 100 if decimals else float(c // 100) for c in cents]
+    cells = [_fmt(v, style, decimals) for v in values]
+    try:
+        mark = A.decimal_mark(cells, "revenue")
+    except InputError as exc:
+        assert "'revenue'" in str(exc)
+        return
+    assert [A.parse_revenue(c, mark)[0] for c in cells] == pytest.approx(values, rel=1e-12)

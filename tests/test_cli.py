@@ -178,6 +178,11 @@ def test_number_of_reps_designs_territories_without_homes(tmp_path: Path):
     assert code == 0
     reps = pd.read_csv(out / "reps.csv")
     assert reps["base_kind"].eq("centre").all() and len(reps) == 3
+    # free centres: bases moved to their territories' medoids, travel never went up
+    summary = json.loads((out / "summary.json").read_text())
+    travel = summary["free_centres"]["travel_by_round"]
+    assert travel == sorted(travel, reverse=True) and summary["violations"] == []
+    assert summary["free_centres"]["rounds"] == len(travel) >= 1
 
 
 def test_help_everywhere(capsys):

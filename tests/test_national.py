@@ -181,6 +181,11 @@ def test_a_map_of_many_units_is_simplified_and_hovers_only_units_with_accounts()
     card = pd.DataFrame({"rep_id": ["R1", "R2"]})
     d = maps.scenario_data(units, reps, None, card, {}, background=False)
     assert len(d["units"]["features"]) == with_acc.sum()
+    # the hover layer keeps each unit's position in the full list (the plan editor's order)
+    assert [f["properties"]["index"] for f in d["units"]["features"]] == \
+        np.flatnonzero(with_acc).tolist()
+    assert [f["properties"]["unit"] for f in d["units"]["features"]] == \
+        units["unit_id"][with_acc].tolist()
     assert len(d["territories"]["features"]) == 2
     # the territories still cover every unit (no holes where units are empty)
     cover = shapely.union_all([shapely.geometry.shape(f["geometry"])

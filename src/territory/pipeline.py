@@ -46,6 +46,7 @@ from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_acco
 from .io.roster import build_roster, incumbent_report, name_seats, read_locks, read_reps
 from .optimize import (AssignProblem, BandRules, Disruption, Solver, check_plan, inertia_cost,
                        solve)
+from .optimize.problem import Balancing
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
 from .geo.geocode import coordinate_substitutions, geocode_accounts
@@ -371,8 +372,16 @@ def build_problem(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
         contiguity=config.contiguity, adjacency=inputs.adjacency,
         roots=tuple(int(r) for r in roots), locks=_locks(inputs, reps), disruption=disruption,
         movable_roots=bool((reps["base_kind"] == "centre").all()), unit_level=config.unit_level,
+        balancing=_balancing(config),
         compactness=compactness, compactness_weight=config.objective.compactness_weight,
     )
+
+
+def _balancing(config: ScenarioConfig) -> Balancing | None:
+    """The optimizer's balance term and mode from the scenario's objective section."""
+    o = config.objective
+    goal = Balancing(o.balance_weight, o.mode == "balance_first", o.balance_slack)
+    return goal if goal.active else None
 
 
 def _band_rules(config: ScenarioConfig) -> BandRules:

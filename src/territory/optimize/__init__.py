@@ -18,12 +18,12 @@ Modules, in the order data flows (each imports only those before it):
 from .backends import Progress, Solver
 from .explain import Infeasibility, explain_infeasible
 from .lp import LPRelaxation, lp_relaxation
-from .problem import (AssignProblem, AssignResult, Band, BandRules, Disruption, RepCounts,
+from .problem import (AssignProblem, AssignResult, Balancing, Band, BandRules, Disruption, RepCounts,
                       check_plan, feasible_rep_counts, inertia_cost)
 from .solve import solve
 
 __all__ = [
-    "AssignProblem", "AssignResult", "Band", "BandRules", "Disruption", "Infeasibility",
+    "AssignProblem", "AssignResult", "Balancing", "Band", "BandRules", "Disruption", "Infeasibility",
     "LPRelaxation", "Progress", "RepCounts", "Solver", "check_plan", "explain_infeasible",
     "feasible_rep_counts", "inertia_cost", "lp_relaxation", "solve",
 ]

@@ -46,9 +46,19 @@ Constraints (rows, in this order)
       outside itself, which no arc inside the territory can bring, so every
       territory is connected, for the best choice of roots.
     * disruption: :math:`\sum_{u,r} (m_{ur}/M) x_{ur} \le \mu`.
+    * balance (when the problem asks for it): deviations
+      :math:`\delta^\pm_r, \epsilon^\pm_r \ge 0` with
+      :math:`\sum_u (t_u/\bar T) x_{ur} - \delta^+_r + \delta^-_r = T_r/\bar T` and
+      :math:`\sum_u (a_u/\bar A) x_{ur} - \epsilon^+_r + \epsilon^-_r = A_r/\bar A`
+      (:math:`A_r` the account-unit target, bars the means); the largest relative
+      deviation :math:`z \ge (\delta^+_r + \delta^-_r)\bar T/T_r`,
+      :math:`z \ge (\epsilon^+_r + \epsilon^-_r)\bar A/A_r`, optionally
+      :math:`z \le z_{max}`.
 Objective
     :math:`\min \sum_{u,r} (c_{ur} + \lambda m_{ur}/M) x_{ur} + \text{penalty}
-    \cdot \sum s`; the elastic model minimises :math:`10^4 \sum s +
+    \cdot \sum s + \beta \sum_r (\delta^+_r + \delta^-_r + \epsilon^+_r +
+    \epsilon^-_r)`; in the first phase of ``balance_first`` the objective is
+    :math:`z` (the rest scaled to a tie-break below :math:`10^{-6}`); the elastic model minimises :math:`10^4 \sum s +
     \sum c_{ur} x_{ur} / \sum |c|` (the breach first, travel breaks ties).
 
 Units with no accounts (:math:`t_u = a_u = 0`) do not size the model: the
@@ -150,6 +160,8 @@ class Formulation:
     #: root-choice columns y (root-free contiguity), pairs as (rep, unit) per column
     root_start: int = 0
     root_pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
+    #: column of the largest relative deviation z (balance), -1 when absent
+    max_deviation: int = -1
     #: the rows of the TAM and account-unit bands (one per rep)
     tam_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     units_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -280,7 +292,8 @@ def build_formulation(p: AssignProblem, pairs: tuple[np.ndarray, np.ndarray], *,
                       soft_tam: bool | None = None, soft_account_units: bool | None = None,
                       contiguity: bool | None = None, soft_locks: bool = False,
                       disruption_cap: bool = True, free_roots: bool = False,
-                      root_cost: np.ndarray | None = None) -> Formulation:
+                      root_cost: np.ndarray | None = None, balance_phase: str | None = None,
+                      max_deviation: float | None = None) -> Formulation:
     """The model of ``p`` over the candidate ``pairs`` (see the module docstring).
 
     ``elastic`` gives every band and the disruption cap slack and the
@@ -289,7 +302,9 @@ def build_formulation(p: AssignProblem, pairs: tuple[np.ndarray, np.ndarray], *,
     the cap out (its row is the only one that couples every unit).
     ``free_roots`` (implied when ``p.roots`` is None) writes the root-free
     contiguity rows (build ``p`` with ``roots=None`` so that no unit is fixed as a root); ``root_cost``
-    (``(n, m)``) prices choosing unit u as rep r's root.
+    (``(n, m)``) prices choosing unit u as rep r's root. ``balance_phase``
+    ``"minimise"`` makes the largest deviation the objective (first phase of
+    balance-first); ``max_deviation`` bounds it (second phase).
     """
     pu, pr = (np.asarray(a, dtype=np.int64) for a in pairs)
     b = _Builder()
@@ -323,9 +338,18 @@ def build_formulation(p: AssignProblem, pairs: tuple[np.ndarray, np.ndarray], *,
         over = _add_disruption(b, p, pu, pr, soft=elastic)
         if over is not None:
             slack["disruption_over"] = over
+    z = -1
+    if p.balancing is not None and p.balancing.active and not elastic:
+        z = _add_balance(b, p, pu, pr, p.balancing.weight,
+                         with_max=p.balancing.first or max_deviation is not None,
+                         max_deviation=max_deviation)
     form = b.finish(pu, pr, slack=slack, lock_slack=lock_slack, flow_start=flow_start,
                     flow_arcs=arcs, tam_rows=tam_rows, units_rows=units_rows,
-                    root_start=root_start, root_pairs=root_pairs)
+                    root_start=root_start, root_pairs=root_pairs, max_deviation=z)
+    if balance_phase == "minimise" and z >= 0:
+        rest = np.abs(form.cost).sum()
+        form.cost *= 1e-6 / max(float(rest), 1e-12)
+        form.cost[z] = 1.0
     if elastic:
         norm = max(float(np.abs(p.cost).sum()), 1.0)
         form.cost[: len(pu)] /= norm
@@ -465,6 +489,36 @@ def _add_free_contiguity(b: _Builder, p: AssignProblem, pu, pr, root_cost):
         out.append(np.column_stack([np.full(len(ai), r), ai, aj]))
     arcs_out = np.vstack(out) if out else np.zeros((0, 3), np.int64)
     return arcs_out, int(y[0]) if len(y) else b.ncol, np.column_stack([rr, ru])
+
+
+def _add_balance(b: _Builder, p: AssignProblem, pu, pr, weight: float, *, with_max: bool,
+                 max_deviation: float | None) -> int:
+    """Deviation columns and rows of the balance term; returns the column of z (or -1)."""
+    m = p.n_reps
+    targets = (("tam", np.asarray(p.tam, float), np.asarray(p.tam_target, float)),
+               ("units", np.asarray(p.account_units, float), p.account_units_target))
+    dev_cols = []
+    for name, values, target in targets:
+        mean = max(float(target.mean()), 1e-12)
+        plus = b.columns(m, weight, 0.0, INF)
+        minus = b.columns(m, weight, 0.0, INF)
+        rows = b.rows(target / mean, target / mean, [f"{name}_deviation_{r}" for r in range(m)])
+        coef = values[pu] / mean
+        nz = coef != 0
+        b.entries(rows[pr[nz]], np.flatnonzero(nz), coef[nz])
+        b.entries(rows, plus, -1.0)
+        b.entries(rows, minus, 1.0)
+        dev_cols.append((plus, minus, target, mean))
+    if not with_max:
+        return -1
+    z = int(b.columns(1, 0.0, 0.0, INF if max_deviation is None else max_deviation)[0])
+    for plus, minus, target, mean in dev_cols:
+        ok = np.flatnonzero(target > 0)
+        rows = b.rows(-INF, 0.0, [f"largest_deviation_{r}" for r in ok])
+        b.entries(rows, plus[ok], mean / target[ok])
+        b.entries(rows, minus[ok], mean / target[ok])
+        b.entries(rows, np.full(len(ok), z), -1.0)
+    return z
 
 
 def _add_disruption(b: _Builder, p: AssignProblem, pu, pr, soft: bool) -> np.ndarray | None:

@@ -17,6 +17,7 @@ import numpy as np
 __all__ = [
     "AssignProblem",
     "AssignResult",
+    "Balancing",
     "Band",
     "BandRules",
     "Disruption",
@@ -86,6 +87,26 @@ class Disruption:
 
 
 @dataclass(frozen=True)
+class Balancing:
+    """How much the objective cares about balance beyond the hard bands.
+
+    ``weight`` prices the sum over reps of the absolute TAM and account-unit
+    deviation from target (each in units of its mean target) in the objective;
+    ``first`` minimises the largest relative deviation of any rep first, then
+    the objective among plans whose largest deviation is at most ``slack``
+    above that minimum.
+    """
+
+    weight: float = 0.0
+    first: bool = False
+    slack: float = 0.01
+
+    @property
+    def active(self) -> bool:
+        return self.weight > 0 or self.first
+
+
+@dataclass(frozen=True)
 class AssignProblem:
     """Everything the integer program needs, as plain arrays.
 
@@ -117,6 +138,8 @@ class AssignProblem:
     tam_scale, account_units_scale
         Row scales of the bands; None derives them (mean target, mean upper
         account-unit band). Sub-problems pass their parent's.
+    balancing
+        The balance term and the balance-first mode (:class:`Balancing`), or None.
     unit_level
         ``"zip"``, ``"county"`` or None: only for the wording of explanations
         (finer units are suggested for a county plan alone).
@@ -149,6 +172,7 @@ class AssignProblem:
     account_units_scale: float | None = None
     movable_roots: bool = False
     unit_level: str | None = None
+    balancing: Balancing | None = None
 
     @classmethod
     def create(cls, unit_ids, rep_ids, tam, account_units, cost, rules: BandRules, *,
@@ -206,6 +230,24 @@ class AssignProblem:
         if d is not None and d.weight > 0:
             cost = cost + d.weight * (d.moved / max(d.total, 1.0))
         return cost
+
+    @property
+    def account_units_target(self) -> np.ndarray:
+        """``(m,)`` account units each rep would carry at perfect balance (same shares as TAM)."""
+        share = self.tam_target / max(float(self.tam_target.sum()), 1e-12)
+        return float(self.account_units.sum()) * share
+
+    def largest_deviation(self, rep_of_unit: np.ndarray) -> float:
+        """The largest relative deviation of any rep's TAM or account units from target."""
+        rep_of = np.asarray(rep_of_unit)
+        tam = np.bincount(rep_of, weights=self.tam, minlength=self.n_reps)
+        au = np.bincount(rep_of, weights=self.account_units, minlength=self.n_reps)
+        out = 0.0
+        for load, target in ((tam, self.tam_target), (au, self.account_units_target)):
+            ok = target > 0
+            if ok.any():
+                out = max(out, float((np.abs(load[ok] - target[ok]) / target[ok]).max()))
+        return out
 
     @property
     def fixed(self) -> dict[int, int]:

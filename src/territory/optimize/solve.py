@@ -35,6 +35,7 @@ LNS_MIN_UNITS_CONTIGUOUS = 400
 def choose_engine(p: AssignProblem, solver: Solver, k: int) -> str:
     """``"lns"`` or ``"pulp"`` for this problem (``solver.engine`` decides unless "auto")."""
     lns_ok = (solver.is_highs and (p.disruption is None or p.disruption.max_share is None)
+              and (p.balancing is None or not p.balancing.active)
               and (not p.contiguity or (p.roots is not None and p.adjacency is not None)))
     if solver.engine == "lns" and not lns_ok:
         log.info("the LNS engine needs HiGHS, no disruption cap, and roots with contiguity; "
@@ -99,7 +100,31 @@ def _solve_engines(p: AssignProblem, solver: Solver, seed: int, k: int,
             raise _time_out(p, solver, clock, f"LNS met no plan and the {left:.1f} s left are "
                             "too few for the whole model")
         log.info("the LNS engine found no plan; trying the whole model with %.1f s left", left)
+    if p.balancing is not None and p.balancing.first:
+        return _balance_first(p, solver, seed, k, clock)
     return _solve_widening(p, solver, seed, k, clock)
+
+
+def _balance_first(p: AssignProblem, solver: Solver, seed: int, k: int,
+                   clock: Clock) -> AssignResult | None:
+    """Minimise the largest deviation (half the time left), then the objective within slack."""
+    phase = Clock(clock.left() / 2)
+    first = _solve_widening(p, solver, seed, k, phase, balance_phase="minimise")
+    for name, seconds in phase.timings.items():
+        clock.add(f"balance_{name}", seconds)
+    if first is None:
+        return None
+    best = p.largest_deviation(first.rep_of_unit)
+    cap = best + p.balancing.slack
+    log.info("balance first: the largest deviation of any rep is at least %.2f%% (%s); "
+             "travel is minimised with it at most %.2f%%", 100 * best, first.status, 100 * cap)
+    try:
+        second = _solve_widening(p, solver, seed, k, clock, max_deviation=cap + 1e-9)
+    except InfeasibleError as exc:  # out of time: the balanced plan of phase one stands
+        if exc.diagnosis.get("constraint") != "time_limit":
+            raise
+        second = None
+    return second if second is not None else dataclasses.replace(first, status="time_limit")
 
 
 def _time_out(p: AssignProblem, solver: Solver, clock: Clock, why: str = "") -> InfeasibleError:
@@ -132,11 +157,14 @@ def _check_inputs(p: AssignProblem) -> None:
 
 
 def _solve_widening(p: AssignProblem, solver: Solver, seed: int, k: int, clock: Clock, *,
-                    free_roots: bool = False) -> AssignResult | None:
-    """The whole model at k candidates, doubling k while it is infeasible; None if it stays so."""
+                    free_roots: bool = False, **options) -> AssignResult | None:
+    """The whole model at k candidates, doubling k while it is infeasible; None if it stays so.
+
+    ``options`` go to :func:`build_formulation` (balance phase, deviation cap).
+    """
     while True:
         t0 = time.perf_counter()
-        form = build_formulation(p, candidate_pairs(p, k), free_roots=free_roots)
+        form = build_formulation(p, candidate_pairs(p, k), free_roots=free_roots, **options)
         build = time.perf_counter() - t0
         clock.add("build", build)
         remaining = clock.left()

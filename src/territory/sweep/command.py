@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -29,6 +30,13 @@ def _table(rows, answer) -> str:
     return "\n".join(lines)
 
 
+def _quiet_dask() -> None:
+    """distributed installs its own INFO handler on import: keep it to warnings."""
+    import distributed  # noqa: F401 - imported for its logging set-up
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run the sweep; 0 when it finished (infeasible points are rows), 130 on Ctrl-C."""
     from .engine import SweepSpec, run_sweep
@@ -39,9 +47,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     spec = SweepSpec(accounts=Path(args.accounts), rep_counts=tuple(parse_rep_counts(args.reps)),
                      base=base, varies=varies, reps_file=opt(args.reps_file), zcta=opt(args.zcta),
                      units_path=opt(args.units), unit_id=args.unit_id, locks=opt(args.locks))
+    if args.workers != 1 or args.scheduler:
+        _quiet_dask()
     try:
         result = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
-                           progress=not args.quiet)
+                           progress=not args.quiet, maps=not args.no_maps)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the finished points are in {Path(args.out) / 'sweep.csv'}",
               file=sys.stderr)
@@ -84,5 +94,7 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
                        help="run on this Dask scheduler instead of a local cluster")
     where.add_argument("--workers", type=int, metavar="N",
                        help="local worker processes (default: one per core; 1 = serial)")
+    s.add_argument("--no-maps", action="store_true",
+                   help="skip each point's map.html (large books: the client receives less)")
     s.add_argument("--out", required=True, help="output folder")
     s.set_defaults(func=cmd_sweep)

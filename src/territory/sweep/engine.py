@@ -216,10 +216,12 @@ def _client(scheduler: str | None, workers: int, client: Any) -> Iterator[Any]:
         with contextlib.closing(c):
             yield c
         return
+    # any free port: a second sweep (or a notebook's cluster) already holds :8787
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, host="127.0.0.1")
+                           dashboard_address="127.0.0.1:0", host="127.0.0.1")
     try:
         with contextlib.closing(Client(cluster)) as c:
+            log.info("LocalCluster of %d workers; dashboard at %s", workers, c.dashboard_link)
             yield c
     finally:
         cluster.close()

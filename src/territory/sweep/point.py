@@ -33,8 +33,6 @@ METRIC_COLUMNS = ["status", "mip_gap", "tam_cv", "reps_outside_tam",
                   "reps_outside_units", "drive_hours_max", "drive_hours_mean", "reps_over_drive",
                   "reps_over_travel_share", "moved_share", "fairness_share", "meets_bands",
                   "red_flags", "ok", "solve_seconds", "explanation"]
-#: Statuses of a point without a plan.
-NO_PLAN = ("infeasible", "time_limit", "error")
 
 # One road graph per worker process, whatever the number of points it runs.
 _NETWORKS: dict[tuple, Any] = {}
@@ -153,7 +151,7 @@ def folder_row(folder: str | Path) -> dict[str, Any]:
     row = dict.fromkeys(METRIC_COLUMNS)
     row.update(status=status, explanation=s.get("explanation") or "",
                meets_bands=False, red_flags=None, ok=False)
-    if status in NO_PLAN or not (folder / "scorecard.csv").is_file():
+    if not (folder / "scorecard.csv").is_file():  # infeasible, no plan in time, or failed
         return row
     flags = pd.read_csv(folder / "scorecard.csv", dtype={"flags": str},
                         keep_default_na=False)["flags"]

@@ -632,6 +632,16 @@ def _editor_data(u: gpd.GeoDataFrame, rows: list[dict], reps: pd.DataFrame,
     }
 
 
+def _shown_unit_layer(u: gpd.GeoDataFrame, geoms: np.ndarray, rep_of: list[int],
+                      reps: pd.DataFrame, d: int, shown: np.ndarray) -> dict:
+    """The unit layer of the units at positions ``shown``; ``index`` stays the position in
+    ``u`` (the plan editor's unit order)."""
+    fc = _unit_layer(u.iloc[shown], geoms[shown], [rep_of[i] for i in shown], reps, d)
+    for f in fc["features"]:
+        f["properties"]["index"] = int(shown[f["properties"]["index"]])
+    return fc
+
+
 def scenario_data(
     units: gpd.GeoDataFrame,
     reps: pd.DataFrame,
@@ -689,8 +699,7 @@ def scenario_data(
     return {
         "reps": _escaped_rows(rows),
         "territories": terr_fc,
-        "units": (_unit_layer(u.iloc[shown], geoms[shown], [rep_of[i] for i in shown], reps, d)
-                  if unit_layer else None),
+        "units": _shown_unit_layer(u, geoms, rep_of, reps, d, shown) if unit_layer else None,
         "current": cur_layer,
         "isochrones": iso_layer,
         "accounts": acc_rows,

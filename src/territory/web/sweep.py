@@ -47,7 +47,7 @@ def _chart(rows: pd.DataFrame, column: str, title: str, ylabel: str, scale: floa
            limit: float | None, answer: dict | None) -> str:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5.2, 3.1), dpi=100)
+    fig = Figure(figsize=(5.6, 2.5), dpi=100)
     ax = fig.add_subplot()
     rules = list(dict.fromkeys(rows["rule"]))
     for i, rule in enumerate(rules):
@@ -60,6 +60,8 @@ def _chart(rows: pd.DataFrame, column: str, title: str, ylabel: str, scale: floa
         ax.plot(g["n_reps"][~ok], y[~ok], "o", mfc="white", mec=colour, ms=6)
         none = g[y.isna()]["n_reps"]
         ax.plot(none, [0] * len(none), "x", color="#888888", ms=6, clip_on=False)
+    if len(rules) > 1:
+        ax.legend(fontsize=7, frameon=False, loc="best")
     if limit is not None:
         ax.axhline(limit, color=FLAG_RED, lw=1, ls="--")
     if answer is not None:
@@ -84,12 +86,17 @@ def trade_off_charts(rows: pd.DataFrame, answer: dict | None, *, max_drive_hours
             for col, title, ylabel, scale, key in CHARTS]
 
 
+def _has_plan(row: pd.Series | dict) -> bool:
+    """A time-limited solve may still have a plan: judge by its metrics, not its status."""
+    return _fmt(row.get("tam_cv"), "pct") != "—"
+
+
 def why_not(row: pd.Series | dict) -> str:
     """Why a point is not an answer (empty when it is one)."""
-    if row["status"] in ("infeasible", "time_limit", "error"):
+    if not _has_plan(row):
         text = str(row.get("explanation") or "")
         label = {"infeasible": "infeasible", "time_limit": "no plan within the time limit",
-                 "error": "failed"}[row["status"]]
+                 "error": "failed"}.get(row["status"], row["status"])
         return f"{label}: {text[:240]}{'…' if len(text) > 240 else ''}" if text else label
     parts = []
     for col, what in (("reps_outside_tam", "outside the TAM band"),
@@ -125,7 +132,7 @@ def _table_rows(rows: pd.DataFrame, answer: dict | None) -> list[dict]:
             "moved": _fmt(r.get("moved_share"), "pct"),
             "fair": _fmt(r.get("fairness_share"), "pct"),
             "ok": bool(r.get("ok")), "why": why_not(r),
-            "has_map": r["status"] not in ("infeasible", "time_limit", "error"),
+            "has_map": _has_plan(r),
             "is_answer": answer is not None and r["point"] == answer["point"],
         })
     return out

@@ -175,8 +175,6 @@
         map.fitBounds(D.bounds, {paddingTopLeft: [Math.min(panel.offsetWidth + 20, map.getSize().x / 2), 10],
                                  paddingBottomRight: [10, 10], animate: false});
       }
-      return;
-      refresh();
     };
 
     // The edited plan as territory score reads it: one row per unit of the region.

@@ -197,7 +197,7 @@ var TT = (function () {
           var lat = 0, lon = 0, rev = 0, n = [0, 0, 0];
           c.forEach(function (p) { lat += p[LAT]; lon += p[LON]; rev += p[REV]; n[p[TIER]] += 1; });
           var best = n[0] ? 0 : (n[1] ? 1 : 2);
-          var d = Math.round(16 + 5 * Math.log(c.length));
+          var d = Math.round(14 + 3.5 * Math.log(c.length));  // small enough to leave the rep names readable
           var cm = L.marker([lat / c.length, lon / c.length], {keyboard: false,
             icon: L.divIcon({className: "tt-cl tt-cl-" + T.charAt(best), html: "<div>" + c.length + "</div>",
                              iconSize: [d, d]})});
