@@ -42,12 +42,20 @@ a re-split pair is kept only when it lowers travel (the other territories do
 not change, and the pair's two territories meet every band on their own).
 The final plan is the solver's plan for the final bases, so its bound (LP or
 MIP) is a valid bound *for those bases*, not for the joint location problem.
+
+Time
+    ``cfg.time_limit`` is the wall-clock budget of the whole alternation, not of
+    each solve: the first allocation may use ``FIRST_SHARE`` of it, every later
+    allocation half of what is left, every pair sub-problem at most
+    ``PAIR_SHARE`` of the budget; the alternation stops (keeping its best
+    plan) when less than ``MIN_SOLVE_SECONDS`` is left.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -65,6 +73,38 @@ log = logging.getLogger(__name__)
 
 #: ``distance(rows, cols)`` -> ``(len(rows), len(cols))`` travel between units (by index)
 UnitDistance = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+#: share of the budget the first allocation may use (it must find a plan from seeded bases)
+FIRST_SHARE = 0.6
+#: at most this share of the budget for one pair sub-problem
+PAIR_SHARE = 0.05
+#: below this many seconds left no further solve is started
+MIN_SOLVE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """One wall-clock budget (``cfg.time_limit``) shared by every solve of the alternation."""
+
+    cfg: Solver
+    deadline: float
+
+    @classmethod
+    def start(cls, cfg: Solver) -> _Budget:
+        return cls(cfg, time.monotonic() + cfg.time_limit)
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def solver(self, share_of_left: float = 1.0, cap: float | None = None) -> Solver | None:
+        """The solver with its time limit cut to this step's share; None when time is up."""
+        left = self.left()
+        if left < MIN_SOLVE_SECONDS:
+            return None
+        limit = max(MIN_SOLVE_SECONDS, left * share_of_left)
+        if cap is not None:
+            limit = min(limit, max(MIN_SOLVE_SECONDS, cap))
+        return dataclasses.replace(self.cfg, time_limit=limit)
 
 
 @dataclass(frozen=True)
@@ -314,7 +354,8 @@ def _resplit(p: AssignProblem, plan: np.ndarray, bases: np.ndarray, a: int, b: i
 
 
 def _pair_sweep(p: AssignProblem, plan: np.ndarray, bases: np.ndarray, weight: np.ndarray,
-                distance: UnitDistance, cfg: Solver, seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+                distance: UnitDistance, budget: _Budget, seed: int
+                ) -> tuple[np.ndarray, np.ndarray, int]:
     """Re-split every pair of neighbouring territories once; keep the splits that cut travel."""
     if p.disruption is not None:
         return plan, bases, 0  # a cap on moved accounts is global: pairs cannot see it
@@ -323,6 +364,10 @@ def _pair_sweep(p: AssignProblem, plan: np.ndarray, bases: np.ndarray, weight: n
     for a, b in _territory_pairs(p, plan, bases, distance):
         if a in touched or b in touched:
             continue  # each territory changes at most once per sweep (pairs stay adjacent)
+        cfg = budget.solver(cap=PAIR_SHARE * budget.cfg.time_limit)
+        if cfg is None:
+            log.info("free centres: time is up; the pair sweep stops")
+            break
         out = _resplit(p, plan, bases, a, b, weight, distance, cfg, seed)
         if out is not None:
             plan, bases = out
@@ -336,7 +381,9 @@ def _consistent(res: AssignResult, plan: np.ndarray, p: AssignProblem,
     """The result of the plan kept: objective of that plan; a bound only if solved for these bases."""
     if same_bases and np.array_equal(res.rep_of_unit, plan):
         return res
-    keep = {} if same_bases else {"bound": None, "gap": None, "lp_bound": None}
+    # a plan kept for moved bases has no bound for them: it is feasible, not proven optimal
+    keep = {} if same_bases else {"bound": None, "gap": None, "lp_bound": None,
+                                  "status": "feasible"}
     return dataclasses.replace(res, rep_of_unit=np.asarray(plan),
                                objective=plan_travel(p.effective_cost, plan), **keep)
 
@@ -356,7 +403,8 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
     weight, distance
         Unit weights and travel between units (see :func:`euclidean_distance`).
     cfg
-        The solver, passed to :func:`territory.optimize.solve`.
+        The solver, passed to :func:`territory.optimize.solve`; its ``time_limit``
+        is the budget of the whole alternation (see the module docstring).
     bases
         ``(m,)`` starting base unit per rep (default: ``problem.roots``).
     max_rounds, rel_tol
@@ -374,10 +422,11 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
     start = problem.roots if bases is None else bases
     if start is None:
         raise InputError("free_centres needs starting bases (problem.roots or bases=)")
+    budget = _Budget.start(cfg)
     b = np.asarray(start, dtype=np.int64)
     # with no explicit bases the first allocation is the problem as given (its own costs)
     p = problem if bases is None else _with_bases(problem, weight, distance, b, unit_xy)
-    res, plan = _allocate(p, cfg, seed, None)
+    res, plan = _allocate(p, budget.solver(FIRST_SHARE) or cfg, seed, None)
     if res is not None and res.roots is not None:  # the solve had to re-root: bases follow
         b = np.asarray(res.roots, dtype=np.int64)
         p = _with_bases(problem, weight, distance, b, unit_xy)
@@ -386,6 +435,10 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
     sweeps = 0
     log.info("free centres: round 1, travel %.6g", travel[0])
     while len(travel) < max_rounds:
+        if budget.left() < MIN_SOLVE_SECONDS:
+            log.info("free centres: the time budget (%.0f s) is used up after %d allocations",
+                     cfg.time_limit, len(travel))
+            break
         nb = weighted_medoids(plan, weight, distance, p.n_reps, fallback=b)
         stalled = np.array_equal(nb, b) or (len(travel) > 1 and
                                             travel[-1] >= travel[-2] * (1 - rel_tol))
@@ -394,7 +447,7 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
             if sweeps >= pair_sweeps:
                 break
             sweeps += 1
-            plan, nb, kept = _pair_sweep(p, plan, b, weight, distance, cfg, seed)
+            plan, nb, kept = _pair_sweep(p, plan, b, weight, distance, budget, seed)
             if not kept:
                 break
             p = _with_bases(problem, weight, distance, nb, unit_xy)
@@ -406,7 +459,10 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
                      travel[-1])
             continue
         np_ = _with_bases(problem, weight, distance, nb, unit_xy)
-        nres, nplan = _allocate(np_, cfg, seed, plan)
+        step = budget.solver(0.5)
+        if step is None:
+            break
+        nres, nplan = _allocate(np_, step, seed, plan)
         if nres is not None and nres.roots is not None:
             nb = np.asarray(nres.roots, dtype=np.int64)
             np_ = _with_bases(problem, weight, distance, nb, unit_xy)
