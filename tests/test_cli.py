@@ -131,7 +131,7 @@ def test_hostile_names_are_safe(planned: Path):
     assert "<script>alert(" not in html
 
 
-def test_infeasible_exits_3_with_explanation(tmp_path: Path, capsys):
+def test_infeasible_exits_3_with_explanation(tmp_path: Path, capsys, planned: Path):
     cfg = small_config(tmp_path, name="tight").read_text().replace(
         "account_units_min = 20", "account_units_min = 200").replace(
         "account_units_max = 60", "account_units_max = 300")
@@ -145,6 +145,8 @@ def test_infeasible_exits_3_with_explanation(tmp_path: Path, capsys):
     assert s["status"] == "infeasible"
     assert "account-units band" in s["explanation"]
     assert s["diagnosis"]["constraint"] == "units_band"
+    # one key schema: a scenario without a plan has every key a plan has
+    assert set(s) == set(json.loads((planned / "summary.json").read_text()))
 
 
 @pytest.mark.parametrize("content, needle", [

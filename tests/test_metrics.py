@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from territory.config import QuotaConfig
-from territory.io.export import safe_csv_value, write_csv
-from territory.metrics import (contiguity_report, disruption, fairness, quota_table,
-                               rep_scorecard, tam_cv)
+from territory.io.export import safe_csv_value, unguard_csv_value, write_csv
+from territory.metrics import (contiguity_report, disruption, fairness, moved_mask, quota_table,
+                               rep_scorecard, tam_cv, unit_owner)
 
 
 def card_of(tams, units=None):
@@ -121,3 +121,24 @@ def test_compactness_of_hand_drawn_territories():
     assert out.loc["strip", "tam_weighted_km"] == pytest.approx(6.0, abs=0.01)
     assert out.loc["square", "tam_weighted_km"] == pytest.approx(0.0, abs=0.01)
     assert np.isnan(out.loc["nobody", "polsby_popper"]) and np.isnan(out.loc["nobody", "tam_weighted_km"])
+
+
+def test_moved_mask_is_one_rule_for_na_and_blank_owners():
+    before = pd.Series(["R1", "R1", None, "", "R2"], dtype=object)
+    after = pd.Series(["R1", "R2", "R1", "R1", "R1"])
+    assert moved_mask(before, after).tolist() == [False, True, False, False, True]
+    acc = pd.DataFrame({"current_rep": before, "rep_id": after, "revenue": [1.0] * 5})
+    assert disruption(acc.iloc[[0, 1, 2, 4]])["accounts_moved"] == 2
+
+
+def test_unit_owner_is_the_rep_with_most_revenue_ties_to_the_smaller_id():
+    acc = pd.DataFrame({"unit_id": ["u1", "u1", "u1", "u2", "u2", "u3"],
+                        "current_rep": ["B", "A", "A", "B", "A", None],
+                        "revenue": [5.0, 3.0, 3.0, "2", 2.0, 9.0]})
+    owner = unit_owner(acc)
+    assert owner.to_dict() == {"u1": "A", "u2": "A"}
+
+
+@pytest.mark.parametrize("text", ["=SUM(A1)", "+1", "-x", "@cmd", "\tx", "plain", "'quoted"])
+def test_formula_guard_round_trips(text):
+    assert unguard_csv_value(safe_csv_value(text)) == text

@@ -106,7 +106,7 @@ def test_multistate_plan_is_contiguous_and_banded_on_the_full_graph(tmp_path):
     cfg = ScenarioConfig()
     inputs = prepare(book.accounts, book.reps, cfg)
     res = plan(inputs, cfg)
-    s = res.summary
+    s = res.summary.to_dict()
     units = res.units
     # most units are empty and the model is sized by the others
     assert (inputs.units["n_accounts"] == 0).mean() > 0.8
@@ -180,7 +180,7 @@ def test_auto_level_splits_the_county_that_alone_breaks_a_band(tmp_path):
     # adjacency across the mix: pieces touch the neighbouring counties (Bronx 36005)
     assert any(n == "36005" for p in pieces["unit_id"] for n in inputs.adjacency.neighbors(p))
     res = plan(inputs, cfg)
-    assert res.summary["violations"] == [] and res.summary["contiguous"]
+    assert res.summary.violations == () and res.summary.contiguous
     for rep, grp in res.units.groupby("rep_id"):
         assert nx.is_connected(inputs.adjacency.subgraph(grp["unit_id"])), rep
     out = write_result(res, tmp_path / "out")

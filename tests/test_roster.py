@@ -76,7 +76,7 @@ def test_current_owners_given_as_names_match_the_roster(tmp_path: Path) -> None:
     assert m["by_name"] == m["matched"] == m["accounts_with_owner"] > 100
     assert m["match_share"] == 1.0 and m["warning"] is None
     assert set(inputs.accounts["current_rep"].dropna()) <= set(inputs.reps["rep_id"])
-    s = plan(inputs, cfg).summary  # was: every account "moved", the cap infeasible
+    s = plan(inputs, cfg).summary.to_dict()  # was: every account "moved", the cap infeasible
     assert s["moved_share"] <= 0.5 and s["owner_match"]["match_share"] == 1.0
 
 
@@ -111,7 +111,7 @@ def test_designed_territories_are_named_after_the_incumbents(tmp_path: Path) -> 
     book = multistate_book(tmp_path, n_accounts=250, states=BOOK_STATES, seed=1)
     cfg = config_from_dict({"contiguity": False, "disruption": {"max_moved_share": 0.25}})
     res = plan(prepare(book.accounts, book.n_reps, cfg), cfg)
-    s = res.summary
+    s = res.summary.to_dict()
     owners = sorted(res.accounts["current_rep"].dropna().unique())
     assert len(owners) == 3 and sorted(res.reps["rep_id"]) == owners  # not T01..T03
     assert s["moved_share"] <= 0.25 and s["incumbents"]["owners_leaving"] == []

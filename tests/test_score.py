@@ -135,6 +135,6 @@ def test_score_api_matches_cli(planned):
     inputs = prepare(DATA / "accounts_small.csv", DATA / "reps_small.csv", cfg, zcta=ZCTA)
     plan = pd.read_csv(out / "units.csv", dtype=str).set_index("unit_id")["rep_id"]
     result = score(inputs, plan, cfg)
-    assert result.summary["status"] == "scored"
+    assert result.summary.status == "scored"
     card = pd.read_csv(out / "scorecard.csv", dtype={"rep_id": str})
     assert result.scorecard["tam"].round(2).tolist() == card["tam"].round(2).tolist()

@@ -1,6 +1,6 @@
 """territory: design sales territories with mathematical programming.
 
-The package is a pipeline of small modules, one per stage (see ``DESIGN.md``):
+The package is a pipeline of stages, one module or subpackage each:
 ``accounts`` -> ``geocode`` -> ``units`` -> ``seed`` -> ``assign`` -> ``travel``
 -> ``metrics`` -> ``maps`` / ``export``; :mod:`territory.pipeline` composes them
 and :mod:`territory.cli` wires the command line.

@@ -12,12 +12,18 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from . import __version__
 from .config import ScenarioConfig, load_config
-from .errors import InfeasibleError, TerritoryError
+from .errors import InfeasibleError, InputError, TerritoryError
 from .web.html import fmt_money
+
+if TYPE_CHECKING:  # the heavy imports wait until a command runs, so --help stays quick
+    import pandas as pd
+
+    from .outputs import RunFolders
+    from .result import RunResult, Summary
 
 log = logging.getLogger("territory")
 
@@ -29,7 +35,7 @@ def _demo_data_dir() -> Path:
     for candidate in (Path.cwd() / "data", Path(__file__).resolve().parents[2] / "data"):
         if (candidate / "accounts.csv").is_file():
             return candidate
-    raise TerritoryError("demo data not found: run `territory demo` from the repository root "
+    raise InputError("demo data not found: run `territory demo` from the repository root "
                          "(it reads data/accounts.csv, data/reps.csv, data/scenarios/*.toml)")
 
 
@@ -41,113 +47,70 @@ def _setup_logging(verbosity: int) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def summary_table(rows: list[tuple[str, dict, object]]) -> str:
+def summary_table(rows: list[tuple[str, Summary, pd.DataFrame | None]]) -> str:
     """A short text table of scenario results for the terminal."""
     head = (f"{'scenario':<16} {'status':<17} {'reps':>4} {'gap':>6} {'TAM min–max':>19} "
             f"{'TAM CV':>7} {'units':>9} {'drive h/mo max':>14} {'moved':>7} {'fair':>6}")
     lines = [head, "-" * len(head)]
     for name, s, card in rows:
         if card is None:
-            lines.append(f"{name:<16} {s.get('status', '?'):<17}")
+            lines.append(f"{name:<16} {s.status:<17}")
             continue
-        gap = "—" if s.get("mip_gap") is None else f"{s['mip_gap']:.1%}"
-        moved = "—" if s.get("moved_share") is None else f"{s['moved_share']:.0%}"
-        fair = "—" if s.get("fairness_share") is None else f"{s['fairness_share']:.0%}"
+        gap = "—" if s.mip_gap is None else f"{s.mip_gap:.1%}"
+        moved = "—" if s.moved_share is None else f"{s.moved_share:.0%}"
+        fair = "—" if s.fairness_share is None else f"{s.fairness_share:.0%}"
         tam = f"{fmt_money(card['tam'].min())}–{fmt_money(card['tam'].max())}"
         units = f"{card['account_units'].min()}–{card['account_units'].max()}"
         drive = f"{card['drive_hours_per_month'].max():.1f}"
-        lines.append(f"{name:<16} {s['status'][:17]:<17} {s['n_reps']:>4} {gap:>6} {tam:>19} "
-                     f"{s['tam_cv']:>7.1%} {units:>9} {drive:>14} {moved:>7} {fair:>6}")
-    src = rows[0][1].get("travel_source") if rows else None
+        lines.append(f"{name:<16} {s.status[:17]:<17} {s.n_reps:>4} {gap:>6} {tam:>19} "
+                     f"{s.tam_cv:>7.1%} {units:>9} {drive:>14} {moved:>7} {fair:>6}")
+    src = rows[0][1].travel_source if rows else None
     if src == "estimate":
         lines.append("drive hours: straight-line ESTIMATE (no road graph)")
     elif src == "osm":
         lines.append(f"drive hours: OpenStreetMap road network "
-                     f"(coverage {rows[0][1].get('travel_coverage', 0):.0%}); "
+                     f"(coverage {rows[0][1].travel_coverage or 0:.0%}); "
                      "© OpenStreetMap contributors")
     return "\n".join(lines)
 
 
-def _run_scenarios(accounts: Path | str, reps: str, configs: list[ScenarioConfig], out: Path,
-                   *, zcta: str | None, units_path: str | None, unit_id: str | None,
-                   locks: str | None, tiles: str | None, with_current: bool) -> int:
-    """Plan every scenario, then write them all with one colour per rep across maps."""
-    from .io.export import write_json
-    from .web.maps import rep_colours
-    from .pipeline import current_alignment, plan, prepare, write_result
+def _table_rows(run: RunResult) -> list[tuple[str, Summary, pd.DataFrame | None]]:
+    """One row per scenario (the current alignment first); a scenario without a plan has no card."""
+    rows = [("current", run.current.summary, run.current.scorecard)] if run.current else []
+    for o in run.scenarios:
+        rows.append((o.config.name, o.summary, o.scorecard if o.summary.has_plan else None))
+    return rows
 
-    out.mkdir(parents=True, exist_ok=True)
-    multi = len(configs) > 1
-    networks: dict[tuple, object] = {}
 
-    def network_for(cfg: ScenarioConfig, units) -> object:
-        key = (cfg.travel.source, cfg.travel.path, cfg.travel.custom_filter)
-        if key not in networks:
-            networks[key] = None
-            if cfg.travel.source != "estimate":
-                from .travel.burden import load_road_network
-
-                networks[key] = load_road_network(cfg.travel, lon=units["lon"].to_numpy(),
-                                                  lat=units["lat"].to_numpy())
-        return networks[key]
-
-    def prepared(cfg: ScenarioConfig):
-        return prepare(accounts, reps, cfg, zcta=zcta, units_path=units_path, unit_id=unit_id,
-                       locks_path=locks)
-
-    results: list[tuple[Path, object]] = []
-    rows: list[tuple[str, dict, object]] = []
-    exit_code = 0
-    for cfg in configs:
-        target = out / cfg.name if multi else out
-        inputs = prepared(cfg)
-        try:
-            result = plan(inputs, cfg, network=network_for(cfg, inputs.units))
-        except InfeasibleError as exc:
-            target.mkdir(parents=True, exist_ok=True)
-            # a time-out is not a proof of infeasibility: say which one it is
-            status = ("time_limit" if exc.diagnosis.get("constraint") == "time_limit"
-                      else "infeasible")
-            write_json(exc.diagnosis.get("summary", {}) | {
-                "status": status, "explanation": str(exc),
-                "diagnosis": {k: v for k, v in exc.diagnosis.items() if k != "summary"}},
-                target / "summary.json")
-            label = "NO PLAN IN TIME" if status == "time_limit" else "INFEASIBLE"
-            print(f"\n[{cfg.name}] {label} — {exc}\n(written to {target / 'summary.json'})",
-                  file=sys.stderr)
-            rows.append((cfg.name, {"status": status}, None))
-            exit_code = 3
-            continue
-        results.append((target, result))
-        rows.append((cfg.name, result.summary, result.scorecard))
-        s = result.summary
-        log.info("[%s] %d accounts in = %d assigned + %d rejected", cfg.name, s["accounts_in"],
-                 s["assigned"], s["rejected"])
-    if with_current and results:
-        # The baseline uses the whole roster, whatever n_reps a scenario keeps.
-        base_cfg = configs[0].replace(n_reps=None)
-        inputs = prepared(base_cfg)
-        if inputs.accounts["current_rep"].notna().any():
-            cur = current_alignment(inputs, base_cfg, network=network_for(base_cfg, inputs.units))
-            results.insert(0, (out / "current", cur))
-            rows.insert(0, ("current", cur.summary, cur.scorecard))
-    colours = rep_colours([r.units for _, r in results]) if results else {}
-    for target, result in results:
-        write_result(result, target, tiles=tiles, colours=colours)
-    print(summary_table(rows))
-    planned = [(t, r) for t, r in results if r.summary.get("status") != "current alignment"]
+def _report(run: RunResult, folders: RunFolders) -> None:
+    """Print what the run found: failures on stderr, the table and where to look on stdout."""
+    for o, d in zip(run.scenarios, folders.scenarios):
+        if not o.summary.has_plan:
+            label = "NO PLAN IN TIME" if o.summary.status == "time_limit" else "INFEASIBLE"
+            print(f"\n[{o.config.name}] {label} — {o.summary.explanation}\n"
+                  f"(written to {d / 'summary.json'})", file=sys.stderr)
+    print(summary_table(_table_rows(run)))
+    planned = [(o, d) for o, d in zip(run.scenarios, folders.scenarios) if o.summary.has_plan]
     if planned:
-        s = planned[-1][1].summary
-        print(f"accounts: {s['accounts_in']} in = {s['assigned']} assigned + {s['rejected']} "
+        s = planned[-1][0].summary
+        print(f"accounts: {s.accounts_in} in = {s.assigned} assigned + {s.rejected} "
               f"rejected (see rejects.csv)")
-    if len(planned) >= 2:
-        from .web.compare import compare_page
-
-        page = compare_page([t for t, _ in planned[:3]], out / "compare.html")
-        print(f"open {page.resolve()}")
+    if folders.compare is not None:
+        print(f"open {folders.compare.resolve()}")
     elif planned:
-        print(f"open {(planned[0][0] / 'map.html').resolve()}")
-    return exit_code
+        print(f"open {(planned[0][1] / 'map.html').resolve()}")
+
+
+def _run(accounts, reps, configs: list[ScenarioConfig], out: Path, *, tiles: str | None,
+         with_current: bool, **where) -> int:
+    """Plan, write and report a run; the exit code (3 when a scenario has no plan)."""
+    from .outputs import write_run
+    from .pipeline import run_scenarios
+
+    run = run_scenarios(accounts, reps, configs, with_current=with_current, **where)
+    folders = write_run(run, out, tiles=tiles)
+    _report(run, folders)
+    return run.exit_code
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -159,9 +122,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         configs = [c.replace(travel=replace(c.travel, source="estimate", path=None))
                    for c in configs]
     t0 = time.perf_counter()
-    code = _run_scenarios(data / "accounts.csv", str(data / "reps.csv"), configs, Path(args.out),
-                          zcta=str(data / "columbus_zctas.geojson"), units_path=None,
-                          unit_id=None, locks=None, tiles=args.tiles, with_current=True)
+    code = _run(data / "accounts.csv", str(data / "reps.csv"), configs, Path(args.out),
+                zcta=str(data / "columbus_zctas.geojson"), tiles=args.tiles, with_current=True)
     log.info("demo finished in %.1f s", time.perf_counter() - t0)
     return code
 
@@ -170,17 +132,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
     configs = [load_config(c) for c in args.config] if args.config else [load_config(None)]
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
-        raise TerritoryError(f"scenario names must differ (got {names}); set name = \"...\"")
+        raise InputError(f"scenario names must differ (got {names}); set name = \"...\"")
     locks = args.locks
     if args.lock:  # e.g. --lock edited: only the rows the designer moved (issue 15)
         from .scoring import edited_locks
 
         if not locks:
-            raise TerritoryError("--lock COLUMN needs --locks FILE")
+            raise InputError("--lock COLUMN needs --locks FILE")
         locks = str(edited_locks(locks, args.lock))
-    return _run_scenarios(args.accounts, args.reps, configs, Path(args.out), zcta=args.zcta,
-                          units_path=args.units, unit_id=args.unit_id, locks=locks,
-                          tiles=args.tiles, with_current=len(configs) > 1)
+    return _run(args.accounts, args.reps, configs, Path(args.out), zcta=args.zcta,
+                units_path=args.units, unit_id=args.unit_id, locks=locks,
+                tiles=args.tiles, with_current=len(configs) > 1)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -194,7 +156,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     result = score(inputs, read_plan(args.plan, inputs), cfg)
     out = write_result(result, Path(args.out), tiles=args.tiles)
     print(summary_table([(cfg.name, result.summary, result.scorecard)]))
-    broken = result.summary.get("violations") or []
+    broken = result.summary.violations
     for v in broken:
         print(f"  breach: {v}")
     print(f"{len(broken)} rule(s) broken; open {(out / 'map.html').resolve()}")
@@ -206,10 +168,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     dirs = [Path(d) for d in args.dirs]
     if not 2 <= len(dirs) <= 3:
-        raise TerritoryError("compare takes 2 or 3 result folders")
+        raise InputError("compare takes 2 or 3 result folders")
+    from .result import load_summary
+
     for d in dirs:
-        if not (d / "summary.json").is_file():
-            raise TerritoryError(f"{d}: not a result folder (no summary.json)")
+        load_summary(d)  # a missing or unreadable summary.json is bad input (exit 2)
     page = compare_page(dirs, Path(args.out))
     print(f"open {page.resolve()}")
     return 0
@@ -256,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "current owners when the accounts have current_rep), or 'current' "
                         "(one rep per current owner)")
     p.add_argument("--config", nargs="+", metavar="SCENARIO.toml",
-                   help="one to three scenario files (defaults of DESIGN.md when omitted)")
+                   help="one to three scenario files (the defaults of territory.config when omitted)")
     p.add_argument("--zcta", help="ZCTA polygons (shapefile / GeoPackage / GeoJSON) for ZIP units;"
                    " without it ZIP areas are approximated (and labelled so)")
     p.add_argument("--units", help="custom unit polygons instead of ZIP/county units")

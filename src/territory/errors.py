@@ -9,8 +9,12 @@ class TerritoryError(Exception):
     exit_code = 1
 
 
-class InputError(TerritoryError):
-    """Unusable input: missing file or column, empty file, bad config (exit 2)."""
+class InputError(TerritoryError, ValueError):
+    """Unusable input: missing file or column, empty file, bad config (exit 2).
+
+    Also a :class:`ValueError` (as osmnx's ``ValidationError``), so code that
+    guards a call with ``except ValueError`` catches bad input too.
+    """
 
     exit_code = 2
 
@@ -31,7 +35,12 @@ class InfeasibleError(TerritoryError):
 
     def __init__(self, message: str, diagnosis: dict | None = None) -> None:
         super().__init__(message)
-        self.diagnosis = diagnosis or {}
+        self.diagnosis = dict(diagnosis or {})
+
+    @property
+    def timed_out(self) -> bool:
+        """True when the solver ran out of time: not a proof that no plan exists."""
+        return self.diagnosis.get("constraint") == "time_limit"
 
 
 class DataUnavailableError(TerritoryError):

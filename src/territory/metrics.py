@@ -27,8 +27,10 @@ __all__ = [
     "contiguity_report",
     "disruption",
     "fairness",
+    "moved_mask",
     "quota_table",
     "rep_scorecard",
+    "unit_owner",
 ]
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,33 @@ def quota_table(card: pd.DataFrame, reps: pd.DataFrame, cfg: QuotaConfig) -> pd.
     return out
 
 
+def moved_mask(from_rep: pd.Series, to_rep: pd.Series) -> pd.Series:
+    """True for an account that had an owner (not missing, not blank) and now has another.
+
+    The one definition of a moved account: for the plan's ``moved`` column,
+    :func:`disruption` and the comparison page (where CSVs give blanks, not NA).
+    """
+    before = from_rep.astype(str)
+    had_owner = from_rep.notna() & (before != "")
+    return had_owner & (before != to_rep.astype(str))
+
+
+def unit_owner(accounts: pd.DataFrame, owner: str = "current_rep") -> pd.Series:
+    """Each unit's owner: the rep in column ``owner`` with the most revenue there.
+
+    Ties go to the smaller rep id. Returns a Series ``unit_id -> rep id`` (str)
+    over the units that have an owned account.
+    """
+    owned = accounts[accounts[owner].notna()]
+    owned = pd.DataFrame({"unit_id": owned["unit_id"].astype(str),
+                          "owner": owned[owner].astype(str),
+                          "revenue": pd.to_numeric(owned["revenue"], errors="coerce").fillna(0.0)})
+    tot = (owned.groupby(["unit_id", "owner"])["revenue"].sum().reset_index()
+           .sort_values(["unit_id", "revenue", "owner"], ascending=[True, False, True])
+           .drop_duplicates("unit_id"))
+    return tot.set_index("unit_id")["owner"].rename(owner)
+
+
 def disruption(accounts: pd.DataFrame) -> dict:
     """Accounts and TAM moved away from their current rep, with the from -> to matrix.
 
@@ -136,7 +165,7 @@ def disruption(accounts: pd.DataFrame) -> dict:
     if "current_rep" not in accounts or accounts["current_rep"].isna().all():
         return {"accounts_moved": None, "tam_moved": None, "moved_share": None, "matrix": {}}
     owned = accounts[accounts["current_rep"].notna()]
-    moved = owned[owned["current_rep"].astype(str) != owned["rep_id"].astype(str)]
+    moved = owned[moved_mask(owned["current_rep"], owned["rep_id"])]
     matrix = (moved.groupby(["current_rep", "rep_id"]).size().sort_index()
               .reset_index(name="accounts"))
     return {

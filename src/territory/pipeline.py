@@ -11,13 +11,18 @@ Python API
     inputs = prepare("data/accounts.csv", "data/reps.csv", cfg, zcta="data/columbus_zctas.geojson")
     result = plan(inputs, cfg)            # raises InfeasibleError with an explanation
     write_result(result, "maps/balanced") # the output contract of the README
-    result.scorecard                      # per-rep DataFrame; result.summary is a dict
+    result.scorecard                      # per-rep DataFrame
+    result.summary                        # a territory.result.Summary (summary.json)
 
-``prepare`` validates, tiers, geocodes and places the accounts and builds the
-units and their adjacency; ``plan`` seeds, solves, scores travel and computes
-the scorecard; ``write_result`` writes every output file and the map.
-:func:`current_alignment` turns the accounts' current owners into a result of
-the same shape, the baseline every redesign is compared with.
+``prepare`` validates, tiers, geocodes and places the accounts (a path or a
+DataFrame) and builds the units and their adjacency; ``plan`` seeds, solves,
+scores travel and computes the scorecard; ``write_result`` writes every output
+file and the map. :func:`current_alignment` turns the accounts' current owners
+into a result of the same shape, the baseline every redesign is compared with.
+:func:`run_scenarios` does all of it for several scenarios at once (what the
+CLI runs): inputs prepared once per distinct set of input rules, one road
+network per travel set-up, and scenarios without a plan returned as
+:class:`~territory.result.NoPlan` instead of raised.
 """
 
 from __future__ import annotations
@@ -29,12 +34,12 @@ from collections.abc import Sequence
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
-import shapely
 
 from . import __version__
 from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_accounts
@@ -44,22 +49,31 @@ from .optimize import (AssignProblem, BandRules, Disruption, Solver, check_plan,
 from .optimize.problem import Balancing
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
-from .io.export import write_csv, write_excel, write_geojson, write_geopackage, write_json
 from .geo.geocode import coordinate_substitutions, geocode_accounts
-from .metrics import (FAIRNESS_THRESHOLD, add_flags, compactness_scores, contiguity_report,
-                      disruption, fairness, quota_table, rep_scorecard, tam_cv)
+from .metrics import (add_flags, compactness_scores, contiguity_report, disruption, fairness,
+                      moved_mask, quota_table, rep_scorecard, tam_cv, unit_owner)
 from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
 from .optimize.centres import free_centres
 from .optimize.seed import project_points, root_units, seed_centres
 from .geo.units import (aggregate_units, approximate_zip_units, county_units, heavy_units,
                         load_unit_polygons, locate_accounts, split_units_into_zips,
                         unit_adjacency, unit_states)
+from .outputs import territories, write_result
+from .result import NoPlan, RunResult, ScenarioResult, Summary
 
-__all__ = ["PreparedInputs", "ScenarioResult", "current_alignment", "evaluate", "plan", "prepare",
-           "score_assignment",
-           "read_reps", "read_locks", "write_result"]
+__all__ = ["NoPlan", "PreparedInputs", "RunResult", "ScenarioResult", "current_alignment",
+           "evaluate", "plan", "prepare", "read_locks", "read_reps", "road_network",
+           "run_scenarios", "score_assignment", "solve_scenario", "territories", "write_result"]
 
 log = logging.getLogger(__name__)
+
+#: what ``prepare`` reads: a path, or a table already in memory
+TableSource = str | Path | pd.DataFrame
+
+
+def _source_name(source: object, what: str) -> str:
+    """How messages name an input: its path, or ``what`` for a DataFrame."""
+    return f"{what} (DataFrame)" if isinstance(source, pd.DataFrame) else str(source)
 
 
 @dataclass(frozen=True)
@@ -77,20 +91,6 @@ class PreparedInputs:
     info: dict = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ScenarioResult:
-    """A plan with its scorecard: what ``write_result`` writes and the maps draw."""
-
-    config: ScenarioConfig
-    accounts: pd.DataFrame
-    rejects: pd.DataFrame
-    units: gpd.GeoDataFrame
-    reps: pd.DataFrame
-    scorecard: pd.DataFrame
-    summary: dict
-    substitutions: pd.DataFrame
-    adjacency: nx.Graph
-    isochrones: gpd.GeoDataFrame | None = None
 
 
 # ----------------------------------------------------------------------------- prepare
@@ -115,7 +115,7 @@ def _load_units(level: str, states: list[str], zcta: str | Path | None,
     return approximate_zip_units(states), "APPROXIMATE ZIP areas (Voronoi of ZIP centroids)"
 
 
-def _roster(reps: str | Path | int, config: ScenarioConfig, accounts: pd.DataFrame) -> pd.DataFrame:
+def _roster(reps: TableSource | int, config: ScenarioConfig, accounts: pd.DataFrame) -> pd.DataFrame:
     """The roster's size early (it sizes ``unit_level = "auto"``); :func:`build_roster` is final."""
     if str(reps).strip().lower() == "current" and not Path(reps).is_file():
         return read_reps(config.n_reps or max(1, int(accounts["current_rep"].nunique())))
@@ -151,28 +151,69 @@ def _split_heavy(counties: gpd.GeoDataFrame, source: str, accounts: pd.DataFrame
 
 
 def prepare(
-    accounts_path: str | Path,
-    reps: str | Path | int,
+    accounts: TableSource,
+    reps: TableSource | int,
     config: ScenarioConfig,
     *,
     zcta: str | Path | None = None,
     units_path: str | Path | None = None,
     unit_id: str | None = None,
+    locks: TableSource | None = None,
     locks_path: str | Path | None = None,
 ) -> PreparedInputs:
     """Read, validate, tier, geocode and place the accounts; build units and adjacency.
 
+    Parameters
+    ----------
+    accounts
+        The CRM export: a CSV / Excel / Parquet path, or a DataFrame with the
+        same columns (cells are read as text, as from a file).
+    reps
+        The roster (path or DataFrame, see :func:`read_reps`) or a number of
+        territories to design; the scenario's ``n_reps`` keeps the first reps.
+    locks
+        ``rep_id`` with ``unit_id`` or ``account_id`` per row (path or
+        DataFrame); ``locks_path`` is its older name.
+
     Every account row ends in ``accounts`` or ``rejects`` (one reason each).
     """
-    raw, read_info = read_table(accounts_path)
+    placed = _place_accounts(accounts, config, reps=reps, zcta=zcta, units_path=units_path,
+                             unit_id=unit_id, locks=locks if locks is not None else locks_path)
+    return with_roster(placed, reps, config)
+
+
+def with_roster(placed: PreparedInputs, reps: TableSource | int,
+                config: ScenarioConfig) -> PreparedInputs:
+    """``placed`` with the scenario's roster (``n_reps``) and the owners matched to it."""
+    roster, accounts, roster_info = build_roster(
+        reps, placed.accounts, placed.units, n_reps=config.n_reps,
+        basis=config.disruption.basis, max_home_km=config.travel.max_home_km)
+    return dataclasses.replace(placed, reps=roster, accounts=accounts,
+                               info={**roster_info, **placed.info})
+
+
+def _prepare_key(config: ScenarioConfig) -> str:
+    """What :func:`_place_accounts` reads of a scenario: scenarios with one key share inputs."""
+    key = (config.columns, config.accounts, config.tiers, config.unit_level, config.region,
+           config.adjacency, config.nearest_unit_km)
+    if config.unit_level == "auto":  # which counties split depends on the bands and the team
+        key += (config.balance, config.n_reps)
+    return repr(key)
+
+
+def _place_accounts(accounts: TableSource, config: ScenarioConfig, *, reps, zcta, units_path,
+                    unit_id, locks) -> PreparedInputs:
+    """Every step of :func:`prepare` but the roster (the team's size sizes ``"auto"`` units)."""
+    where = _source_name(accounts, "accounts")
+    raw, read_info = read_table(accounts)
     accounts, rejects = validate_accounts(raw, config.columns, checks=config.accounts)
     accounts = assign_tiers(accounts, config.tiers)
     accounts, geo_rejects = geocode_accounts(accounts)
     states = sorted(s for s in accounts["state"].unique() if s)
-    roster = _roster(reps, config, accounts)
+    n_reps = len(_roster(reps, config, accounts))
     units, unit_source = _load_units(config.unit_level, states, zcta, units_path, unit_id)
     if config.unit_level == "auto" and units_path is None:
-        units, unit_source = _split_heavy(units, unit_source, accounts, len(roster), config, zcta)
+        units, unit_source = _split_heavy(units, unit_source, accounts, n_reps, config, zcta)
     accounts, place_rejects, subs = locate_accounts(accounts, units, level=config.unit_level,
                                                       max_nearest_km=config.nearest_unit_km)
     coord_subs = coordinate_substitutions(accounts)
@@ -184,18 +225,14 @@ def prepare(
             keep |= unit_states(units).isin(states).to_numpy()
         units = units[keep].reset_index(drop=True)
     if units.empty or accounts.empty:
-        raise InputError(f"{accounts_path}: no account could be placed in any unit "
+        raise InputError(f"{where}: no account could be placed in any unit "
                          f"({len(rejects) + len(geo_rejects) + len(place_rejects)} rejected)")
     units = aggregate_units(units, accounts)
     adjacency, bridges = unit_adjacency(units, contiguity=config.adjacency)
     all_rejects = pd.concat([rejects, geo_rejects, place_rejects], ignore_index=True)
     all_rejects = all_rejects.sort_values("row", kind="stable").reset_index(drop=True)
-    roster, accounts, roster_info = build_roster(
-        reps, accounts, units, n_reps=config.n_reps, basis=config.disruption.basis,
-        max_home_km=config.travel.max_home_km)
     info = {
-        **roster_info,
-        "accounts_file": str(accounts_path),
+        "accounts_file": where,
         "accounts_in": int(len(raw)),
         "encoding": read_info.encoding,
         "read_notes": list(read_info.notes),
@@ -206,18 +243,30 @@ def prepare(
         "bridges": [list(b) for b in bridges],
         "tier_sources": dict(Counter(accounts["tier_source"])),
     }
-    assert len(accounts) + len(all_rejects) == len(raw), "an account was lost"
-    return PreparedInputs(accounts, all_rejects[REJECT_COLUMNS], units, roster, adjacency,
-                          bridges, subs, read_locks(locks_path), info)
+    if len(accounts) + len(all_rejects) != len(raw):
+        raise RuntimeError(f"{where}: {len(raw)} rows in but {len(accounts)} placed and "
+                           f"{len(all_rejects)} rejected: an account was lost")
+    return PreparedInputs(accounts, all_rejects[REJECT_COLUMNS], units, pd.DataFrame(), adjacency,
+                          bridges, subs, read_locks(locks), info)
 
 
 # ----------------------------------------------------------------------------- plan
 
 
-def _road_network(config: ScenarioConfig, lon: np.ndarray, lat: np.ndarray):
+def road_network(inputs: PreparedInputs, config: ScenarioConfig):
+    """The road network a scenario's drive times use (None for ``travel.source = "estimate"``).
+
+    The one decision of its area: every unit and every rep home of ``inputs``
+    (a rep without a home is based in a unit, so it is covered too).
+    """
+    if config.travel.source == "estimate":
+        return None
     from .travel.burden import load_road_network
 
-    return load_road_network(config.travel, lon=lon, lat=lat)
+    lon = np.r_[inputs.units["lon"].to_numpy(float), inputs.reps["lon"].to_numpy(float)]
+    lat = np.r_[inputs.units["lat"].to_numpy(float), inputs.reps["lat"].to_numpy(float)]
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    return load_road_network(config.travel, lon=lon[ok], lat=lat[ok])
 
 
 def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame, np.ndarray]:
@@ -379,40 +428,57 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     ----------
     network
         A pre-loaded :class:`territory.travel.RoadNetwork` (shared between scenarios);
-        loaded from ``config.travel`` when None.
+        :func:`road_network` when None.
 
     Raises
     ------
     InfeasibleError
-        With the explanation from :func:`territory.optimize.explain_infeasible`.
+        With the explanation from :func:`territory.optimize.explain_infeasible`;
+        :func:`solve_scenario` returns it as a :class:`NoPlan` instead.
     """
+    outcome = solve_scenario(inputs, config, network=network)
+    if isinstance(outcome, NoPlan):
+        raise InfeasibleError(outcome.summary.explanation or outcome.summary.status,
+                              dict(outcome.summary.diagnosis or {}))
+    return outcome
+
+
+def solve_scenario(inputs: PreparedInputs, config: ScenarioConfig, *,
+                   network=None) -> ScenarioResult | NoPlan:
+    """:func:`plan`, with a scenario that has no plan returned as a :class:`NoPlan`.
+
+    A :class:`NoPlan` carries the summary (status ``infeasible`` or
+    ``time_limit``, the explanation and the diagnosis) and the rejects, which
+    are written all the same.
+    """
+    return _solve_scenario(inputs, config, road_network(inputs, config) if network is None
+                           else network)
+
+
+def _solve_scenario(inputs: PreparedInputs, config: ScenarioConfig,
+                    network) -> ScenarioResult | NoPlan:
+    """:func:`solve_scenario` on a decided road network (None: straight-line estimates)."""
     from .travel.burden import travel_matrix
 
     t0 = time.perf_counter()
     full, (inputs, contraction) = inputs, _contract(inputs, config)
-    units = inputs.units
     reps, roots = _bases(inputs, config)
-    if network is None and config.travel.source != "estimate":
-        network = _road_network(config, np.r_[units["lon"], reps["lon"]],
-                                np.r_[units["lat"], reps["lat"]])
-    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), units[["lon", "lat"]].to_numpy(),
-                       config.travel)
-    hours = tm.seconds.T / 3600.0
-    problem = build_problem(inputs, config, reps, roots, hours)
-    base = {**_summary_base(full, config, reps, tm), "n_units_solved": int(len(units))}
+    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(),
+                       inputs.units[["lon", "lat"]].to_numpy(), config.travel)
+    base = _inputs_summary(full, config, reps, tm).replace(n_units_solved=int(len(inputs.units)))
     try:
+        problem = build_problem(inputs, config, reps, roots, tm.seconds.T / 3600.0)
         if reps["base_kind"].iat[0] == "centre":  # no home bases: the bases are ours to move
             solved, problem, reps, tm, rounds = _free_centres(inputs, config, reps, problem,
                                                               network)
-            base = {**_summary_base(full, config, reps, tm), "n_units_solved": int(len(units)),
-                    "free_centres": rounds}
+            base = _inputs_summary(full, config, reps, tm).replace(
+                n_units_solved=int(len(inputs.units)), free_centres=rounds)
         else:
             solved = solve(problem, _solver(config), seed=config.seed)
     except InfeasibleError as exc:
-        exc.diagnosis.setdefault("summary", {**base, "status": "infeasible",
-                                             "explanation": str(exc)})
-        raise
-    rep_ids = np.asarray(reps["rep_id"])
+        status = "time_limit" if exc.timed_out else "infeasible"
+        summary = base.replace(status=status, explanation=str(exc), diagnosis=exc.diagnosis)
+        return NoPlan(config, summary, full.rejects, full.substitutions)
     rep_of_unit = (solved.rep_of_unit if contraction is None
                    else expand_assignment(contraction, solved.rep_of_unit))
     if _named_seats(inputs) and inputs.locks.empty:  # renaming keeps at least as many accounts
@@ -422,20 +488,19 @@ def plan(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> Sce
     violations = check_plan(problem, solved.rep_of_unit)
     if not config.contiguity:
         violations = [v for v in violations if not v.startswith("contiguity")]
-    head = {
-        **base,
-        "status": solved.status,
-        "objective": solved.objective,
-        "lp_bound": solved.lp_bound if solved.lp_bound is not None else solved.bound,
-        "mip_bound": solved.bound,
-        "mip_gap": solved.gap,
-        "engine": solved.engine,
-        "penalty_cost": solved.penalty_cost,
-        "solve_seconds": round(solved.solve_seconds, 3),
-        "build_seconds": round(solved.build_seconds, 3),
-        "candidates_per_unit": solved.candidates,
-        "slack": solved.slack,
-    }
+    head = base.replace(
+        status=solved.status,
+        objective=solved.objective,
+        lp_bound=solved.lp_bound if solved.lp_bound is not None else solved.bound,
+        mip_bound=solved.bound,
+        mip_gap=solved.gap,
+        engine=solved.engine,
+        penalty_cost=solved.penalty_cost,
+        solve_seconds=round(solved.solve_seconds, 3),
+        build_seconds=round(solved.build_seconds, 3),
+        candidates_per_unit=solved.candidates,
+        slack=solved.slack,
+    )
     return evaluate(full, config, reps, rep_of_unit, tam_target=problem.tam_target,
                     violations=violations, network=network, summary_head=head, started=t0)
 
@@ -451,77 +516,84 @@ def score_assignment(inputs: PreparedInputs, config: ScenarioConfig, rep_ids: Se
     from .travel.burden import travel_matrix
 
     t0 = time.perf_counter()
-    units = inputs.units
+    if network is None:
+        network = road_network(inputs, config)
     reps, roots = _bases(inputs, config)
-    if network is None and config.travel.source != "estimate":
-        network = _road_network(config, np.r_[units["lon"], reps["lon"]],
-                                np.r_[units["lat"], reps["lat"]])
-    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), units[["lon", "lat"]].to_numpy(),
-                       config.travel)
+    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(),
+                       inputs.units[["lon", "lat"]].to_numpy(), config.travel)
     problem = build_problem(inputs, config, reps, roots, tm.seconds.T / 3600.0)
     rep_of_unit = pd.Index(reps["rep_id"]).get_indexer(pd.Index(rep_ids))
     if (rep_of_unit < 0).any():
         raise InputError(f"rep {list(rep_ids)[int(np.flatnonzero(rep_of_unit < 0)[0])]!r} is not "
                          "in the roster")
     violations = check_plan(problem, rep_of_unit)
-    head = {**_summary_base(inputs, config, reps, tm), "n_units_solved": 0, "status": "scored",
-            "objective": None, "lp_bound": None, "mip_bound": None, "mip_gap": None,
-            "engine": None, "penalty_cost": None, "solve_seconds": 0.0, "build_seconds": 0.0,
-            "candidates_per_unit": None, "slack": {}}
+    head = _inputs_summary(inputs, config, reps, tm).replace(
+        n_units_solved=0, status="scored", solve_seconds=0.0, build_seconds=0.0)
     return evaluate(inputs, config, reps, rep_of_unit, tam_target=problem.tam_target,
                     violations=violations, network=network, summary_head=head, started=t0)
 
 
 def evaluate(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
              rep_of_unit: np.ndarray, *, tam_target: np.ndarray, violations: list[str],
-             network, summary_head: dict, started: float) -> ScenarioResult:
+             network, summary_head: Summary, started: float) -> ScenarioResult:
     """Scorecard, travel, disruption, fairness, contiguity and summary of an assignment.
 
     ``rep_of_unit`` indexes ``reps`` for every unit of ``inputs.units``;
     ``summary_head`` (scenario facts and how the plan was found) opens the summary.
     """
-    from .travel.burden import travel_burden
-
-    rep_ids = np.asarray(reps["rep_id"])
-    units = inputs.units.assign(rep_id=rep_ids[rep_of_unit])
+    units = inputs.units.assign(rep_id=np.asarray(reps["rep_id"])[rep_of_unit])
     acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
-    card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
-                         units_band=(config.balance.account_units_min,
-                                     config.balance.account_units_max),
-                         tam_target=pd.Series(tam_target, index=rep_ids))
-    burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
-    card = _with_travel_and_quota(card, burden, reps, config)
-    card = card.merge(compactness_scores(units, acc, reps), on="rep_id", how="left")
+    card = _plan_scorecard(acc, units, reps, tam_target, network, config)
     moves = disruption(acc)
-    fair = fairness(card, acc, (config.balance.account_units_min,
-                                config.balance.account_units_max))
+    fair = fairness(card, acc, _band(config))
     pieces = contiguity_report(units, inputs.adjacency)
-    acc["moved"] = (acc["current_rep"].notna()
-                    & (acc["current_rep"].astype(str) != acc["rep_id"].astype(str)))
-    summary = {
-        **summary_head,
-        "violations": violations,
-        "contiguous": all(n <= 1 for n in pieces.values()),
-        "territory_pieces": pieces,
-        "tam_cv": round(tam_cv(card), 4),
-        "accounts_moved": moves["accounts_moved"],
-        "tam_moved": moves["tam_moved"],
-        "moved_share": moves["moved_share"],
-        "moved_matrix": moves["matrix"],
-        "fairness_share": fair["fairness_share"],
-        "fairness_flag": fair["fairness_flag"],
-        "fairness_threshold": FAIRNESS_THRESHOLD,
-        "worse_off_reps": fair["worse_off"],
-        "reps_flagged": int((card["flags"] != "").sum()),
-        "drive_hours_mean": round(float(card["drive_hours_per_month"].mean()), 2),
-        "drive_hours_max": round(float(card["drive_hours_per_month"].max()), 2),
-        "wall_seconds": round(time.perf_counter() - started, 2),
-    }
-    if acc["current_rep"].notna().any():
-        summary["incumbents"] = incumbent_report(acc, rep_ids)
+    acc["moved"] = moved_mask(acc["current_rep"], acc["rep_id"])
+    summary = summary_head.replace(
+        violations=violations,
+        accounts_moved=moves["accounts_moved"],
+        tam_moved=moves["tam_moved"],
+        moved_share=moves["moved_share"],
+        moved_matrix=moves["matrix"],
+        fairness_share=fair["fairness_share"],
+        fairness_flag=fair["fairness_flag"],
+        worse_off_reps=fair["worse_off"],
+        wall_seconds=round(time.perf_counter() - started, 2),
+        incumbents=(incumbent_report(acc, np.asarray(reps["rep_id"]))
+                    if acc["current_rep"].notna().any() else None),
+        **_card_summary(card, pieces),
+    )
     return ScenarioResult(config, acc, inputs.rejects, units, reps, card, summary,
                           inputs.substitutions, inputs.adjacency,
                           rep_isochrones(reps, network) if network is not None else None)
+
+
+def _plan_scorecard(acc: pd.DataFrame, units: pd.DataFrame, reps: pd.DataFrame,
+                    tam_target: np.ndarray, network, config: ScenarioConfig) -> pd.DataFrame:
+    """The plan's scorecard: totals, band flags, drive hours, compactness and quota per rep."""
+    from .travel.burden import travel_burden
+
+    card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
+                         units_band=_band(config),
+                         tam_target=pd.Series(tam_target, index=np.asarray(reps["rep_id"])))
+    burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
+    card = _with_travel_and_quota(card, burden, reps, config)
+    return card.merge(compactness_scores(units, acc, reps), on="rep_id", how="left")
+
+
+def _band(config: ScenarioConfig) -> tuple[float, float]:
+    return (config.balance.account_units_min, config.balance.account_units_max)
+
+
+def _card_summary(card: pd.DataFrame, pieces: dict[str, int]) -> dict:
+    """The summary fields read off a scorecard, for a plan and the current alignment alike."""
+    return {
+        "contiguous": all(n <= 1 for n in pieces.values()),
+        "territory_pieces": pieces,
+        "tam_cv": round(tam_cv(card), 4),
+        "reps_flagged": int((card["flags"] != "").sum()),
+        "drive_hours_mean": round(float(card["drive_hours_per_month"].mean()), 2),
+        "drive_hours_max": round(float(card["drive_hours_per_month"].max()), 2),
+    }
 
 
 def _contract(inputs: PreparedInputs, config: ScenarioConfig
@@ -576,43 +648,46 @@ def _with_travel_and_quota(card: pd.DataFrame, burden: pd.DataFrame, reps: pd.Da
     return card.merge(quota_table(card, reps, config.quota), on="rep_id", how="left")
 
 
-def _summary_base(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame, tm) -> dict:
+def _inputs_summary(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
+                    tm) -> Summary:
+    """The summary fields every scenario has, plan or not: inputs, rules, travel source."""
     reasons = Counter(inputs.rejects["reason"])
-    return {
-        "scenario": config.name,
-        "description": config.description,
-        "territory_version": __version__,
-        "seed": config.seed,
-        "accounts_in": inputs.info["accounts_in"],
-        "assigned": int(len(inputs.accounts)),
-        "rejected": int(len(inputs.rejects)),
-        "reject_reasons": dict(sorted(reasons.items())),
-        "zip_fixed": inputs.info["zip_fixed"],
-        "substitutions": inputs.info["substitutions"],
-        "coordinates_replaced": inputs.info.get("coordinates_replaced", 0),
-        "roster": inputs.info.get("roster"),
-        "owner_match": inputs.info.get("owner_match"),
-        "read_notes": inputs.info["read_notes"],
-        "tier_sources": inputs.info["tier_sources"],
-        "unit_level": config.unit_level,
-        "unit_source": inputs.info["unit_source"],
-        "bridges": inputs.info["bridges"],
-        "n_units": int(len(inputs.units)),
-        "n_reps": int(len(reps)),
-        "base_kind": str(reps["base_kind"].iat[0]),
-        "solver": config.solver.name,
-        "time_limit_seconds": config.solver.time_limit_seconds,
-        "tam_tolerance": config.balance.tam_tolerance,
-        "account_units_band": [config.balance.account_units_min,
-                               config.balance.account_units_max],
-        "contiguity": config.contiguity,
-        "max_moved_share": config.disruption.max_moved_share,
-        "travel_source": tm.source,
-        "travel_coverage": round(float(tm.coverage), 4),
-        "max_drive_hours_per_month": config.travel.max_drive_hours_per_month,
-        "max_travel_share": config.travel.max_travel_share,
-        "violations": [],
-    }
+    return Summary(
+        scenario=config.name,
+        description=config.description,
+        territory_version=__version__,
+        seed=config.seed,
+        accounts_in=inputs.info["accounts_in"],
+        assigned=int(len(inputs.accounts)),
+        rejected=int(len(inputs.rejects)),
+        reject_reasons=dict(sorted(reasons.items())),
+        zip_fixed=inputs.info["zip_fixed"],
+        substitutions=inputs.info["substitutions"],
+        coordinates_replaced=inputs.info.get("coordinates_replaced", 0),
+        roster=inputs.info.get("roster"),
+        owner_match=inputs.info.get("owner_match"),
+        read_notes=tuple(inputs.info["read_notes"]),
+        tier_sources=inputs.info["tier_sources"],
+        unit_level=config.unit_level,
+        unit_source=inputs.info["unit_source"],
+        bridges=tuple(inputs.info["bridges"]),
+        n_units=int(len(inputs.units)),
+        n_reps=int(len(reps)),
+        base_kind=str(reps["base_kind"].iat[0]),
+        solver=config.solver.name,
+        time_limit_seconds=config.solver.time_limit_seconds,
+        tam_tolerance=config.balance.tam_tolerance,
+        account_units_band=_band(config),
+        contiguity=config.contiguity,
+        max_moved_share=config.disruption.max_moved_share,
+        travel_source=tm.source,
+        travel_coverage=round(float(tm.coverage), 4),
+        max_drive_hours_per_month=config.travel.max_drive_hours_per_month,
+        max_travel_share=config.travel.max_travel_share,
+    )
+
+
+# ----------------------------------------------------------------------------- current
 
 
 def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network=None) -> ScenarioResult:
@@ -621,11 +696,39 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
     Accounts keep their ``current_rep``; a unit shows the rep owning most of its
     TAM. Accounts without a current owner are reported, not assigned.
     """
-    from .travel.burden import travel_burden, travel_matrix
+    return _current_alignment(inputs, config, road_network(inputs, config) if network is None
+                              else network)
+
+
+def _current_alignment(inputs: PreparedInputs, config: ScenarioConfig, network) -> ScenarioResult:
+    """:func:`current_alignment` on a decided road network (None: straight-line estimates)."""
+    from .travel.burden import travel_matrix
 
     acc = inputs.accounts
     if acc["current_rep"].isna().all():
         raise InputError("the accounts have no current_rep column: no current alignment")
+    reps = _current_reps(inputs, config)
+    owned = acc[acc["current_rep"].notna()].assign(rep_id=lambda d: d["current_rep"].astype(str))
+    units = inputs.units.assign(rep_id=inputs.units["unit_id"].map(unit_owner(acc)))
+    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), units[["lon", "lat"]].to_numpy(),
+                       config.travel)
+    card = _current_scorecard(inputs, config, owned, units, reps, network)
+    pieces = contiguity_report(units.dropna(subset=["rep_id"]), inputs.adjacency)
+    cfg = config.replace(name="current", description="the current alignment")
+    summary = _inputs_summary(inputs, cfg, reps, tm).replace(
+        status="current alignment", solve_seconds=0.0,
+        unowned_accounts=int(acc["current_rep"].isna().sum()),
+        accounts_moved=0, tam_moved=0.0, moved_share=0.0,
+        violations=[f"{r.rep_id}: {r.flags}" for r in card.itertuples() if r.flags],
+        **_card_summary(card, pieces))
+    out_acc = acc.assign(rep_id=acc["current_rep"], moved=False)
+    return ScenarioResult(cfg, out_acc, inputs.rejects, units, reps, card, summary,
+                          inputs.substitutions, inputs.adjacency)
+
+
+def _current_reps(inputs: PreparedInputs, config: ScenarioConfig) -> pd.DataFrame:
+    """The current owners' bases: roster homes, else the unit of an owner's largest TAM."""
+    acc = inputs.accounts
     reps, _ = _bases(inputs, config) if inputs.reps["lat"].notna().all() else (None, None)
     owners = sorted(acc["current_rep"].dropna().astype(str).unique())
     if reps is None or not set(owners) <= set(reps["rep_id"]):
@@ -641,106 +744,86 @@ def current_alignment(inputs: PreparedInputs, config: ScenarioConfig, *, network
         extra["capacity"] = 1.0
         extra["start_date"] = ""
         reps = pd.concat([reps, extra], ignore_index=True) if reps is not None else extra
-    reps = reps[reps["rep_id"].isin(owners)].reset_index(drop=True)
-    owned = acc[acc["current_rep"].notna()].assign(rep_id=lambda d: d["current_rep"].astype(str))
-    major = (owned.groupby(["unit_id", "rep_id"])["revenue"].sum().reset_index()
-             .sort_values(["unit_id", "revenue", "rep_id"], ascending=[True, False, True])
-             .drop_duplicates("unit_id").set_index("unit_id")["rep_id"])
-    units = inputs.units.assign(rep_id=inputs.units["unit_id"].map(major))
-    if network is None and config.travel.source != "estimate":
-        network = _road_network(config, np.r_[units["lon"], reps["lon"]],
-                                np.r_[units["lat"], reps["lat"]])
-    tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), units[["lon", "lat"]].to_numpy(),
-                       config.travel)
+    return reps[reps["rep_id"].isin(owners)].reset_index(drop=True)
+
+
+def _current_scorecard(inputs: PreparedInputs, config: ScenarioConfig, owned: pd.DataFrame,
+                       units: pd.DataFrame, reps: pd.DataFrame, network) -> pd.DataFrame:
+    """The current book's scorecard; a unit split between owners is visited by each."""
+    from .travel.burden import travel_burden
+
     card = rep_scorecard(owned, units.dropna(subset=["rep_id"]), reps,
-                         tam_tolerance=config.balance.tam_tolerance,
-                         units_band=(config.balance.account_units_min,
-                                     config.balance.account_units_max))
-    # travel of the current book: per-account owner, so a split unit is visited by each owner
+                         tam_tolerance=config.balance.tam_tolerance, units_band=_band(config))
     burden = travel_burden(None, inputs.units, reps, network, config.travel,
                            accounts=_visit_stops(owned))
     card = _with_travel_and_quota(card, burden, reps, config)
-    card = card.merge(compactness_scores(units, owned, reps), on="rep_id", how="left")
-    pieces = contiguity_report(units.dropna(subset=["rep_id"]), inputs.adjacency)
-    out_acc = acc.assign(rep_id=acc["current_rep"], moved=False)
-    summary = {
-        **_summary_base(inputs, dataclasses.replace(config, name="current",
-                                                    description="the current alignment"),
-                        reps, tm),
-        "status": "current alignment",
-        "objective": None, "lp_bound": None, "mip_gap": None, "solve_seconds": 0.0,
-        "unowned_accounts": int(acc["current_rep"].isna().sum()),
-        "contiguous": all(n <= 1 for n in pieces.values()),
-        "territory_pieces": pieces,
-        "tam_cv": round(tam_cv(card), 4),
-        "accounts_moved": 0, "tam_moved": 0.0, "moved_share": 0.0, "moved_matrix": [],
-        "fairness_share": None, "fairness_flag": False, "worse_off_reps": [],
-        "reps_flagged": int((card["flags"] != "").sum()),
-        "drive_hours_mean": round(float(card["drive_hours_per_month"].mean()), 2),
-        "drive_hours_max": round(float(card["drive_hours_per_month"].max()), 2),
-    }
-    summary["violations"] = [f"{r.rep_id}: {r.flags}" for r in card.itertuples() if r.flags]
-    cfg = dataclasses.replace(config, name="current", description="the current alignment")
-    return ScenarioResult(cfg, out_acc, inputs.rejects, units, reps, card, summary,
-                          inputs.substitutions, inputs.adjacency)
+    return card.merge(compactness_scores(units, owned, reps), on="rep_id", how="left")
 
 
-# ----------------------------------------------------------------------------- write
+# ----------------------------------------------------------------------------- scenarios
 
 
-def territories(units: gpd.GeoDataFrame, card: pd.DataFrame) -> gpd.GeoDataFrame:
-    """One dissolved, valid polygon per rep, with its scorecard figures, EPSG:4326."""
-    assigned = units.dropna(subset=["rep_id"])
-    # A shared precision grid makes neighbouring edges identical, so the union leaves no slivers.
-    geoms = shapely.set_precision(shapely.make_valid(assigned.geometry.values), 1e-6)
-    g = gpd.GeoDataFrame({"rep_id": assigned["rep_id"].to_numpy()}, geometry=geoms,
-                         crs="EPSG:4326").dissolve("rep_id", as_index=False)
-    cols = ["rep_id", "name", "tam", "account_units", "n_accounts", "n_units",
-            "drive_hours_per_month", "flags"]
-    return g.merge(card[[c for c in cols if c in card]], on="rep_id", how="left")[
-        [c for c in cols if c in card] + ["geometry"]]
+def run_scenarios(
+    accounts: TableSource,
+    reps: TableSource | int,
+    configs: Sequence[ScenarioConfig],
+    *,
+    zcta: str | Path | None = None,
+    units_path: str | Path | None = None,
+    unit_id: str | None = None,
+    locks: TableSource | None = None,
+    with_current: bool = False,
+) -> RunResult:
+    """Plan every scenario of ``configs`` (and the current alignment): what the CLI runs.
 
-
-def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool = True,
-                 tiles: str | None = None, colours: dict[str, str] | None = None) -> Path:
-    """Write the output contract into ``out_dir`` (created).
-
-    ``colours`` (rep id -> colour, from :func:`territory.maps.rep_colours` over all
-    scenarios) keeps a rep's colour the same on every scenario's map.
+    The inputs are prepared once per distinct set of the rules :func:`prepare`
+    reads (columns, tiers, unit level, region, adjacency, nearest-unit
+    distance; ``n_reps`` only cuts the roster), and one road network is loaded
+    per travel set-up (:func:`road_network`). A scenario without a plan is a
+    :class:`NoPlan` in the result, not an exception. The current alignment
+    (``with_current``, when a scenario planned and the accounts have owners)
+    uses the whole roster and the first scenario's rules.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    acc = result.accounts
-    cols = ["account_id", "name", "zip", "unit_id", "rep_id", "tier", "account_units", "revenue"]
-    if acc["current_rep"].notna().any():
-        cols += ["current_rep", "moved"]
-    write_csv(acc[cols], out / "assignments.csv")
-    write_csv(result.rejects[REJECT_COLUMNS], out / "rejects.csv")
-    card_cols = ["rep_id", "name", "n_accounts", "account_units", "tam", "tam_index", "n_units",
-                 "drive_hours_per_month", "visits_per_month", "travel_share", "routed_share",
-                 "hours_basis", "polsby_popper", "tam_weighted_km", "quota_multiplier", "ramp",
-                 "quota", "flags"]
-    write_csv(result.scorecard[[c for c in card_cols if c in result.scorecard]],
-              out / "scorecard.csv")
-    write_csv(result.units[["unit_id", "rep_id", "tam", "account_units", "n_accounts"]],
-              out / "units.csv")
-    write_csv(result.reps[["rep_id", "name", "lon", "lat", "base_kind"]], out / "reps.csv")
-    if not result.substitutions.empty:
-        write_csv(result.substitutions, out / "substitutions.csv")
-    terr = territories(result.units, result.scorecard)
-    write_geojson(terr, out / "territories.geojson")
-    write_geopackage(terr, out / "territories.gpkg", layer="territories")
-    sheets = {"all accounts": acc[cols], "scorecard": result.scorecard[
-        [c for c in card_cols if c in result.scorecard]]}
-    for rep in result.reps.itertuples():
-        sheets[str(rep.rep_id)] = acc.loc[acc["rep_id"] == rep.rep_id, cols]
-    write_excel(sheets, out / "assignments.xlsx")
-    write_json(result.summary, out / "summary.json")
-    if map_html:
-        from .web.maps import save_map, scenario_map
+    cache = _RunCache(accounts, reps, zcta=zcta, units_path=units_path, unit_id=unit_id,
+                      locks=locks)
+    outcomes: list[ScenarioResult | NoPlan] = []
+    for cfg in configs:
+        inputs = cache.inputs(cfg)
+        outcome = _solve_scenario(inputs, cfg, cache.network(inputs, cfg))
+        s = outcome.summary
+        log.info("[%s] %s: %d accounts in = %d assigned + %d rejected", cfg.name, s.status,
+                 s.accounts_in, s.assigned, s.rejected)
+        outcomes.append(outcome)
+    current = None
+    if with_current and any(isinstance(o, ScenarioResult) for o in outcomes):
+        base_cfg = configs[0].replace(n_reps=None)
+        inputs = cache.inputs(base_cfg)
+        if inputs.accounts["current_rep"].notna().any():
+            current = _current_alignment(inputs, base_cfg, cache.network(inputs, base_cfg))
+    return RunResult(tuple(outcomes), current)
 
-        m = scenario_map(result.units, result.reps, acc, result.scorecard, result.summary,
-                         tiles=tiles, colours=colours, isochrones=result.isochrones,
-                         adjacency=result.adjacency)
-        save_map(m, out / "map.html")
-    return out
+
+class _RunCache:
+    """Prepared inputs and road networks shared by the scenarios of one run."""
+
+    def __init__(self, accounts, reps, *, zcta, units_path, unit_id, locks) -> None:
+        self._accounts, self._reps, self._locks = accounts, reps, locks
+        self._where = {"zcta": zcta, "units_path": units_path, "unit_id": unit_id}
+        self._placed: dict[str, PreparedInputs] = {}
+        self._networks: dict[tuple, object] = {}
+
+    def inputs(self, config: ScenarioConfig) -> PreparedInputs:
+        key = _prepare_key(config)
+        if key not in self._placed:
+            self._placed[key] = _place_accounts(self._accounts, config, reps=self._reps,
+                                                locks=self._locks, **self._where)
+        return with_roster(self._placed[key], self._reps, config)
+
+    def network(self, inputs: PreparedInputs, config: ScenarioConfig):
+        # a downloaded network covers the points of its inputs; a file is the same for all
+        area = ((_prepare_key(config), len(inputs.reps))
+                if config.travel.source == "download" else None)
+        key = (repr(config.travel), area)
+        if key not in self._networks:
+            self._networks[key] = road_network(inputs, config)
+        return self._networks[key]

@@ -32,7 +32,7 @@ __all__ = ["SCORED_STATUS", "edited_locks", "read_plan", "score"]
 
 log = logging.getLogger(__name__)
 
-#: ``summary["status"]`` of a scored hand-made plan.
+#: ``summary.status`` of a scored hand-made plan.
 SCORED_STATUS = "scored"
 
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -114,15 +114,14 @@ def score(inputs: PreparedInputs, assignment: pd.Series, config: ScenarioConfig,
     if given.isna().any():
         raise InputError(f"the assignment misses unit {given.index[given.isna()][0]!r}")
     result = score_assignment(inputs, config, given.tolist(), network=network)
-    summary = {
-        **result.summary,
-        "status": SCORED_STATUS,
-        "description": config.description or "a plan made by hand, scored",
-        "plan_source": assignment.attrs.get("source", "assignment"),
-        "edited_from": assignment.attrs.get("edited_from", {}),
-    }
+    summary = result.summary.replace(
+        status=SCORED_STATUS,
+        description=config.description or "a plan made by hand, scored",
+        plan_source=str(assignment.attrs.get("source", "assignment")),
+        edited_from=assignment.attrs.get("edited_from", {}),
+    )
     log.info("[%s] scored %d units: %d rule(s) broken", config.name, len(units),
-             len(summary["violations"]))
+             len(summary.violations))
     return dataclasses.replace(result, summary=summary)
 
 

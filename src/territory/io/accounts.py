@@ -234,8 +234,9 @@ def _as_text(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index)
 
 
-def read_table(path: str | Path, *, required: tuple[str, ...] = ()) -> tuple[pd.DataFrame, AccountsReadInfo]:
-    """Read a CSV, Excel (.xlsx) or Parquet table with every cell as text.
+def read_table(path: str | Path | pd.DataFrame, *,
+               required: tuple[str, ...] = ()) -> tuple[pd.DataFrame, AccountsReadInfo]:
+    """Read a CSV, Excel (.xlsx) or Parquet table (or a DataFrame) with every cell as text.
 
     Parameters
     ----------
@@ -262,6 +263,8 @@ def read_table(path: str | Path, *, required: tuple[str, ...] = ()) -> tuple[pd.
         Missing or empty file, unreadable encoding, a likely wrong delimiter, or
         a missing required column (the message names the file and the column).
     """
+    if isinstance(path, pd.DataFrame):
+        return _frame_table(path, required)
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: file not found")
@@ -309,6 +312,20 @@ def read_table(path: str | Path, *, required: tuple[str, ...] = ()) -> tuple[pd.
     df.attrs["source"] = str(p)
     df.attrs["numeric_columns"] = numeric  # typed cells: their text has a decimal point
     return df, info
+
+
+def _frame_table(frame: pd.DataFrame, required: tuple[str, ...]) -> tuple[pd.DataFrame, AccountsReadInfo]:
+    """A DataFrame read as :func:`read_table` reads a file: text cells, checked columns."""
+    source = str(frame.attrs.get("source", "DataFrame"))
+    df = _as_text(frame.reset_index(drop=True)).astype(object)  # object cells, as from a file
+    df.columns = _unique_names([str(c).strip() for c in df.columns])
+    if df.empty:
+        raise InputError(f"{source}: the table has no rows")
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(_missing_message(source, missing[0], list(df.columns)))
+    df.attrs["source"] = source
+    return df, AccountsReadInfo(source, None, None, len(df), ())
 
 
 def _missing_message(source: object, column: str, found: list[str]) -> str:

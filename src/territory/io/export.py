@@ -17,16 +17,25 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-__all__ = ["safe_csv_value", "safe_frame", "write_csv", "write_json", "write_geojson",
-           "write_geopackage", "write_excel"]
+__all__ = ["FORMULA_START", "safe_csv_value", "safe_frame", "unguard_csv_value", "write_csv",
+           "write_json", "write_geojson", "write_geopackage", "write_excel"]
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: what a spreadsheet runs as a formula when a cell starts with it (the one list of the project)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_csv_value(value: Any) -> Any:
     """Neutralise a text cell a spreadsheet would execute; other values pass through."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
+    return value
+
+
+def unguard_csv_value(value: Any) -> Any:
+    """Undo :func:`safe_csv_value` for display (``'=x`` -> ``=x``); other values pass through."""
+    if isinstance(value, str) and len(value) > 1 and value[0] == "'" \
+            and value[1:].startswith(FORMULA_START):
+        return value[1:]
     return value
 
 

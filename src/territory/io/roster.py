@@ -56,6 +56,7 @@ def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.Data
                              "home_zip": "", "lon": np.nan, "lat": np.nan, "capacity": 1.0,
                              "start_date": ""})
     raw, _ = read_table(source, required=("rep_id",))
+    source = raw.attrs.get("source", source)  # a DataFrame is named, not printed
     reps = pd.DataFrame({"rep_id": raw["rep_id"].str.strip()})
     if (reps["rep_id"] == "").any():
         row = int(np.flatnonzero(reps["rep_id"] == "")[0]) + 1

@@ -9,7 +9,6 @@ same point gives the same files serially or on any worker.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import shutil
 import tempfile
@@ -21,8 +20,7 @@ from typing import Any
 import pandas as pd
 import tomli_w
 
-from ..errors import InfeasibleError
-from ..io.export import write_json
+from ..result import Summary, load_summary, write_summary
 from .grid import Point, config_dict
 
 __all__ = ["METRIC_COLUMNS", "PointOutcome", "folder_row", "road_network", "run_point",
@@ -93,25 +91,20 @@ def _write_roster(roster: pd.DataFrame, path: Path) -> None:
 
 
 def _write_no_plan(exc: Exception, status: str, target: Path) -> None:
-    """The summary of a point without a plan, as ``territory plan`` writes it."""
-    diagnosis = getattr(exc, "diagnosis", {}) or {}
-    write_json(diagnosis.get("summary", {}) | {
-        "status": status, "explanation": str(exc),
-        "diagnosis": {k: v for k, v in diagnosis.items() if k != "summary"}},
-        target / "summary.json")
+    """The summary of a point that failed, in the one summary schema."""
+    write_summary(Summary(status=status, explanation=str(exc)), target / "summary.json")
 
 
 def _plan_into(inputs, point: Point, target: Path, maps: bool) -> None:
-    from ..pipeline import plan, write_result
+    from ..outputs import write_no_plan, write_result
+    from ..pipeline import NoPlan, solve_scenario
 
     network = road_network(point.config.travel, inputs.units)
-    try:
-        result = plan(inputs, point.config, network=network)
-    except InfeasibleError as exc:
-        timed_out = exc.diagnosis.get("constraint") == "time_limit"
-        _write_no_plan(exc, "time_limit" if timed_out else "infeasible", target)
+    outcome = solve_scenario(inputs, point.config, network=network)
+    if isinstance(outcome, NoPlan):
+        write_no_plan(outcome, target)
         return
-    write_result(result, target, map_html=maps)
+    write_result(outcome, target, map_html=maps)
 
 
 def run_point(inputs, point: Point, roster: pd.DataFrame, *, maps: bool = True) -> PointOutcome:
@@ -153,8 +146,8 @@ def folder_row(folder: str | Path) -> dict[str, Any]:
     limit; ``ok``: both, i.e. the point can be the sweep's answer.
     """
     folder = Path(folder)
-    s = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    status = str(s.get("status", "error"))
+    s = load_summary(folder).to_dict()
+    status = str(s.get("status") or "error")
     row = dict.fromkeys(METRIC_COLUMNS)
     row.update(status=status, explanation=s.get("explanation") or "",
                meets_bands=False, red_flags=None, ok=False)

@@ -31,7 +31,9 @@ import pandas as pd
 
 from markupsafe import Markup
 
-from ..io.export import safe_csv_value
+from ..io.export import safe_csv_value, unguard_csv_value
+from ..metrics import moved_mask
+from ..result import Summary, load_summary
 from .assets import render_template, static_text
 from .html import (esc, finite_or_none, fmt_hours, fmt_money, js_data, leaflet_css, leaflet_js,
                    map_css, map_js, svg_bar_chart)
@@ -43,7 +45,6 @@ __all__ = ["compare_page", "load_result", "moved_accounts"]
 
 log = logging.getLogger(__name__)
 
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 MAX_ROWS_SHOWN = 2500
 
 
@@ -54,20 +55,12 @@ MAX_ROWS_SHOWN = 2500
 class _Result:
     dir: Path
     name: str
-    summary: dict
+    summary: Summary
     scorecard: pd.DataFrame
     assignments: pd.DataFrame
     units: pd.DataFrame
     reps: pd.DataFrame
     territories: gpd.GeoDataFrame | None
-
-
-def _unsafe(value: Any) -> Any:
-    """Undo the CSV formula guard for display (``'=x`` -> ``=x``)."""
-    if isinstance(value, str) and value.startswith("'") and value[1:2].startswith(_FORMULA) \
-            and len(value) > 1:
-        return value[1:]
-    return value
 
 
 def _read_csv(path: Path, text: Sequence[str]) -> pd.DataFrame:
@@ -76,7 +69,7 @@ def _read_csv(path: Path, text: Sequence[str]) -> pd.DataFrame:
     df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
     for c in df.columns:
         if c in text:
-            df[c] = df[c].map(_unsafe)
+            df[c] = df[c].map(unguard_csv_value)
         else:
             num = pd.to_numeric(df[c], errors="coerce")
             if num.notna().sum() == (df[c] != "").sum():
@@ -87,7 +80,7 @@ def _read_csv(path: Path, text: Sequence[str]) -> pd.DataFrame:
 def load_result(result_dir: str | Path) -> _Result:
     """Read one result folder (``summary.json``, CSVs, ``territories.geojson``)."""
     d = Path(result_dir)
-    summary = json.loads((d / "summary.json").read_text(encoding="utf-8"))
+    summary = load_summary(d)
     text_cols = ("rep_id", "name", "flags", "account_id", "zip", "unit_id", "tier",
                  "current_rep", "base_kind", "moved")
     card = _read_csv(d / "scorecard.csv", text_cols)
@@ -104,7 +97,7 @@ def load_result(result_dir: str | Path) -> _Result:
         terr["rep_id"] = terr["rep_id"].astype(str)
         if terr.crs is None:
             terr = terr.set_crs("EPSG:4326")
-    name = str(summary.get("scenario") or d.name)
+    name = summary.scenario or d.name
     return _Result(d, name, summary, card, acc, units, reps, terr)
 
 
@@ -125,13 +118,13 @@ def _metrics(r: _Result) -> dict[str, Any]:
           else pd.Series(dtype=float))
     hrs = (card["drive_hours_per_month"].astype(float)
            if "drive_hours_per_month" in card and len(card) else pd.Series(dtype=float))
-    thr = finite_or_none(s.get("max_drive_hours_per_month")) or 30.0
-    band = s.get("account_units_band") or [None, None]
+    thr = s.max_drive_hours_per_month
+    band = s.account_units_band
     mean = tam.mean() if len(tam) else None
     out: dict[str, Any] = {
-        "status": s.get("status"),
-        "solver": s.get("solver"),
-        "gap": finite_or_none(s.get("mip_gap")),
+        "status": s.status,
+        "solver": s.solver,
+        "gap": finite_or_none(s.mip_gap),
         "tam_min": tam.min() if len(tam) else None,
         "tam_max": tam.max() if len(tam) else None,
         "tam_cv": (tam.std(ddof=0) / mean) if mean else None,
@@ -143,25 +136,23 @@ def _metrics(r: _Result) -> dict[str, Any]:
         "hrs_mean": hrs.mean() if len(hrs) else None,
         "hrs_max": hrs.max() if len(hrs) else None,
         "hrs_over": int((hrs > thr).sum()) if len(hrs) else None,
-        "contiguous": s.get("contiguous"),
-        "acc_moved": finite_or_none(s.get("accounts_moved")),
-        "tam_moved": finite_or_none(s.get("tam_moved")),
-        "fair": finite_or_none(s.get("fairness_share")),
-        "fair_flag": bool(s.get("fairness_flag")) or (
-            finite_or_none(s.get("fairness_share")) is not None
-            and finite_or_none(s.get("fairness_share")) < (finite_or_none(s.get("fairness_threshold")) or 0.8)),
-        "seconds": finite_or_none(s.get("solve_seconds")),
+        "contiguous": s.contiguous,
+        "acc_moved": finite_or_none(s.accounts_moved),
+        "tam_moved": finite_or_none(s.tam_moved),
+        "fair": finite_or_none(s.fairness_share),
+        "fair_flag": s.fairness_flag or (s.fairness_share is not None
+                                         and s.fairness_share < s.fairness_threshold),
+        "seconds": finite_or_none(s.solve_seconds),
         "pp_mean": _col_stat(card, "polsby_popper", "mean"),
         "pp_min": _col_stat(card, "polsby_popper", "min"),
         "km_mean": _col_stat(card, "tam_weighted_km", "mean"),
         "thr": thr,
     }
-    if band[0] is not None and len(au):
+    if len(au):
         out["out_band"] = int(((au < float(band[0]) - 1e-9) | (au > float(band[1]) + 1e-9)).sum())
     if out["acc_moved"] is None and "current_rep" in r.assignments:
         a = r.assignments
-        owned = a[a["current_rep"].astype(str) != ""]
-        mv = owned[owned["current_rep"].astype(str) != owned["rep_id"].astype(str)]
+        mv = a[moved_mask(a["current_rep"], a["rep_id"])]
         out["acc_moved"], out["tam_moved"] = float(len(mv)), float(mv["revenue"].sum())
     return out
 
@@ -288,21 +279,20 @@ def _charts(results: list[_Result], colours: dict[str, str]) -> list[Markup]:
         fl = card["flags"].astype(str) if "flags" in card else pd.Series([""] * len(card))
         tam = card["tam"].astype(float).tolist()
         mean = float(np.mean(tam)) if tam else 0.0
-        tol = finite_or_none(s.get("tam_tolerance")) or 0.15
+        tol = s.tam_tolerance
         rows["tam"].append(svg_bar_chart(
             names, tam, cols, title=f"TAM per rep (band: mean ±{tol:.0%})",
             band=(mean * (1 - tol), mean * (1 + tol)), band_label=f"mean ±{tol:.0%}",
             mean_line=True, value_fmt=fmt_money, vmax=max(tam_max, mean * (1 + tol)),
             flagged=fl.str.contains("tam_band").tolist()))
-        band = s.get("account_units_band") or [None, None]
+        band = s.account_units_band
         au = card["account_units"].astype(float).tolist() if "account_units" in card else []
         rows["au"].append(svg_bar_chart(
-            names, au, cols, title="Account units per rep"
-            + (f" (band {float(band[0]):g}–{float(band[1]):g})" if band[0] is not None else ""),
-            band=(float(band[0]), float(band[1])) if band[0] is not None else None,
-            band_label="target band", vmax=max(au_max, float(band[1] or 0)),
+            names, au, cols, title=f"Account units per rep (band {band[0]:g}–{band[1]:g})",
+            band=(float(band[0]), float(band[1])),
+            band_label="target band", vmax=max(au_max, float(band[1])),
             flagged=fl.str.contains("units_band").tolist()))
-        thr = finite_or_none(s.get("max_drive_hours_per_month")) or 30.0
+        thr = s.max_drive_hours_per_month
         hrs = (card["drive_hours_per_month"].astype(float).tolist()
                if "drive_hours_per_month" in card else [float("nan")] * len(ids))
         rows["hrs"].append(svg_bar_chart(
@@ -343,14 +333,12 @@ def moved_accounts(base: pd.DataFrame, other: pd.DataFrame, *, basis: str,
     if base is None or base.empty:
         if "current_rep" not in o:
             return pd.DataFrame(columns=cols)
-        o["from_rep"] = o["current_rep"].astype(str)
-        o = o[o["from_rep"] != ""]
+        o["from_rep"] = o["current_rep"]
     else:
         b = base.assign(account_id=base["account_id"].astype(str)).set_index("account_id")
         o["from_rep"] = o["account_id"].map(b["rep_id"].astype(str))
-        o = o[o["from_rep"].notna()]
-    o["to_rep"] = o["rep_id"].astype(str)
-    mv = o[o["from_rep"] != o["to_rep"]].copy()
+    mv = o[moved_mask(o["from_rep"], o["rep_id"])].copy()
+    mv["from_rep"], mv["to_rep"] = mv["from_rep"].astype(str), mv["rep_id"].astype(str)
     mv["scenario"], mv["basis"] = scenario, basis
     mv["from_name"] = mv["from_rep"].map(lambda x: names.get(x, x))
     mv["to_name"] = mv["to_rep"].map(lambda x: names.get(x, x))
@@ -405,29 +393,29 @@ def _cards(results: list[_Result]) -> list[dict]:
     out = []
     for r in results:
         s = r.summary
-        src = str(s.get("travel_source") or "estimate")
         routed = routed_share(r.scorecard)
         legs = (f", {routed:.0%} of legs routed" if routed is not None and routed < 0.999 else "")
         badges = [{"text": "Drive times: OpenStreetMap road network" + legs,
                    "cls": "est" if legs else "", "title": "the rest are straight-line estimates"
                    if legs else ""}
-                  if src == "osm" else
+                  if s.travel_source == "osm" else
                   {"text": "Drive times: straight-line ESTIMATE", "cls": "est", "title": ""}]
         approx = approximate_units_label(s)
         if approx:
             badges.append({"text": "ZIP areas: APPROXIMATE", "cls": "est", "title": approx})
-        status = str(s.get("status") or "")
-        viol = s.get("violations") or []
+        status = s.status
+        viol = s.violations
         if status == "scored":  # a plan made by hand (territory score)
-            badges.append({"text": "made by hand", "cls": "", "title": str(s.get("plan_source", ""))})
+            badges.append({"text": "made by hand", "cls": "", "title": s.plan_source or ""})
         if viol:
             badges.append({"text": f"{len(viol)} rule(s) broken", "cls": "bad",
                            "title": "; ".join(map(str, viol))})
-        out.append({"name": r.name, "description": s.get("description") or "",
+        out.append({"name": r.name, "description": s.description,
                     "status": status or "unknown",
                     "ok": status.lower() in ("optimal", "current alignment", "feasible", "scored"),
-                    "n_reps": s.get("n_reps", "?"), "n_units": s.get("n_units", "?"),
-                    "unit_level": s.get("unit_level", "units"), "badges": badges})
+                    "n_reps": s.n_reps if s.n_reps is not None else "?",
+                    "n_units": s.n_units if s.n_units is not None else "?",
+                    "unit_level": s.unit_level, "badges": badges})
     return out
 
 
@@ -597,7 +585,7 @@ def _moved_table(frames: list[pd.DataFrame]) -> dict:
 
 
 def _footer(results: list[_Result]) -> list[str]:
-    srcs = {str(r.summary.get("travel_source") or "estimate") for r in results}
+    srcs = {r.summary.travel_source for r in results}
     footer = []
     if "osm" in srcs:
         footer.append("Drive times from the OpenStreetMap road network, "
@@ -624,7 +612,7 @@ def _fairness_notes(results: list[_Result], current: _Result | None) -> list[str
     before = current.scorecard.assign(rep_id=current.scorecard["rep_id"].astype(str)).set_index("rep_id")
     notes = []
     for r in results:
-        worse = [str(x) for x in (r.summary.get("worse_off_reps") or [])]
+        worse = [str(x) for x in r.summary.worse_off_reps]
         if not worse or r.scorecard.empty:
             continue
         after = r.scorecard.assign(rep_id=r.scorecard["rep_id"].astype(str)).set_index("rep_id")
@@ -672,7 +660,7 @@ def _page(results, datas, bg, colours, metrics, changes, moved_frames, csv_links
     legend = [{"colour": c, "name": names.get(rid, rid)}
               for rid, c in sorted(colours.items(), key=lambda kv: names.get(kv[0], kv[0]))]
     maps = [{"name": r.name, "drawn": d is not None,
-             "status": r.summary.get("status", "no plan")} for r, d in zip(results, datas)]
+             "status": r.summary.status or "no plan"} for r, d in zip(results, datas)]
     data_js = f"var TT_DATA = {js_data(datas)}; var TT_BG = {js_data(bg)};"
     return render_template(
         "compare.html", n=len(results), names=[r.name for r in results],

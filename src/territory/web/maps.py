@@ -20,7 +20,7 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import folium
 import geopandas as gpd
@@ -31,6 +31,8 @@ import shapely
 from branca.element import Element, MacroElement
 
 from ..geo.reference import outlines_in_bbox
+from ..metrics import unit_owner
+from ..result import Summary, as_summary
 from .assets import render_template
 from .colours import MAX_DISTINCT, colour_distance, distinct_palette
 from .html import (FLAG_RED, MONEY_SCALES, esc, finite_or_none,
@@ -330,18 +332,6 @@ def _flag_list(flags: Any) -> list[str]:
     return [f for f in str(flags).split(";") if f]
 
 
-def _unit_owner(accounts: pd.DataFrame) -> pd.Series:
-    """Current owner of each unit: the ``current_rep`` with the most revenue there."""
-    owned = accounts[accounts["current_rep"].notna()]
-    owned = owned.assign(unit_id=owned["unit_id"].astype(str),
-                         current_rep=owned["current_rep"].astype(str),
-                         revenue=pd.to_numeric(owned["revenue"], errors="coerce").fillna(0.0))
-    tot = (owned.groupby(["unit_id", "current_rep"])["revenue"].sum().reset_index()
-           .sort_values(["unit_id", "revenue", "current_rep"], ascending=[True, False, True])
-           .drop_duplicates("unit_id"))
-    return tot.set_index("unit_id")["current_rep"]
-
-
 def routed_share(scorecard: pd.DataFrame) -> float | None:
     """Share of the plan's drive legs routed on roads (scorecard ``routed_share``, visit-weighted)."""
     if "routed_share" not in scorecard or not len(scorecard):
@@ -355,19 +345,20 @@ def routed_share(scorecard: pd.DataFrame) -> float | None:
     return float((share[ok] * w[ok]).sum() / w[ok].sum())
 
 
-def source_label(summary: dict, routed: float | None = None) -> tuple[str, str]:
+def source_label(summary: Summary | Mapping[str, Any],
+                 routed: float | None = None) -> tuple[str, str]:
     """The always-visible drive-time source line (escaped HTML) and its kind.
 
     ``routed``: the share of drive legs routed on roads (:func:`routed_share`);
     without it, the share of units reached on the road graph.
     """
-    src = str(summary.get("travel_source") or "estimate")
-    if src == "osm":
+    summary = as_summary(summary)
+    if summary.travel_source == "osm":
         if routed is not None:
             extra = (f" ({routed:.0%} of drive legs road-routed, the rest straight-line "
                      "estimates)" if routed < 0.999 else "")
         else:
-            cov = finite_or_none(summary.get("travel_coverage"))
+            cov = finite_or_none(summary.travel_coverage)
             extra = (f" ({cov:.0%} road-routed, the rest straight-line estimates)"
                      if cov is not None and cov < 0.999 else "")
         return ("Drive times: OpenStreetMap road network" + esc(extra)
@@ -375,9 +366,9 @@ def source_label(summary: dict, routed: float | None = None) -> tuple[str, str]:
     return "Drive times: straight-line ESTIMATE (no road network)", "estimate"
 
 
-def approximate_units_label(summary: dict) -> str | None:
+def approximate_units_label(summary: Summary | Mapping[str, Any]) -> str | None:
     """The warning shown on every page when ZIP areas are approximations, else None."""
-    if str(summary.get("unit_source") or "").upper().startswith("APPROXIMATE"):
+    if as_summary(summary).unit_source.upper().startswith("APPROXIMATE"):
         return ("ZIP areas: APPROXIMATE (Voronoi cells of ZIP centroids), not real ZIP "
                 "boundaries — pass --zcta for real ones")
     return None
@@ -424,22 +415,17 @@ def _escaped_rows(rows: list[dict]) -> list[dict]:
             for r in rows]
 
 
-def legend_html(rows: list[dict], summary: dict, *, moved: bool = False,
+def legend_html(rows: list[dict], summary: Summary | Mapping[str, Any], *, moved: bool = False,
                 isochrones: bool = False, current: bool = False) -> str:
     """The legend panel: scenario, then one row per rep (flagged reps red).
 
     ``rows`` are :func:`_rep_rows` rows with raw text; the template escapes it.
     """
-    thr = finite_or_none(summary.get("max_drive_hours_per_month")) or 30.0
-    band = summary.get("account_units_band") or [None, None]
-    tol = finite_or_none(summary.get("tam_tolerance"))
-    notes = []
-    if tol is not None:
-        notes.append(f"TAM target ±{tol:.0%} of mean")
-    if band and band[0] is not None:
-        lo, hi = finite_or_none(band[0]), finite_or_none(band[1])
-        notes.append(f"account units {lo:g}–{hi:g}" if lo is not None and hi is not None
-                     else f"account units {band[0]}–{band[1]}")
+    summary = as_summary(summary)
+    thr = summary.max_drive_hours_per_month
+    lo, hi = summary.account_units_band
+    notes = [f"TAM target ±{summary.tam_tolerance:.0%} of mean",
+             f"account units {lo:g}–{hi:g}"]
     notes.append(f"red flag > {thr:g} drive h/month")
     shown = [{**r, "tam_text": fmt_money(r["tam"]),
               "au_text": "—" if r["accountUnits"] is None else f"{r['accountUnits']:.0f}",
@@ -447,8 +433,8 @@ def legend_html(rows: list[dict], summary: dict, *, moved: bool = False,
                                                      and r["hours"] > thr else "")}
              for r in rows]
     return render_template(
-        "legend.html", scenario=summary.get("scenario", "scenario"),
-        description=summary.get("description") or "", rows=shown, notes=notes, moved=moved,
+        "legend.html", scenario=summary.scenario,
+        description=summary.description, rows=shown, notes=notes, moved=moved,
         isochrones=isochrones, current=current,
         flagged=sum(r["flagged"] for r in rows), flag_red=FLAG_RED)
 
@@ -463,7 +449,7 @@ def _display_units(units: gpd.GeoDataFrame, accounts: pd.DataFrame | None) -> gp
     if ("current_rep" not in u.columns and accounts is not None
             and {"current_rep", "unit_id", "revenue"} <= set(accounts.columns)
             and "unit_id" in u.columns and accounts["current_rep"].notna().any()):
-        u["current_rep"] = u["unit_id"].astype(str).map(_unit_owner(accounts))
+        u["current_rep"] = u["unit_id"].astype(str).map(unit_owner(accounts))
     return u
 
 
@@ -613,7 +599,7 @@ def _owners(u: gpd.GeoDataFrame, accounts: pd.DataFrame | None,
 
 
 def _editor_data(u: gpd.GeoDataFrame, rows: list[dict], reps: pd.DataFrame,
-                 accounts: pd.DataFrame | None, summary: dict,
+                 accounts: pd.DataFrame | None, summary: Summary,
                  adjacency: nx.Graph | None) -> dict:
     """What the plan editor needs beyond the drawn layers (ids and names raw: JS uses text).
 
@@ -625,20 +611,19 @@ def _editor_data(u: gpd.GeoDataFrame, rows: list[dict], reps: pd.DataFrame,
     cap = dict(zip(reps["rep_id"].astype(str), pd.to_numeric(
         reps["capacity"], errors="coerce"))) if "capacity" in reps else {}
     capacity = np.array([finite_or_none(cap.get(r["id"])) or 1.0 for r in rows])
-    if summary.get("status") == "current alignment":  # its scorecard measures TAM against the mean
+    if summary.status == "current alignment":  # its scorecard measures TAM against the mean
         capacity = np.ones(len(rows))
     total = float(pd.to_numeric(u["tam"], errors="coerce").fillna(0).sum()) if "tam" in u else 0.0
-    band = summary.get("account_units_band") or [None, None]
+    band = summary.account_units_band
     points = shapely.point_on_surface(u.geometry.values)
     return {
-        "planId": plan_id(summary.get("scenario", "scenario"), u["unit_id"].astype(str),
-                          u["rep_id"]),
-        "scenario": str(summary.get("scenario", "scenario")),
+        "planId": plan_id(summary.scenario, u["unit_id"].astype(str), u["rep_id"]),
+        "scenario": summary.scenario,
         "unitIds": u["unit_id"].astype(str).tolist(),
         "repIds": [r["id"] for r in rows],
         "repNames": [r["name"] for r in rows],
         "tamTarget": (total * capacity / capacity.sum()).round(6).tolist() if len(rows) else [],
-        "tamTolerance": finite_or_none(summary.get("tam_tolerance")),
+        "tamTolerance": finite_or_none(summary.tam_tolerance),
         "unitsBand": [finite_or_none(band[0]), finite_or_none(band[1])],
         "neighbours": _neighbours(u, adjacency),
         "owners": _owners(u, accounts, raw_index),
@@ -662,7 +647,7 @@ def scenario_data(
     reps: pd.DataFrame,
     accounts: pd.DataFrame | None,
     scorecard: pd.DataFrame,
-    summary: dict,
+    summary: Summary | Mapping[str, Any],
     *,
     current: gpd.GeoDataFrame | None = None,
     isochrones: gpd.GeoDataFrame | None = None,
@@ -683,6 +668,7 @@ def scenario_data(
     display units, the rep rows, then one layer each (territories, units,
     current alignment, drive-time areas, accounts).
     """
+    summary = as_summary(summary)
     _require(units, _UNIT_COLS, "units")
     _require(reps, _REP_COLS, "reps")
     _require(scorecard, ("rep_id",), "scorecard")
@@ -707,7 +693,7 @@ def scenario_data(
 
     src, kind = source_label(summary, routed_share(scorecard))
     approx = approximate_units_label(summary)
-    level = str(summary.get("unit_level", "zip"))
+    level = summary.unit_level
     unit_word = "County" if level.startswith("county") else "Unit" if level == "auto" else "ZIP"
     minx, miny, maxx, maxy = bounds
     return {
@@ -780,7 +766,7 @@ def scenario_map(
     reps: pd.DataFrame,
     accounts: pd.DataFrame | None,
     scorecard: pd.DataFrame,
-    summary: dict,
+    summary: Summary | Mapping[str, Any],
     *,
     current: gpd.GeoDataFrame | None = None,
     isochrones: gpd.GeoDataFrame | None = None,
@@ -835,7 +821,7 @@ def scenario_map(
     (s, w), (n, e) = data["bounds"]
     m = TerritoryMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=9, tiles=None,
                      control_scale=True, prefer_canvas=False, zoom_snap=0.25, zoom_delta=0.5)
-    m.get_root().title = esc(f"{summary.get('scenario', 'scenario')} — territory map")
+    m.get_root().title = esc(f"{as_summary(summary).scenario} — territory map")
     if tiles is not None:
         with warnings.catch_warnings():  # folium warns about CartoDB API keys; the tiles load
             warnings.simplefilter("ignore", UserWarning)
