@@ -152,7 +152,7 @@ def test_a_locked_empty_unit_keeps_its_lock_through_the_contraction(tmp_path):
     again = plan(prepare(book.accounts, book.reps, cfg, locks_path=locks), cfg)
     after = dict(zip(again.units["unit_id"], again.units["rep_id"]))
     assert [after[u] for u, _ in moves] == [r for _, r in moves]
-    assert again.summary.violations == [] and again.summary.contiguous
+    assert not again.summary.violations and again.summary.contiguous
 
 
 # ----------------------------------------------------------------------------- unit_level auto
