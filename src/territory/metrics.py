@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 
 from .config import QuotaConfig
-from .geo.units import EQUAL_AREA_CRS
+from .geo.reference import EQUAL_AREA_CRS
 
 __all__ = [
     "FAIRNESS_THRESHOLD",

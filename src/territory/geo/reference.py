@@ -9,6 +9,7 @@ in one place with one CRS rule:
   (cb_2016, 1:500k) shipped by PyPI ``plotly-geo``. The shapefiles have no ``.prj``; they are
   NAD83 geographic (EPSG:4269) and are returned in EPSG:4326;
 * :func:`outlines_in_bbox` — the same outlines cut to a box, for map backgrounds;
+* :data:`EQUAL_AREA_CRS` — the projection every distance and area is measured in;
 * :func:`clean_units` — the normal form of every unit layer: EPSG:4326, valid polygonal
   geometry, text ``unit_id``, sorted by id.
 """
@@ -25,9 +26,13 @@ import shapely
 
 from ..errors import InputError
 
-__all__ = ["clean_units", "county_outlines", "outlines_in_bbox", "state_outlines", "zip_table"]
+__all__ = ["EQUAL_AREA_CRS", "clean_units", "county_outlines", "outlines_in_bbox", "state_outlines",
+           "zip_table"]
 
 log = logging.getLogger(__name__)
+
+#: CONUS Albers equal area: metres, good enough for distances and areas in the US.
+EQUAL_AREA_CRS = "EPSG:5070"
 
 _STATE_FILE = "cb_2016_us_state_500k.shp"
 _COUNTY_FILE = "cb_2016_us_county_500k.shp"

@@ -33,7 +33,7 @@ from shapely.geometry import MultiPoint
 
 from ..io.accounts import REJECT_COLUMNS
 from ..errors import InputError
-from .reference import clean_units, county_outlines, state_outlines, zip_table
+from .reference import EQUAL_AREA_CRS, clean_units, county_outlines, state_outlines, zip_table
 
 __all__ = [
     "EQUAL_AREA_CRS",
@@ -50,8 +50,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: CONUS Albers equal area: metres, good enough for distances and areas in the US.
-EQUAL_AREA_CRS = "EPSG:5070"
 REASON_OUTSIDE_UNITS = "ZIP not in any unit of the region"
 _ID_CANDIDATES = ("unit_id", "ZCTA5CE20", "ZCTA5CE10", "ZCTA5", "ZCTA", "GEOID20", "GEOID10",
                   "GEOID", "zip", "ZIP")

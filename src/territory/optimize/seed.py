@@ -24,7 +24,7 @@ import pandas as pd
 from sklearn.cluster import KMeans
 
 from ..errors import InputError
-from ..geo.units import EQUAL_AREA_CRS
+from ..geo.reference import EQUAL_AREA_CRS
 from .backends import Solver
 from .lp import lp_relaxation
 from .problem import AssignProblem, BandRules
