@@ -205,10 +205,13 @@ def test_plan_does_not_depend_on_pythonhashseed(tmp_path: Path):
     for seed in ("1", "12345"):
         out = tmp_path / f"h{seed}"
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        subprocess.run([sys.executable, "-m", "territory.cli", "-q", "plan",
-                        "--accounts", str(DATA / "accounts_small.csv"),
-                        "--reps", str(DATA / "reps_small.csv"), "--zcta", str(ZCTA),
-                        "--config", str(cfg), "--out", str(out)], check=True, env=env)
+        run = subprocess.run([sys.executable, "-m", "territory.cli", "-q", "plan",
+                              "--accounts", str(DATA / "accounts_small.csv"),
+                              "--reps", str(DATA / "reps_small.csv"), "--zcta", str(ZCTA),
+                              "--config", str(cfg), "--out", str(out)],
+                             check=True, env=env, capture_output=True, text=True)
+        # -q: the table and nothing else on stdout (no HiGHS banner)
+        assert run.stdout.startswith("scenario ") and "HiGHS" not in run.stdout + run.stderr
         outs.append(out)
     for name in ("assignments.csv", "scorecard.csv"):
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
@@ -219,3 +222,28 @@ def test_plan_does_not_depend_on_pythonhashseed(tmp_path: Path):
     assert (card["drive_hours_per_month"] > 0).all()
     html = (outs[0] / "map.html").read_text(encoding="utf-8")
     assert "Drive-time areas" in html and "OpenStreetMap contributors" in html
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "is_a_file"])
+def test_impossible_out_exits_2_before_any_work(tmp_path: Path, capsys, where):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("x")
+    out = blocker / "run" if where == "under_a_file" else blocker
+    code = main(["-q", "plan", "--accounts", str(DATA / "accounts_small.csv"),
+                 "--reps", str(DATA / "reps_small.csv"), "--zcta", str(ZCTA),
+                 "--config", str(small_config(tmp_path)), "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"territory: error: --out {out}")
+    assert "Traceback" not in err[0]
+
+
+def test_ctrl_c_exits_130_with_one_line(tmp_path: Path, monkeypatch, capsys):
+    import territory.cli as cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "load_config", interrupted)  # the moment a user presses Ctrl-C
+    code, _ = run_plan(tmp_path)
+    err = capsys.readouterr().err
+    assert code == 130 and err == "territory: interrupted\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -264,13 +265,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_out(path: str | Path, *, is_file: bool = False) -> None:
+    """Refuse an output path that cannot be written, before any work is done.
+
+    ``path`` is a folder (or, with ``is_file``, a file whose folder is created): its nearest
+    existing ancestor must be a writable folder, and the path itself must not be a file (a
+    folder, for ``is_file``).
+    """
+    p = Path(path).expanduser().absolute()
+    if p.exists() and (p.is_dir() if is_file else not p.is_dir()):
+        kind = "a folder" if is_file else "a file"
+        raise InputError(f"--out {path}: {p} is {kind}")
+    probe = p.parent if is_file or not p.exists() else p
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"--out {path}: {probe} is a file, so nothing can be written under it")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"--out {path}: the folder {probe} is not writable")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``territory`` command."""
+    """Entry point of the ``territory`` command (exit 0, 2 bad input, 3 no plan, 130 Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(-1 if args.quiet else args.verbose)
     try:
+        if getattr(args, "out", None):
+            check_out(args.out, is_file=args.command in ("compare", "geo"))  # these write a file
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("territory: interrupted", file=sys.stderr)
+        return 130
     except InfeasibleError as exc:
         print(f"territory: infeasible: {exc}", file=sys.stderr)
         return exc.exit_code

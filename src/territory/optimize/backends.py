@@ -6,9 +6,12 @@ and how long it may run; the pipeline builds it from its configuration.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +29,25 @@ __all__ = ["Clock", "HighsRun", "ModelRun", "Progress", "PulpRun", "Solver", "ru
 log = logging.getLogger(__name__)
 
 INF = highspy.kHighsInf
+
+
+@functools.cache
+def _silence_banner() -> None:
+    """Make the process's first HiGHS instance with C-level stdout pointed at /dev/null.
+
+    HiGHS prints its copyright banner to file descriptor 1 when the first instance of a
+    process is created, before any option (``output_flag``) can be set, which broke ``-q``
+    and any JSON piped out of a command. Later instances print nothing.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @dataclass(frozen=True)
@@ -68,6 +90,8 @@ class Solver:
         """
         limit = float(time_limit if time_limit is not None else self.time_limit)
         if self.is_highs:
+            if not self.msg:
+                _silence_banner()
             solver = pulp.HiGHS(mip=mip, msg=self.msg, timeLimit=limit, gapRel=self.mip_gap,
                                 threads=self.threads or None, random_seed=int(seed) % (2**31))
         else:
@@ -81,6 +105,8 @@ class Solver:
 
     def highs(self, *, seed: int, time_limit: float, gap: float | None = None) -> highspy.Highs:
         """A highspy instance with the seed, time limit and relative gap (quiet unless ``msg``)."""
+        if not self.msg:
+            _silence_banner()
         h = highspy.Highs()
         if not self.msg:
             h.setOptionValue("output_flag", False)
