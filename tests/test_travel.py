@@ -608,15 +608,14 @@ def test_download_unreachable_host_fails_fast(monkeypatch):
 # ----------------------------------------------------------------------------- determinism
 
 _SCRIPT = textwrap.dedent("""
-    import hashlib, sys
+    import hashlib, os, sys, tempfile
     import numpy as np
     from territory.travel import network as _osm
-    from territory.travel import burden as travel
     from territory.config import TravelConfig
     from territory.travel.burden import load_road_network, travel_matrix
-    travel._FILE_CACHE = False  # build from the file every time
 
     def digest():
+        os.environ["TERRITORY_CACHE_DIR"] = tempfile.mkdtemp()  # build from the file every time
         net = load_road_network(TravelConfig(source="file", path=sys.argv[1]))
         idx = np.linspace(0, net.n_nodes - 1, 25).astype(int)
         pts = np.column_stack([net.node_lon[idx], net.node_lat[idx]])

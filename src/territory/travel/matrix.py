@@ -58,8 +58,6 @@ log = logging.getLogger(__name__)
 EARTH_RADIUS_KM = 6371.0088
 #: Cap on the dense Dijkstra block (origins x nodes float64) held at once.
 _BLOCK_BYTES = 256 * 2**20
-#: Cache graphs built from raw OSM files (.osm, .osm.bz2, .osm.pbf) under cache_dir("osm").
-_FILE_CACHE = True
 
 
 # ----------------------------------------------------------------------------- data classes
@@ -247,8 +245,9 @@ def _load_file(path: Path, cfg: TravelConfig) -> RoadNetwork:
             G = _osm.add_travel_times(G, speeds, cfg.estimate_speed_kph)
             arr = _osm.graph_to_arrays(G)
         return network_from_arrays(arr, desc)
+    # graphs built from raw OSM files (.osm, .osm.bz2, .osm.pbf) are cached under cache_dir("osm")
     cached = _osm.file_cache_path(cache_dir("osm"), path, cfg.custom_filter, speeds,
-                                  cfg.estimate_speed_kph) if _FILE_CACHE else None
+                                  cfg.estimate_speed_kph)
     if cached is not None and cached.is_file():
         arr = _osm.read_graphml_arrays(cached)
         if arr is not None:

@@ -21,9 +21,10 @@ The figures are the ``metrics`` dictionaries of :mod:`territory.web.compare` (ke
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
+
+from .html import finite_or_none as _num
 
 __all__ = ["PICK_RULE", "ScenarioVerdict", "Verdict", "decide"]
 
@@ -59,14 +60,6 @@ class Verdict:
     reason: str
     scenarios: tuple[ScenarioVerdict, ...]
     rule: str = PICK_RULE
-
-
-def _num(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _plural(n: int, word: str) -> str:
