@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -247,3 +248,17 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path, monkeypatch, capsys):
     code, _ = run_plan(tmp_path)
     err = capsys.readouterr().err
     assert code == 130 and err == "territory: interrupted\n"
+
+
+@pytest.mark.parametrize("reps, needle", [
+    ("-3", "territory: error: --reps -3: the number of territories must be at least 1"),
+    ("500", "territory: error: --reps 500: this book has only "),
+])
+def test_impossible_rep_counts_exit_2_with_one_line(tmp_path: Path, capsys, reps, needle):
+    code = main(["-q", "plan", "--accounts", str(DATA / "accounts_small.csv"), f"--reps={reps}",
+                 "--zcta", str(ZCTA), "--config", str(small_config(tmp_path)),
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith(needle)
+    if reps == "500":  # the counts the band allows, from the book's own account units
+        assert re.search(r"the account-unit band 20–60 allows \d+–\d+ reps for its [\d,]+ account units$", err[0])

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Sequence
 from collections import Counter
@@ -269,6 +270,19 @@ def road_network(inputs: PreparedInputs, config: ScenarioConfig):
     return load_road_network(config.travel, lon=lon[ok], lat=lat[ok])
 
 
+def _check_seat_count(units: pd.DataFrame, n: int, config: ScenarioConfig) -> None:
+    """More territories than units is an input error; say which counts the band allows."""
+    if n <= len(units):
+        return
+    total = float(units["account_units"].sum())
+    lo, hi = config.balance.account_units_min, config.balance.account_units_max
+    fits = (f"; the account-unit band {lo:g}–{hi:g} allows {max(1, math.ceil(total / hi))}–"
+            f"{math.floor(total / lo)} reps for its {total:,.0f} account units"
+            if lo > 0 and not config.balance.soft_account_units else "")
+    raise InputError(f"--reps {n}: this book has only {len(units)} units to make territories "
+                     f"of{fits}")
+
+
 def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame, np.ndarray]:
     """Each rep's base (home, or a rebalanced centre) and the unit rooting its territory."""
     reps = inputs.reps.copy()
@@ -277,6 +291,7 @@ def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame
         roots = root_units(units, reps[["lon", "lat"]].to_numpy())
         reps["base_kind"] = "home"
     else:
+        _check_seat_count(units, len(reps), config)
         centres = seed_centres(units, len(reps), _band_rules(config), _solver(config),
                                seed=config.seed)
         roots = root_units(units, centres)

@@ -11,6 +11,7 @@ the accounts the territories are named after them, :func:`name_seats`), or
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,9 @@ def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.Data
     Returns ``rep_id, name, home_zip, lon, lat, capacity, start_date``
     (``lon/lat`` NaN when the territory centre is to be chosen).
     """
+    if (isinstance(source, str) and re.fullmatch(r"\s*[-+]?\d+\s*", source)
+            and not Path(source).exists() and int(source) < 1):
+        raise InputError(f"--reps {source.strip()}: the number of territories must be at least 1")
     if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
         n = int(source)
         if n < 1:
