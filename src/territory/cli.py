@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     tiles_help = ("background tiles: none (offline state/county outlines, the default), "
                   "'OpenStreetMap' or 'CartoDB positron' (need internet when viewed)")
     demo = sub.add_parser("demo", help="run the three demo scenarios on the shipped Columbus data",
-                          description="Run the demo: ~1,000 synthetic accounts on the 73 real "
+                          description="Run the demo: 844 synthetic CRM rows on the 73 real "
                                       "ZCTAs of Columbus, Ohio, 11 reps, drive times on the "
                                       "shipped OpenStreetMap road graph; three scenarios "
                                       f"({', '.join(DEMO_SCENARIOS)}) plus the current "
