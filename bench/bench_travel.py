@@ -62,19 +62,6 @@ def _cost(s: np.ndarray, tour: list[int]) -> float:
     return float(sum(s[a, b] for a, b in zip(path[:-1], path[1:])))
 
 
-def _nearest_days(s: np.ndarray, counts: np.ndarray, per_day: int) -> list[list[int]]:
-    rem, days = counts.copy(), []
-    while rem.sum() > 0:
-        cur, tour = 0, []
-        while len(tour) < per_day and rem.sum() > 0:
-            j = int(np.argmin(np.where(rem > 0, s[cur, 1:], np.inf)))
-            rem[j] -= 1
-            tour.append(j + 1)
-            cur = j + 1
-        days.append(tour)
-    return days
-
-
 def _ortools_month(s: np.ndarray, counts: np.ndarray, per_day: int, n_days: int,
                    time_limit: float) -> float | None:
     """Best total seconds OR-Tools finds for the month's visits in ``n_days`` day tours."""
@@ -117,7 +104,7 @@ def _have_ortools() -> bool:
 
 
 def _rep_figures(sites, per_day: int, months: list[int], time_limit: float) -> dict:
-    from territory.travel.burden import day_tours, monthly_visits
+    from territory.travel.burden import day_tours, monthly_visits, nearest_neighbour_days
 
     s = sites.seconds
     sched = monthly_visits(sites.visits_per_year, sites.phase)
@@ -132,7 +119,7 @@ def _rep_figures(sites, per_day: int, months: list[int], time_limit: float) -> d
             continue
         ours += o
         ortools += best
-        nearest += sum(_cost(s, d) for d in _nearest_days(s, sched[m], per_day))
+        nearest += sum(_cost(s, d) for d in nearest_neighbour_days(s, sched[m], per_day))
         order_gap += [_cost(s, d) / _best_order(s, d) - 1 for d in days if len(d) <= 5]
         solved += 1
     k = 3600.0 * max(solved, 1)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..io.accounts import REJECT_COLUMNS
-from .reference import state_outlines, zip_table
+from .reference import haversine_km, state_outlines, zip_table
 
 __all__ = ["REASON_SWAPPED_COORDS", "REASON_UNKNOWN_ZIP", "REASON_ZERO_COORDS",
            "coordinate_substitutions", "geocode_accounts"]
@@ -43,14 +43,6 @@ REASON_OUTSIDE_US = "coordinates outside the US, far from the ZIP"
 #: Farther than this from its ZIP's centre, a point is checked for swapped or foreign
 #: coordinates (the largest ZCTAs reach ~100 km from their centre).
 SUSPECT_KM = 150.0
-
-
-def _km(lon1, lat1, lon2, lat2) -> np.ndarray:
-    """Great-circle distance in km (haversine)."""
-    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
-    a = (np.sin((lat2 - lat1) / 2) ** 2
-         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
-    return 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
 def _state_of_points(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -79,8 +71,8 @@ def _coordinate_faults(out: pd.DataFrame, known: pd.Series, ztab: pd.DataFrame) 
     check = (has & known & ~zero).to_numpy()
     if check.any():
         zl, zt = ztab["lon"].to_numpy(float)[check], ztab["lat"].to_numpy(float)[check]
-        d = _km(lon[check], lat[check], zl, zt)
-        d_swapped = _km(lat[check], lon[check], zl, zt)
+        d = haversine_km(lon[check], lat[check], zl, zt)
+        d_swapped = haversine_km(lat[check], lon[check], zl, zt)
         idx = out.index[check]
         far = (d > SUSPECT_KM) | (fault[idx] != "").to_numpy()  # out of range: far by definition
         fault[idx[far & (d_swapped <= SUSPECT_KM)]] = REASON_SWAPPED_COORDS

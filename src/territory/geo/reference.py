@@ -21,18 +21,21 @@ from functools import lru_cache
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
 from ..errors import InputError
 
-__all__ = ["EQUAL_AREA_CRS", "clean_units", "county_outlines", "outlines_in_bbox", "state_outlines",
-           "zip_table"]
+__all__ = ["EARTH_RADIUS_KM", "EQUAL_AREA_CRS", "clean_units", "county_outlines", "outlines_in_bbox", "state_outlines",
+           "haversine_km", "zip_table"]
 
 log = logging.getLogger(__name__)
 
 #: CONUS Albers equal area: metres, good enough for distances and areas in the US.
 EQUAL_AREA_CRS = "EPSG:5070"
+#: Mean Earth radius (IUGG), km.
+EARTH_RADIUS_KM = 6371.0088
 
 _STATE_FILE = "cb_2016_us_state_500k.shp"
 _COUNTY_FILE = "cb_2016_us_county_500k.shp"
@@ -132,3 +135,11 @@ def outlines_in_bbox(kind: str, bbox: tuple[float, float, float, float]) -> gpd.
     """State (``kind="states"``) or county (``"counties"``) outlines meeting ``bbox`` (lon/lat)."""
     name = {"states": _STATE_FILE, "counties": _COUNTY_FILE}[kind]
     return _read_census(name, bbox=bbox, columns=[])
+
+
+def haversine_km(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
+    """Great-circle distance in km (broadcasting)."""
+    lo1, la1, lo2, la2 = (np.radians(np.asarray(a, dtype=float)) for a in (lon1, lat1, lon2, lat2))
+    h = (np.sin((la2 - la1) / 2) ** 2
+         + np.cos(la1) * np.cos(la2) * np.sin((lo2 - lo1) / 2) ** 2)
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))

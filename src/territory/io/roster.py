@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..geo.reference import zip_table
+from ..geo.reference import EARTH_RADIUS_KM, haversine_km, zip_table
 from .accounts import normalise_zip, read_table
 
 __all__ = ["OWNER_MATCH_WARN_SHARE", "check_homes", "incumbent_report", "match_owners",
@@ -122,14 +122,6 @@ def read_locks(path: str | Path | None) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- homes
 
 
-def _km(lon1, lat1, lon2, lat2) -> np.ndarray:
-    """Great-circle distance in km (haversine), broadcasting."""
-    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
-    a = (np.sin((lat2 - lat1) / 2) ** 2
-         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
-    return 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
-
-
 def nearest_account_km(reps: pd.DataFrame, accounts: pd.DataFrame) -> np.ndarray:
     """Great-circle km from each rep's home to the nearest placed account (NaN: no home)."""
     from sklearn.neighbors import BallTree
@@ -141,7 +133,7 @@ def nearest_account_km(reps: pd.DataFrame, accounts: pd.DataFrame) -> np.ndarray
         return out
     tree = BallTree(np.radians(pts), metric="haversine")
     d, _ = tree.query(np.radians(reps.loc[has, ["lat", "lon"]].to_numpy(float)), k=1)
-    out[has] = d[:, 0] * 6371.0088
+    out[has] = d[:, 0] * EARTH_RADIUS_KM
     return out
 
 
@@ -277,7 +269,7 @@ def roster_from_owners(accounts: pd.DataFrame, units: pd.DataFrame, *, basis: st
     for owner in order:
         book = tam.loc[owner]
         xy = pts.loc[book.index]
-        d = _km(xy["lon"].to_numpy()[:, None], xy["lat"].to_numpy()[:, None],
+        d = haversine_km(xy["lon"].to_numpy()[:, None], xy["lat"].to_numpy()[:, None],
                 xy["lon"].to_numpy()[None, :], xy["lat"].to_numpy()[None, :])
         cost = (np.maximum(book.to_numpy(float), 0)[:, None] * d).sum(axis=0)
         homes.append(str(book.index[int(np.argmin(cost))]))  # argmin: first (sorted) unit on ties

@@ -92,6 +92,7 @@ __all__ = [
     "isochrones",
     "load_road_network",
     "local_pace",
+    "nearest_neighbour_days",
     "monthly_visits",
     "rep_sites",
     "tour_legs",
@@ -273,8 +274,12 @@ def _insertion_days(s: np.ndarray, counts: np.ndarray, per_day: int) -> list[lis
     return days
 
 
-def _nearest_days(s: np.ndarray, counts: np.ndarray, per_day: int) -> list[list[int]]:
-    """From home, always the nearest visit left; home when the day is full."""
+def nearest_neighbour_days(s: np.ndarray, counts: np.ndarray, per_day: int) -> list[list[int]]:
+    """Plain nearest-neighbour days: from home, always the nearest visit left; home when full.
+
+    One of the two constructions :func:`day_tours` improves, and the baseline `bench/` holds
+    it against.
+    """
     rem, days = counts.copy(), []
     while rem.sum() > 0:
         cur, tour = 0, []
@@ -363,7 +368,7 @@ def day_tours(seconds: np.ndarray, counts: np.ndarray, per_day: int, *,
     if not improve:
         return first
     best, best_cost = [], np.inf
-    for days in (first, _nearest_days(s, c, per_day)):
+    for days in (first, nearest_neighbour_days(s, c, per_day)):
         days = _improve(s, days)
         cost = sum(_path_cost(s, [0, *d, 0]) for d in days)
         if cost < best_cost - 1e-9:

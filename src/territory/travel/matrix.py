@@ -41,6 +41,7 @@ from . import network as _osm
 from ..cache import cache_dir
 from ..config import TravelConfig
 from ..errors import InputError
+from ..geo.reference import EARTH_RADIUS_KM, haversine_km
 
 __all__ = [
     "RoadNetwork",
@@ -55,7 +56,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EARTH_RADIUS_KM = 6371.0088
 #: Cap on the dense Dijkstra block (origins x nodes float64) held at once.
 _BLOCK_BYTES = 256 * 2**20
 
@@ -146,14 +146,6 @@ def _unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     lo, la = np.radians(lon), np.radians(lat)
     c = np.cos(la)
     return np.column_stack([c * np.cos(lo), c * np.sin(lo), np.sin(la)])
-
-
-def haversine_km(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in km (broadcasting)."""
-    lo1, la1, lo2, la2 = (np.radians(np.asarray(a, dtype=float)) for a in (lon1, lat1, lon2, lat2))
-    h = (np.sin((la2 - la1) / 2) ** 2
-         + np.cos(la1) * np.cos(la2) * np.sin((lo2 - lo1) / 2) ** 2)
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
 def _points(a: np.ndarray, name: str) -> np.ndarray:
