@@ -109,7 +109,7 @@ def test_a_time_limited_rerun_on_a_multistate_book(tmp_path: Path):
 
     def run(name: str, limit: float) -> int:
         cfg = tmp_path / f"{name}.toml"
-        cfg.write_text(f'name = "{name}"\nunit_level = "county"\n[solver]\n'
+        cfg.write_text(f'name = "{name}"\nunit_level = "county"\nregion = "accounts"\n[solver]\n'
                        f'time_limit_seconds = {limit}\n[travel]\nsource = "estimate"\n')
         return main(["-q", "plan", "--accounts", str(book.accounts), "--reps", str(book.reps),
                      "--config", str(cfg), "--out", str(out)])
