@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -124,13 +125,13 @@ def _report(run: RunResult, folders: RunFolders) -> None:
 
 
 def _run(accounts, reps, configs: list[ScenarioConfig], out: Path, *, tiles: str | None,
-         with_current: bool, **where) -> int:
+         with_current: bool, overwrite: bool, command: str, **where) -> int:
     """Plan, write and report a run; the exit code (3 when a scenario has no plan)."""
     from .outputs import write_run
     from .pipeline import run_scenarios
 
     run = run_scenarios(accounts, reps, configs, with_current=with_current, **where)
-    folders = write_run(run, out, tiles=tiles)
+    folders = write_run(run, out, tiles=tiles, overwrite=overwrite, command=command)
     _report(run, folders)
     return run.exit_code
 
@@ -145,7 +146,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                    for c in configs]
     t0 = time.perf_counter()
     code = _run(data / "accounts.csv", str(data / "reps.csv"), configs, Path(args.out),
-                zcta=str(data / "columbus_zctas.geojson"), tiles=args.tiles, with_current=True)
+                zcta=str(data / "columbus_zctas.geojson"), tiles=args.tiles, with_current=True,
+                overwrite=args.overwrite, command="demo")
     log.info("demo finished in %.1f s", time.perf_counter() - t0)
     return code
 
@@ -155,16 +157,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
         raise InputError(f"scenario names must differ (got {names}); set name = \"...\"")
-    locks = args.locks
-    if args.lock:  # e.g. --lock edited: only the rows the designer moved (issue 15)
-        from .scoring import edited_locks
+    if args.lock and not args.locks:
+        raise InputError("--lock COLUMN needs --locks FILE")
+    with tempfile.TemporaryDirectory(prefix="territory-locks-") as tmp:  # no temp left behind
+        locks = args.locks
+        if args.lock:  # e.g. --lock edited: only the rows the designer moved (issue 15)
+            from .scoring import edited_locks
 
-        if not locks:
-            raise InputError("--lock COLUMN needs --locks FILE")
-        locks = str(edited_locks(locks, args.lock))
-    return _run(args.accounts, args.reps, configs, Path(args.out), zcta=args.zcta,
-                units_path=args.units, unit_id=args.unit_id, locks=locks,
-                tiles=args.tiles, with_current=len(configs) > 1)
+            locks = str(edited_locks(locks, args.lock, tmp))
+        return _run(args.accounts, args.reps, configs, Path(args.out), zcta=args.zcta,
+                    units_path=args.units, unit_id=args.unit_id, locks=locks,
+                    tiles=args.tiles, with_current=len(configs) > 1, overwrite=args.overwrite,
+                    command="plan")
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -176,7 +180,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     inputs = prepare(args.accounts, args.reps, cfg, zcta=args.zcta, units_path=args.units,
                      unit_id=args.unit_id)
     result = score(inputs, read_plan(args.plan, inputs), cfg)
-    out = write_result(result, Path(args.out), tiles=args.tiles)
+    out = write_result(result, Path(args.out), tiles=args.tiles, overwrite=args.overwrite)
     print(summary_table([(cfg.name, result.summary, result.scorecard)]))
     broken = result.summary.violations
     for v in broken:
@@ -213,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    overwrite_help = ("replace --out even when it is a non-empty folder that holds no territory "
+                      "run (everything in it is deleted); a previous run is always replaced "
+                      "as a whole")
     tiles_help = ("background tiles: none (offline state/county outlines, the default), "
                   "'OpenStreetMap' or 'CartoDB positron' (need internet when viewed)")
     demo = sub.add_parser("demo", help="run the three demo scenarios on the shipped Columbus data",
@@ -222,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       f"({', '.join(DEMO_SCENARIOS)}) plus the current "
                                       "alignment, and compare.html. No network needed.")
     demo.add_argument("--out", default="maps/demo", help="output folder (default maps/demo)")
+    demo.add_argument("--overwrite", action="store_true", help=overwrite_help)
     demo.add_argument("--data", help="demo data folder (default: ./data)")
     demo.add_argument("--estimate", action="store_true",
                       help="use straight-line drive-time estimates instead of the road graph")
@@ -251,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "is true, e.g. `--locks plan_edited.csv --lock edited` keeps the units moved "
                    "by hand in map.html and re-optimises the rest")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true", help=overwrite_help)
     p.add_argument("--tiles", default=None, help=tiles_help)
     p.set_defaults(func=cmd_plan)
 
@@ -268,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--units", help="custom unit polygons, as for plan")
     sc.add_argument("--unit-id", help="id column of --units / --zcta")
     sc.add_argument("--out", required=True, help="output folder")
+    sc.add_argument("--overwrite", action="store_true", help=overwrite_help)
     sc.add_argument("--tiles", default=None, help=tiles_help)
     sc.set_defaults(func=cmd_score)
 
@@ -286,24 +296,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_out(path: str | Path, *, is_file: bool = False) -> None:
+#: the arguments that name input files, which a run replacing --out must not delete
+_INPUT_ARGS = ("accounts", "reps", "reps_file", "config", "zcta", "units", "locks", "plan", "data")
+
+
+def check_out(path: str | Path, *, is_file: bool = False, overwrite: bool = False,
+              inputs: Sequence[tuple[str, str]] = ()) -> None:
     """Refuse an output path that cannot be written, before any work is done.
 
-    ``path`` is a folder (or, with ``is_file``, a file whose folder is created): its nearest
-    existing ancestor must be a writable folder, and the path itself must not be a file (a
-    folder, for ``is_file``).
+    ``path`` is a folder (or, with ``is_file``, a file whose folder is created). A file's
+    nearest existing ancestor must be a writable folder and the path not a folder. A
+    folder is written beside itself and renamed into place
+    (:func:`territory.outputs.staged_folder`), so its parent's nearest existing ancestor
+    must be writable, and :func:`territory.outputs.check_target` must accept it (not a
+    foreign non-empty folder unless ``overwrite``); no input file of ``inputs`` (flag,
+    value) may lie inside it, since replacing the folder would delete it.
     """
     p = Path(path).expanduser().absolute()
     if p.exists() and (p.is_dir() if is_file else not p.is_dir()):
         kind = "a folder" if is_file else "a file"
         raise InputError(f"--out {path}: {p} is {kind}")
-    probe = p.parent if is_file or not p.exists() else p
+    if not is_file:
+        from .outputs import check_target
+
+        p = check_target(path, overwrite=overwrite)
+    probe = p.parent
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
         raise InputError(f"--out {path}: {probe} is a file, so nothing can be written under it")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise InputError(f"--out {path}: the folder {probe} is not writable")
+    if not is_file and p.is_dir():
+        for flag, value in inputs:
+            if Path(value).expanduser().absolute().is_relative_to(p):
+                raise InputError(f"--out {path}: it holds the input {flag} {value}, which "
+                                 "replacing the folder would delete; choose another --out")
+
+
+def _input_args(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(flag, value) of every input file argument given."""
+    out = []
+    for name in _INPUT_ARGS:
+        values = getattr(args, name, None)
+        for v in values if isinstance(values, list) else [values]:
+            if isinstance(v, str) and v:
+                out.append((f"--{name.replace('_', '-')}", v))
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -313,7 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(-1 if args.quiet else args.verbose)
     try:
         if getattr(args, "out", None):
-            check_out(args.out, is_file=args.command in ("compare", "geo"))  # these write a file
+            check_out(args.out, is_file=args.command in ("compare", "geo"),  # these write a file
+                      overwrite=getattr(args, "overwrite", False), inputs=_input_args(args))
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("territory: interrupted", file=sys.stderr)
