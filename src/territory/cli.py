@@ -50,13 +50,19 @@ def _setup_logging(verbosity: int) -> None:
 
 
 def summary_table(rows: list[tuple[str, Summary, pd.DataFrame | None]]) -> str:
-    """A short text table of scenario results for the terminal."""
-    head = (f"{'scenario':<16} {'status':<17} {'reps':>4} {'gap':>6} {'TAM min–max':>19} "
-            f"{'TAM CV':>7} {'units':>9} {'drive h/mo max':>14} {'moved':>7} {'fair':>6}")
+    """A short text table of scenario results for the terminal.
+
+    The status column is :attr:`Summary.status_label` ("within 0.8% of optimal" for a plan
+    stopped at a gap, "optimal" only at a gap of ~0); the footer gives the share of visits'
+    drive legs routed on roads (:func:`territory.web.maps.routed_share`).
+    """
+    w = max([17] + [len(s.status_label) for _, s, _ in rows])
+    head = (f"{'scenario':<16} {'status':<{w}} {'reps':>4} {'gap':>6} {'TAM min–max':>19} "
+            f"{'TAM CV':>7} {'acct units':>10} {'drive h/mo max':>14} {'moved':>7} {'fair':>6}")
     lines = [head, "-" * len(head)]
     for name, s, card in rows:
         if card is None:
-            lines.append(f"{name:<16} {s.status:<17}")
+            lines.append(f"{name:<16} {s.status_label:<{w}}")
             continue
         gap = "—" if s.mip_gap is None else f"{s.mip_gap:.1%}"
         moved = "—" if s.moved_share is None else f"{s.moved_share:.0%}"
@@ -64,16 +70,31 @@ def summary_table(rows: list[tuple[str, Summary, pd.DataFrame | None]]) -> str:
         tam = f"{fmt_money(card['tam'].min())}–{fmt_money(card['tam'].max())}"
         units = f"{card['account_units'].min()}–{card['account_units'].max()}"
         drive = f"{card['drive_hours_per_month'].max():.1f}"
-        lines.append(f"{name:<16} {s.status[:17]:<17} {s.n_reps:>4} {gap:>6} {tam:>19} "
-                     f"{s.tam_cv:>7.1%} {units:>9} {drive:>14} {moved:>7} {fair:>6}")
+        lines.append(f"{name:<16} {s.status_label:<{w}} {s.n_reps:>4} {gap:>6} {tam:>19} "
+                     f"{s.tam_cv:>7.1%} {units:>10} {drive:>14} {moved:>7} {fair:>6}")
+    lines.append(_travel_footer(rows))
+    return "\n".join(line for line in lines if line)
+
+
+def _travel_footer(rows: list[tuple[str, Summary, pd.DataFrame | None]]) -> str:
+    """Where the drive hours come from; on roads, the share of visit legs actually routed."""
+    from .web.maps import routed_share
+
     src = rows[0][1].travel_source if rows else None
     if src == "estimate":
-        lines.append("drive hours: straight-line ESTIMATE (no road graph)")
-    elif src == "osm":
-        lines.append(f"drive hours: OpenStreetMap road network "
-                     f"(coverage {rows[0][1].travel_coverage or 0:.0%}); "
-                     "© OpenStreetMap contributors")
-    return "\n".join(lines)
+        return "drive hours: straight-line ESTIMATE (no road graph)"
+    if src != "osm":
+        return ""
+    shares = [(share, name) for name, _, card in rows if card is not None
+              and (share := routed_share(card)) is not None]
+    if not shares:
+        routed = ""
+    elif all(abs(sh - shares[0][0]) < 0.005 for sh, _ in shares):
+        routed = f" ({shares[0][0]:.0%} of visit legs road-routed)"
+    else:
+        routed = (" (visit legs road-routed: "
+                  + ", ".join(f"{n} {sh:.0%}" for sh, n in shares) + ")")
+    return f"drive hours: OpenStreetMap road network{routed}; © OpenStreetMap contributors"
 
 
 def _table_rows(run: RunResult) -> list[tuple[str, Summary, pd.DataFrame | None]]:
@@ -88,7 +109,7 @@ def _report(run: RunResult, folders: RunFolders) -> None:
     """Print what the run found: failures on stderr, the table and where to look on stdout."""
     for o, d in zip(run.scenarios, folders.scenarios):
         if not o.summary.has_plan:
-            label = "NO PLAN IN TIME" if o.summary.status == "time_limit" else "INFEASIBLE"
+            label = o.summary.status_label.upper()
             print(f"\n[{o.config.name}] {label} — {o.summary.explanation}\n"
                   f"(written to {d / 'summary.json'})", file=sys.stderr)
     print(summary_table(_table_rows(run)))
