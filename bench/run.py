@@ -992,7 +992,11 @@ def module_headline(res: dict) -> list[str]:
     a = _module_result(res, "bench_assign") or {}
     for key, label in (("national", "National"), ("national_contiguity", "National with contiguity")):
         ours = (a.get(key) or {}).get("ours")
-        if ours:
+        if ours and ours.get("objective") is None:
+            out.append(f"{label}, {a[key]['instance']}: {ours.get('status')} (after "
+                       f"{_f(ours.get('seconds'), '{:.0f}')} s, peak "
+                       f"{_f(ours.get('process_peak_rss_mb'), '{:,.0f}')} MB).")
+        elif ours:
             out.append(f"{label}, {a[key]['instance']}: {ours.get('status')} in "
                        f"{_f(ours.get('seconds'), '{:.0f}')} s, gap to the LP bound "
                        f"{_f(ours.get('gap_vs_lp_bound'), '{:.2%}')}, {ours.get('violations')} "
@@ -1082,6 +1086,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="run only these parts and merge them into the existing results.json: "
                     "module names (bench_peers or peers, ...), 'sweep' (the assignment cases) "
                     "or 'demo'; every other section keeps its earlier figures and date")
+    ap.add_argument("--from", dest="from_json", metavar="RESULTS_JSON", help="with --only: run "
+                    "nothing, take those parts (with their dates) from another results.json, "
+                    "e.g. one written with --out elsewhere while this one was in use")
     ap.add_argument("--cases", default=None, help="comma-separated substrings: run only the "
                     "assignment cases whose instance name contains one")
     ap.add_argument("--render", metavar="RESULTS_JSON", help="only re-render RESULTS.md (next to "
@@ -1244,6 +1251,14 @@ def main(argv: list[str] | None = None) -> int:
             old = json.loads((out_dir / "results.json").read_text())
         except (OSError, json.JSONDecodeError):
             _log(f"--only: no readable {out_dir / 'results.json'}; the report has only these parts")
+    if args.from_json:
+        if not args.only or old is None:
+            _log("--from needs --only and an existing results.json in --out")
+            return 2
+        res = merge_results(old, json.loads(Path(args.from_json).read_text()), args.only)
+        res["headline"] = headlines(res)
+        _write(res, out_dir, partial=False)
+        return 0
     parts = args.only or (("sweep",) + (() if args.skip_demo else ("demo",))
                           + (() if args.skip_modules else OTHER_MODULES))
     started = _dt.datetime.now(_dt.UTC)
