@@ -1152,7 +1152,9 @@ def merge_results(old: dict | None, new: dict, parts: tuple[str, ...]) -> dict:
         sections[part] = (new.get("sections") or {}).get(part) or _stamp(new)
     if old:
         out["notes"] = list(dict.fromkeys((old.get("notes") or []) + (new.get("notes") or [])))
-        out["last_update"] = {"parts": [p for p in parts if p in sections], **_stamp(new)}
+        done = [p for p in parts if p in sections]
+        if done:
+            out["last_update"] = {"parts": done, **sections[done[-1]]}
     return out
 
 
