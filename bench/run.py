@@ -1135,6 +1135,7 @@ def merge_results(old: dict | None, new: dict, parts: tuple[str, ...]) -> dict:
         if name not in sections and stamp_old:
             sections[name] = stamp_old
     out.setdefault("modules", {})
+    merged: list[str] = []
     for part in parts:
         if part == "sweep":
             if not new.get("instances"):
@@ -1150,11 +1151,11 @@ def merge_results(old: dict | None, new: dict, parts: tuple[str, ...]) -> dict:
         else:
             continue
         sections[part] = (new.get("sections") or {}).get(part) or _stamp(new)
+        merged.append(part)
     if old:
         out["notes"] = list(dict.fromkeys((old.get("notes") or []) + (new.get("notes") or [])))
-        done = [p for p in parts if p in sections]
-        if done:
-            out["last_update"] = {"parts": done, **sections[done[-1]]}
+        if merged:
+            out["last_update"] = {"parts": merged, **sections[merged[-1]]}
     return out
 
 
