@@ -608,12 +608,14 @@ def render_markdown(res: dict) -> str:
              "shared (several engineers' sessions build, test and benchmark on the same 2 cores) "
              "and loaded, so every figure here was measured under that load: compare ratios "
              "measured in the same run, not absolute seconds across runs.\n")
-    up = res.get("last_update")
-    if up:
-        L.append(f"**Refreshed since:** {', '.join(f'`{p}`' for p in up['parts'])} by "
-                 f"`python -m bench --only {','.join(up['parts'])}` on {up['started_utc']} (UTC), "
-                 f"git {up.get('git_commit') or '?'}; every section below says when it was "
-                 "measured and under what load. The machine line above is the full run's.\n")
+    newer = {p: st for p, st in (res.get("sections") or {}).items()
+             if st.get("started_utc") != res["started_utc"]}
+    if newer:
+        L.append("**Refreshed since** (`python -m bench --only PART`): "
+                 + ", ".join(f"`{p}` on {st['started_utc']} UTC at git {st.get('git_commit') or '?'}"
+                             for p, st in newer.items())
+                 + "; every section below says when it was measured and under what load. The "
+                 "machine line above is the full run's.\n")
     L.append("**Versions:** " + ", ".join(f"{k} {val}" for k, val in v.items() if k != "cbc_available")
              + f"; CBC binary (PuLP) available: {v.get('cbc_available')}.\n")
     L.append("**Method.** Each case runs in its own fresh subprocess; *peak MB* is the larger of "
