@@ -23,7 +23,7 @@ Methods
     improving). ``territory, balance_first``: the same model with
     ``objective.mode = "balance_first"``; ``territory, balance_weight sweep``:
     with ``balance_weight`` = each of ``BALANCE_SHARES`` x the travel plan's
-    travel, the plan with the lowest TAM CV whose medoid travel is within
+    travel / reps, the plan with the lowest TAM CV whose medoid travel is within
     ``BALANCE_TRAVEL_SLACK`` (2%) of the travel plan's (issue 17: match
     GerryChain's TAM CV at no more than 2% extra travel); the sweep's solves
     share the one time limit. ``PuLP + CBC``: the same model through PuLP's CBC.
@@ -71,8 +71,9 @@ REPO = BENCH_DIR.parent
 CURVE_PNG = BENCH_DIR / "peers_time_to_quality.png"
 MIP_GAP = 0.01
 PEER_PACKAGES = ("spopt", "libpysal", "gerrychain", "matplotlib")
-#: balance_weight sweep: the weight as a share of the travel plan's travel (see bench_balance)
-BALANCE_SHARES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+#: balance_weight sweep: the weight as a multiple of the travel plan's travel per rep
+#: (see bench_balance: 1.0 prices a mean deviation of one mean target at the whole travel)
+BALANCE_SHARES = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 #: issue 17: GerryChain's TAM CV at no more than this much extra (medoid) travel
 BALANCE_TRAVEL_SLACK = 0.02
 OURS = ("territory", "free_centres", "cbc", "balance_first", "balance_sweep")
@@ -205,7 +206,7 @@ def _balanced(inst, p, spec: dict) -> dict:
     """Ours with the balance term: ``balance_first``, or a ``balance_weight`` sweep.
 
     The sweep shares ``spec["limit"]`` evenly between the travel plan and one
-    solve per weight (``BALANCE_SHARES`` x the travel plan's travel) and keeps
+    solve per weight (``BALANCE_SHARES`` x the travel plan's travel / reps) and keeps
     the plan with the lowest TAM CV among those in both bands whose medoid
     travel is at most ``1 + BALANCE_TRAVEL_SLACK`` times the travel plan's.
     """
@@ -236,7 +237,7 @@ def _balanced(inst, p, spec: dict) -> dict:
     travel0 = ref["base_travel"]
     sweep, best, best_labels = [], None, base.rep_of_unit
     for share in BALANCE_SHARES:
-        res, status = one(Balancing(weight=share * travel0), limit)
+        res, status = one(Balancing(weight=share * travel0 / inst.n_reps), limit)
         row = {"share": share, "status": status}
         if res is not None:
             s = score(inst, res.rep_of_unit, inst.bases_xy)
@@ -697,7 +698,7 @@ def render(res: dict) -> str:
             if r.get("vs_best_peer"):
                 notes.append(f"vs best peer ({r['best_peer']}): {r['vs_best_peer']:.3f}")
             if r.get("sweep"):
-                notes.append(f"weight = {_fmt(r.get('chosen_share'), '{:g}')} × travel chosen of "
+                notes.append(f"weight = {_fmt(r.get('chosen_share'), '{:g}')} × travel / reps chosen of "
                              + ", ".join(f"{x['share']:g}: CV {_fmt(x.get('tam_cv'), '{:.1%}')} "
                                          f"medoid ×{_fmt(x.get('medoid_x'), '{:.3f}')}"
                                          for x in r["sweep"]))
