@@ -223,3 +223,21 @@ def test_a_map_of_many_units_is_simplified_and_hovers_only_units_with_accounts()
         maps.display_tolerance(units.total_bounds)
     few = maps.scenario_data(units.iloc[:100], reps, None, card, {}, background=False)
     assert len(few["units"]["features"]) == 100
+
+
+# ----------------------------------------------------------------------------- reporting
+
+
+def test_a_plan_stopped_by_the_time_limit_is_a_plan_in_the_cli_table():
+    """A solve cut by its time limit with a plan in hand has status "time_limit" too."""
+    from territory.cli import summary_table
+    from territory.result import Summary
+
+    card = pd.DataFrame({"tam": [1.0e6, 1.2e6], "account_units": [110, 120],
+                         "drive_hours_per_month": [20.0, 31.5]})
+    timed_out = Summary(status="time_limit", explanation="no plan in time")
+    stopped = Summary(status="time_limit", n_reps=2, mip_gap=0.012, tam_cv=0.09,
+                      moved_share=0.3, fairness_share=0.5)
+    assert not timed_out.has_plan and stopped.has_plan
+    row = summary_table([("national", stopped, card)]).splitlines()[2]
+    assert row.split()[:4] == ["national", "time_limit", "2", "1.2%"] and "31.5" in row

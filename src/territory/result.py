@@ -128,8 +128,12 @@ class Summary:
 
     @property
     def has_plan(self) -> bool:
-        """False for a scenario that ended without a plan (infeasible, timed out)."""
-        return self.status not in NO_PLAN_STATUSES
+        """False for a scenario that ended without a plan (infeasible, timed out).
+
+        A solve stopped by its time limit with a plan in hand also has status
+        ``time_limit``; its plan's metrics (``tam_cv``) tell the two apart.
+        """
+        return self.status not in NO_PLAN_STATUSES or self.tam_cv is not None
 
     def replace(self, **changes: Any) -> "Summary":
         """A copy with ``changes`` (sequences stored as tuples)."""

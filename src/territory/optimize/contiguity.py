@@ -21,16 +21,21 @@ class AdjacencyIndex:
     """The adjacency among a problem's units as index arrays, plus territory helpers."""
 
     def __init__(self, p: AssignProblem) -> None:
-        index = {u: i for i, u in enumerate(p.unit_ids)}
-        edges = [(index[a], index[b]) for a, b in p.adjacency.edges()
-                 if a in index and b in index and a != b]
-        e = np.array(sorted(edges), dtype=np.int64).reshape(-1, 2)
+        e = self.edges_of(p)
         self.a, self.b = e[:, 0], e[:, 1]
         self.n, self.m = p.n_units, p.n_reps
         self.roots = np.asarray(p.roots, dtype=np.int64)
         self.graph = nx.Graph()
         self.graph.add_nodes_from(range(p.n_units))
         self.graph.add_edges_from(e.tolist())
+
+    @staticmethod
+    def edges_of(p: AssignProblem) -> np.ndarray:
+        """``(E, 2)`` sorted unit-index pairs of the adjacency edges among ``p``'s units."""
+        index = {u: i for i, u in enumerate(p.unit_ids)}
+        edges = [(index[a], index[b]) for a, b in p.adjacency.edges()
+                 if a in index and b in index and a != b]
+        return np.array(sorted(edges), dtype=np.int64).reshape(-1, 2)
 
     def graph_of(self, p: AssignProblem, units: np.ndarray) -> nx.Graph:
         """The adjacency among ``units``, labelled by unit id (for a sub-problem)."""
@@ -41,6 +46,24 @@ class AdjacencyIndex:
         sel = inside[self.a] & inside[self.b]
         g.add_edges_from((p.unit_ids[a], p.unit_ids[b]) for a, b in zip(self.a[sel], self.b[sel]))
         return g
+
+    def rings(self, units: np.ndarray, local_plan: np.ndarray, n_groups: int,
+              hops: int) -> np.ndarray:
+        """``(len(units), n_groups)``: unit within ``hops`` edges (inside ``units``) of group g.
+
+        ``local_plan[i]`` is the group of ``units[i]``; each unit is in its own group's ring.
+        """
+        pos = np.full(self.n, -1, dtype=np.int64)
+        pos[units] = np.arange(len(units))
+        sel = (pos[self.a] >= 0) & (pos[self.b] >= 0)
+        ia, ib = pos[self.a[sel]], pos[self.b[sel]]
+        k = len(units)
+        adj = sp.csr_matrix((np.ones(2 * len(ia)), (np.r_[ia, ib], np.r_[ib, ia])), shape=(k, k))
+        near = np.zeros((k, n_groups), dtype=bool)
+        near[np.arange(k), local_plan] = True
+        for _ in range(hops):
+            near |= (adj @ near.astype(np.float64)) > 0
+        return near
 
     def rep_weights(self, rep_of: np.ndarray) -> sp.csr_matrix:
         """Reps x reps: number of adjacency edges between their territories."""
