@@ -193,7 +193,7 @@ def test_auto_level_splits_the_county_that_alone_breaks_a_band(tmp_path):
 # ----------------------------------------------------------------------------- light maps
 
 
-def test_a_map_of_many_units_is_simplified_and_hovers_only_units_with_accounts():
+def test_a_map_of_many_units_is_simplified_and_drawn_in_groups():
     n = 80                                            # 6,400 unit squares
     geoms = [shapely.box(-90 + 0.1 * (i % n), 35 + 0.1 * (i // n),
                          -90 + 0.1 * (i % n + 1), 35 + 0.1 * (i // n + 1)) for i in range(n * n)]
@@ -208,12 +208,14 @@ def test_a_map_of_many_units_is_simplified_and_hovers_only_units_with_accounts()
                          "lat": [38, 38]})
     card = pd.DataFrame({"rep_id": ["R1", "R2"]})
     d = maps.scenario_data(units, reps, None, card, {}, background=False)
-    assert len(d["units"]["features"]) == with_acc.sum()
-    # the hover layer keeps each unit's position in the full list (the plan editor's order)
-    assert [f["properties"]["index"] for f in d["units"]["features"]] == \
-        np.flatnonzero(with_acc).tolist()
-    assert [f["properties"]["unit"] for f in d["units"]["features"]] == \
-        units["unit_id"][with_acc].tolist()
+    # the hover layer: one group per unit with accounts (with the empty units contracted into
+    # it, split where the plan's reps split it), in the plan editor's order
+    feats = d["units"]["features"]
+    assert with_acc.sum() <= len(feats) < 2 * with_acc.sum()
+    assert [f["properties"]["index"] for f in feats] == list(range(len(feats)))
+    assert {f["properties"]["unit"] for f in feats if f["properties"]["accounts"]} == \
+        set(units["unit_id"][with_acc])
+    assert sum(1 + f["properties"].get("more", 0) for f in feats) == n * n
     assert len(d["territories"]["features"]) == 2
     # the territories still cover every unit (no holes where units are empty)
     cover = shapely.union_all([shapely.geometry.shape(f["geometry"])
@@ -224,20 +226,3 @@ def test_a_map_of_many_units_is_simplified_and_hovers_only_units_with_accounts()
     few = maps.scenario_data(units.iloc[:100], reps, None, card, {}, background=False)
     assert len(few["units"]["features"]) == 100
 
-
-# ----------------------------------------------------------------------------- reporting
-
-
-def test_a_plan_stopped_by_the_time_limit_is_a_plan_in_the_cli_table():
-    """A solve cut by its time limit with a plan in hand has status "time_limit" too."""
-    from territory.cli import summary_table
-    from territory.result import Summary
-
-    card = pd.DataFrame({"tam": [1.0e6, 1.2e6], "account_units": [110, 120],
-                         "drive_hours_per_month": [20.0, 31.5]})
-    timed_out = Summary(status="time_limit", explanation="no plan in time")
-    stopped = Summary(status="time_limit", n_reps=2, mip_gap=0.012, tam_cv=0.09,
-                      moved_share=0.3, fairness_share=0.5)
-    assert not timed_out.has_plan and stopped.has_plan
-    row = summary_table([("national", stopped, card)]).splitlines()[2]
-    assert row.split()[:4] == ["national", "time_limit", "2", "1.2%"] and "31.5" in row
