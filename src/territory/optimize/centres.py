@@ -152,6 +152,9 @@ class CentresResult:
         Travel :math:`\sum_u w_u d(u, b_{r(u)})` after each allocation.
     moved_bases
         How many bases moved before each re-solve.
+    relaxed_travel
+        With contiguity: travel after each allocation of the first phase,
+        without contiguity (from the starting bases), else empty.
     """
 
     result: AssignResult
@@ -160,6 +163,7 @@ class CentresResult:
     problem: AssignProblem
     travel: tuple[float, ...]
     moved_bases: tuple[int, ...]
+    relaxed_travel: tuple[float, ...] = ()
 
     @property
     def rounds(self) -> int:
@@ -457,9 +461,10 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
         raise InputError("free_centres needs starting bases (problem.roots or bases=)")
     budget = _Budget.start(cfg)
     b = np.asarray(start, dtype=np.int64)
+    relaxed_travel: tuple[float, ...] = ()
     if problem.contiguity and relax_first:
-        b = _locate_relaxed(problem, weight, distance, cfg, b, seed, max_rounds, rel_tol,
-                            unit_xy, bases is None)
+        b, relaxed_travel = _locate_relaxed(problem, weight, distance, cfg, b, seed, max_rounds,
+                                            rel_tol, unit_xy, bases is None)
         bases = b
     # with no explicit bases the first allocation is the problem as given (its own costs)
     p = problem if bases is None else _with_bases(problem, weight, distance, b, unit_xy)
@@ -512,13 +517,15 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
         travel.append(t)
     if polish:
         res, plan = _polish(p, res, plan, budget, seed)
-    return CentresResult(res, np.asarray(plan), b, p, tuple(travel), tuple(moved))
+    return CentresResult(res, np.asarray(plan), b, p, tuple(travel), tuple(moved),
+                         relaxed_travel)
 
 
 def _locate_relaxed(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance,
                     cfg: Solver, bases: np.ndarray, seed: int, max_rounds: int, rel_tol: float,
-                    unit_xy: np.ndarray | None, as_given: bool) -> np.ndarray:
-    """Bases from the alternation without contiguity (``RELAXED_SHARE`` of the budget)."""
+                    unit_xy: np.ndarray | None, as_given: bool
+                    ) -> tuple[np.ndarray, tuple[float, ...]]:
+    """Bases (and travel by round) of the alternation without contiguity (``RELAXED_SHARE``)."""
     relaxed = dataclasses.replace(problem, contiguity=False)
     # LNS at the alternation's loose gap answers in a fraction of a second (its LP
     # rounding, repaired, is within 1.5% on the 800-account national book) where the
@@ -531,10 +538,10 @@ def _locate_relaxed(problem: AssignProblem, weight: np.ndarray, distance: UnitDi
                            unit_xy=unit_xy, relax_first=False, polish=False)
     except InfeasibleError as exc:  # the contiguous model will say what is wrong
         log.info("free centres: no plan without contiguity (%s); bases stay", exc)
-        return bases
+        return bases, ()
     log.info("free centres: %d allocations without contiguity moved %d bases, travel %.6g",
              loc.rounds, int((loc.bases != bases).sum()), loc.travel[-1])
-    return loc.bases
+    return loc.bases, loc.travel
 
 
 def _polish(p: AssignProblem, res: AssignResult, plan: np.ndarray, budget: _Budget,
