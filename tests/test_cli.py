@@ -286,7 +286,7 @@ def test_verbose_adds_stage_times_counts_network_decision_and_files(tmp_path: Pa
     assert "road network: none (travel.source = \"estimate\")" in debug
     assert re.search(r"\[small\] solve by \w+: optimal; phases .*mip \d", debug)
     assert re.search(r"wrote .*assignments\.xlsx \([\d,]+ bytes", debug)
-    assert re.search(r"wrote .*summary\.json", debug)
+    assert re.search(r"wrote .*summary\.json", debug) and re.search(r"wrote .*map\.html", debug)
     # -q: warnings only, and the caller's logging is left as it was
     assert not [r for r in _plan_logs(tmp_path, caplog, "-q") if r.levelno < logging.WARNING]
     assert logging.getLogger("territory").level == logging.NOTSET
@@ -308,3 +308,16 @@ def test_footer_reports_the_share_of_visit_legs_routed_not_of_units():
     other = card.assign(routed_share=1.0)
     foot = summary_table([("x", s, card), ("y", s, other)]).splitlines()[-1]
     assert "(visit legs road-routed: x 38%, y 100%)" in foot
+
+
+def test_write_progress_is_shown_by_default_and_silent_with_q():
+    from territory.io.export import progress
+
+    lg = logging.getLogger("territory")
+    for level, shown in ((logging.INFO, True), (logging.WARNING, False)):
+        lg.setLevel(level)
+        try:
+            with progress(10, "x", "row") as bar:
+                assert bar.disable is (not shown)
+        finally:
+            lg.setLevel(logging.NOTSET)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["FORMULA_START", "safe_csv_value", "safe_frame", "unguard_csv_value", "write_csv",
-           "write_json", "write_geojson", "write_geopackage", "write_excel", "progress"]
+           "write_json", "write_geojson", "write_geopackage", "write_excel", "progress", "wrote"]
 
 log = logging.getLogger(__name__)
 

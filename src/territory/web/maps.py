@@ -38,8 +38,8 @@ from .colours import MAX_DISTINCT, colour_distance, distinct_palette
 from .html import (FLAG_RED, MONEY_SCALES, esc, finite_or_none,
                    fmt_hours, fmt_money, js_data, offline_assets, strip_remote_assets)
 
-__all__ = ["ACCOUNT_COLUMNS", "TerritoryMap", "rep_colours", "save_map", "scenario_data",
-           "scenario_map"]
+__all__ = ["ACCOUNT_COLUMNS", "TerritoryMap", "account_rows", "rep_colours", "save_map",
+           "scenario_data", "scenario_map"]
 
 log = logging.getLogger(__name__)
 
@@ -531,11 +531,11 @@ def _isochrone_layer(isochrones: gpd.GeoDataFrame | None, raw_index: dict[str, i
 ACCOUNT_COLUMNS = ("lat", "lon", "tier", "name", "revenue", "rep", "moved", "from")
 
 
-def _account_rows(accounts: pd.DataFrame | None, reps: pd.DataFrame,
+def account_rows(accounts: pd.DataFrame | None, reps: pd.DataFrame,
                   raw_index: dict[str, int]) -> list[list]:
     """One array per placed account, in :data:`ACCOUNT_COLUMNS` order (tier 0/1/2 = A/B/C).
 
-    Built column by column (100,000 accounts in well under a second); the page clusters
+    ``raw_index`` maps a rep id to its position in the page's rep rows. Built column by column (100,000 accounts in well under a second); the page clusters
     them on a zoom-aware grid, so only clusters and the accounts in view become markers.
     """
     if accounts is None or not len(accounts):
@@ -707,7 +707,7 @@ def scenario_data(
     shown = (np.flatnonzero(u["n_accounts"].to_numpy() > 0)
              if len(u) > MAX_DISPLAY_UNITS and "n_accounts" in u else np.arange(len(u)))
     terr_fc = _territory_layer(geoms, rep_of, rows, d)
-    acc_rows = _account_rows(accounts, reps, raw_index)
+    acc_rows = account_rows(accounts, reps, raw_index)
     cur_layer = _current_layer(u, geoms, current, reps, tol, d)
     iso_layer = _isochrone_layer(isochrones, raw_index, tol, d)
 
