@@ -110,7 +110,7 @@ def _file_seconds(res, out: Path) -> dict[str, float]:
     finally:
         lg.removeHandler(handler)
         lg.setLevel(old)
-    files = {Path(r.args[0]).name: round(float(r.args[2]), 2) for r in seen
+    files = {str(r.args[0]): round(float(r.args[2]), 2) for r in seen
              if r.msg.startswith("wrote")}
     return {**files, "total": round(total, 2)}
 

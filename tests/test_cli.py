@@ -310,11 +310,12 @@ def test_footer_reports_the_share_of_visit_legs_routed_not_of_units():
     assert "(visit legs road-routed: x 38%, y 100%)" in foot
 
 
-def test_write_progress_is_shown_by_default_and_silent_with_q():
+def test_write_progress_is_shown_by_default_only():
     from territory.io.export import progress
 
     lg = logging.getLogger("territory")
-    for level, shown in ((logging.INFO, True), (logging.WARNING, False)):
+    # default: a bar; -q: none; -v: none either, its DEBUG lines say what is written
+    for level, shown in ((logging.INFO, True), (logging.WARNING, False), (logging.DEBUG, False)):
         lg.setLevel(level)
         try:
             with progress(10, "x", "row") as bar:

@@ -55,7 +55,8 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 def wrote(path: Path, started: float) -> Path:
     """Log (DEBUG, ``-v``) that ``path`` was written: its size and the seconds it took."""
-    log.debug("wrote %s (%s bytes, %.2f s)", path, f"{path.stat().st_size:,}",
+    # the name only: the folder is a staging folder until the run is complete
+    log.debug("wrote %s (%s bytes, %.2f s)", path.name, f"{path.stat().st_size:,}",
               time.perf_counter() - started)
     return path
 
@@ -68,11 +69,13 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
 
 
 def progress(total: int, desc: str, unit: str):
-    """A tqdm bar on stderr, shown when ``territory`` logs at INFO (the CLI without ``-q``)."""
+    """A tqdm bar on stderr for the default CLI (``territory`` at INFO): not with ``-q``, and
+    not with ``-v``, whose DEBUG lines (one per file written) would break it up."""
     from tqdm.auto import tqdm
 
-    show = logging.getLogger("territory").isEnabledFor(logging.INFO)
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, leave=False,
+    lg = logging.getLogger("territory")
+    show = lg.isEnabledFor(logging.INFO) and not lg.isEnabledFor(logging.DEBUG)
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit == "row", leave=False,
                 disable=not show, file=sys.stderr, dynamic_ncols=True,
                 delay=0.5)  # a quick write shows no bar
 
