@@ -38,6 +38,7 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
+from territory.errors import InfeasibleError
 from territory.optimize import AssignProblem, BandRules, Solver, check_plan, lp_relaxation, solve
 from territory.optimize.backends import solve_highs
 from territory.optimize.formulation import build_formulation
@@ -225,9 +226,18 @@ def run_national(seconds: float = 600.0, *, n_units: int = 21_068, n_reps: int =
     p = problem(units, centres, contiguity=contiguity)
     k = 6
     cfg = Solver(time_limit=seconds, mip_gap=0.005, candidates=k)
-    res, secs, peak = _timed(solve, p, cfg, seed=0)
-    out = {"instance": f"{p.n_units} ZIPs x {p.n_reps} reps, TAM ±15% + 100–150 units, "
-                       f"{'contiguity (Delaunay adjacency)' if contiguity else 'no contiguity'}, k={k}",
+    name = (f"{p.n_units} ZIPs x {p.n_reps} reps, TAM ±15% + 100–150 units, "
+            f"{'contiguity (Delaunay adjacency)' if contiguity else 'no contiguity'}, k={k}")
+    t0 = time.perf_counter()
+    try:
+        res, secs, peak = _timed(solve, p, cfg, seed=0)
+    except InfeasibleError as exc:  # no plan in the budget is a figure, not a crash
+        return {"instance": name, "seed_seconds": round(seed_seconds, 1),
+                "ours": {"seconds": round(time.perf_counter() - t0, 1), "objective": None,
+                         "status": f"no plan: {str(exc).splitlines()[0][:300]}",
+                         "timings": (exc.diagnosis or {}).get("timings"),
+                         "process_peak_rss_mb": round(_peak_rss_mb(), 1)}}
+    out = {"instance": name,
            "seed_seconds": round(seed_seconds, 1),
            "lp_bound": res.lp_bound,
            "ours": _figures(p, res, secs, peak, res.lp_bound)}
