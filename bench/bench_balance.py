@@ -19,7 +19,8 @@ the national CRM book) is solved three ways with the same time budget:
 Instances with an adjacency graph of at most ``CONTIGUITY_MAX_UNITS`` units are
 solved with contiguity as well (the peers' setting). The national book goes
 through ``territory plan`` with its 10-rep roster (homes given: fixed bases, as on
-the instances; every other default) in a fresh interpreter, once per setting,
+the instances), ``unit_level = "auto"`` (counties where the book is sparse) and
+every other default in a fresh interpreter, once per setting,
 with ``[objective]`` set in a config file.
 
 Per row: reps off each band, TAM and account-unit CV, the largest deviation,
@@ -48,7 +49,9 @@ CONTIGUITY_MAX_UNITS = 1000
 MIP_GAP = 0.01
 SETTINGS = ("travel", "balance_first", "balance_weight")
 #: scenario keys of the national book's runs besides the solver limit and the objective
-BOOK_SCENARIO = ""
+#: ("auto": counties where the book is sparse; on ZIPs alone, 644 units with contiguity, the
+#: travel plan itself found no plan in 60 s on the loaded bench machine)
+BOOK_SCENARIO = 'unit_level = "auto"\n'
 
 
 def _log(msg: str) -> None:
@@ -229,6 +232,7 @@ def run_national(limit: float, timeout: float = 900.0) -> dict:
                  f"{_fmt(row.get('tam_cv'), '{:.1%}')}, travel x{_fmt(row.get('travel_ratio'))}")
     return {"description": f"{book.n_rows} accounts over {len(book.states)} states + DC, "
                            f"`territory plan --reps reps.csv` ({book.n_reps} reps homed on metros), "
+                           "`unit_level = \"auto\"`, "
                            "travel = scored drive hours a month, summed over reps",
             "n_reps": book.n_reps, "rows": rows}
 

@@ -233,9 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     tiles_help = ("background tiles: none (offline state/county outlines, the default), "
                   "'OpenStreetMap' or 'CartoDB positron' (need internet when viewed)")
     demo = sub.add_parser("demo", help="run the three demo scenarios on the shipped Columbus data",
-                          description="Run the demo: 844 synthetic CRM rows on the 73 real "
-                                      "ZCTAs of Columbus, Ohio, 11 reps, drive times on the "
-                                      "shipped OpenStreetMap road graph; three scenarios "
+                          description="Run the demo: 844 synthetic CRM rows on the 24 real "
+                                      "ZCTAs of inner Columbus, Ohio, 7 reps, every visit "
+                                      "routed on the shipped OpenStreetMap road graph; three "
+                                      "scenarios "
                                       f"({', '.join(DEMO_SCENARIOS)}) plus the current "
                                       "alignment, and compare.html. No network needed.")
     demo.add_argument("--out", default="maps/demo", help="output folder (default maps/demo)")

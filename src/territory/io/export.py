@@ -103,23 +103,26 @@ def _cell_columns(df: pd.DataFrame) -> list[list[Any]]:
 def write_excel(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
     """Write an .xlsx workbook, one sheet per entry, cells formula-safe.
 
-    Streams with openpyxl's write-only mode (rows go to disk as they come, no cell
-    objects kept), with a progress bar over the rows (:func:`progress`).
+    Streams with XlsxWriter's constant-memory mode (each row goes to disk as it is
+    written, nothing kept per cell), with a progress bar over the rows (:func:`progress`).
+    Every text cell is written as a string: no text turns into a formula, a link or a
+    number; missing values are empty cells.
     """
-    from openpyxl import Workbook
+    import xlsxwriter
 
     p, t0 = Path(path), time.perf_counter()
-    wb = Workbook(write_only=True)
+    literal = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    wb = xlsxwriter.Workbook(p, {"constant_memory": True, **literal})
     with progress(sum(len(df) for df in sheets.values()), p.name, "row") as bar:
         for name, df in zip(_sheet_names(list(sheets)), sheets.values()):
-            ws = wb.create_sheet(name)
-            ws.append([str(c) for c in df.columns])
-            for row in zip(*_cell_columns(safe_frame(df))):
-                ws.append(row)
+            ws = wb.add_worksheet(name)
+            ws.write_row(0, 0, [str(c) for c in df.columns])
+            for i, row in enumerate(zip(*_cell_columns(safe_frame(df))), start=1):
+                ws.write_row(i, 0, row)  # None: no cell
             bar.update(len(df))
         if not sheets:
-            wb.create_sheet("sheet")  # a workbook needs one sheet
-        wb.save(p)
+            wb.add_worksheet("sheet")  # a workbook needs one sheet
+        wb.close()
     return wrote(p, t0)
 
 
