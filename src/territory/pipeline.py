@@ -270,8 +270,12 @@ def road_network(inputs: PreparedInputs, config: ScenarioConfig):
     return load_road_network(config.travel, lon=lon[ok], lat=lat[ok])
 
 
-def _check_seat_count(units: pd.DataFrame, n: int, config: ScenarioConfig) -> None:
-    """More territories than units is an input error; say which counts the band allows."""
+def _check_seat_count(units: pd.DataFrame, n: int, config: ScenarioConfig,
+                      roster: object = None) -> None:
+    """More territories than units is an input error; say which counts the band allows.
+
+    ``roster``: the roster file the reps come from (None: ``--reps N``).
+    """
     if n <= len(units):
         return
     total = float(units["account_units"].sum())
@@ -279,8 +283,8 @@ def _check_seat_count(units: pd.DataFrame, n: int, config: ScenarioConfig) -> No
     fits = (f"; the account-unit band {lo:g}–{hi:g} allows {max(1, math.ceil(total / hi))}–"
             f"{math.floor(total / lo)} reps for its {total:,.0f} account units"
             if lo > 0 and not config.balance.soft_account_units else "")
-    raise InputError(f"--reps {n}: this book has only {len(units)} units to make territories "
-                     f"of{fits}")
+    who = f"--reps {n}:" if roster is None else f"{roster}: the roster has {n} reps but"
+    raise InputError(f"{who} this book has only {len(units)} units to make territories of{fits}")
 
 
 def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame, np.ndarray]:
@@ -288,6 +292,7 @@ def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame
     reps = inputs.reps.copy()
     units = inputs.units
     if reps["lat"].notna().all():
+        _check_seat_count(units, len(reps), config, roster=inputs.info.get("roster_source", "reps"))
         roots = root_units(units, reps[["lon", "lat"]].to_numpy())
         reps["base_kind"] = "home"
     else:

@@ -3,13 +3,17 @@
 CSV and Excel cells that a spreadsheet would run as a formula (starting with
 ``= + - @``, tab or carriage return) are prefixed with an apostrophe, the
 OWASP-recommended defence against CSV injection. Numbers are written as
-numbers (a negative number is not text and is left alone).
+numbers (a negative number is not text and is left alone). A cell holding a
+carriage return is quoted like one holding a line feed, so every CSV reads back
+row for row; the control characters a workbook cannot hold (NUL, BEL, ...)
+are dropped from ``.xlsx`` cells and sheet names.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +47,57 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A copy with every text cell passed through :func:`safe_csv_value`."""
     out = df.copy()
     for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+        if _is_text(out[col]):
             out[col] = out[col].map(safe_csv_value)
     return out
+
+
+def _is_text(s: pd.Series) -> bool:
+    return s.dtype == object or pd.api.types.is_string_dtype(s)
+
+
+def _has_cr(df: pd.DataFrame) -> bool:
+    return any(df[c].map(lambda v: isinstance(v, str) and "\r" in v).any()
+               for c in df.columns if _is_text(df[c]))
+
+
+def _records_lf(text: str) -> str:
+    """CSV text with ``\\r\\n`` record ends turned to ``\\n``; line breaks inside quotes kept."""
+    records, start, quoted = [], 0, False
+    for m in re.finditer(r'"|\r\n', text):
+        if m.group() == '"':
+            quoted = not quoted  # an escaped "" toggles twice
+        elif not quoted:
+            records.append(text[start:m.start()])
+            start = m.end()
+    return "\n".join(records) + "\n"
 
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a formula-injection-safe UTF-8 CSV with ``\\n`` line ends (byte-stable)."""
     p = Path(path)
-    safe_frame(df).to_csv(p, index=False, lineterminator="\n", float_format="%.10g")
+    safe = safe_frame(df)
+    if not _has_cr(safe):
+        safe.to_csv(p, index=False, lineterminator="\n", float_format="%.10g")
+        return p
+    # The csv module quotes a cell only for the characters of the line terminator, so a bare
+    # \r in a cell would end the record for every reader: write \r\n records (quoting it),
+    # then end them in \n as usual.
+    text = safe.to_csv(index=False, lineterminator="\r\n", float_format="%.10g")
+    p.write_bytes(_records_lf(text).encode("utf-8"))
     return p
+
+
+#: Characters an .xlsx cell cannot hold (openpyxl refuses them): C0 controls but tab, LF, CR.
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xlsx_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = safe_frame(df)
+    for col in out.columns:
+        if _is_text(out[col]):
+            out[col] = out[col].map(lambda v: _XLSX_ILLEGAL.sub("", v) if isinstance(v, str) else v)
+    return out
 
 
 def write_excel(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
@@ -61,8 +106,9 @@ def write_excel(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
     with pd.ExcelWriter(p, engine="openpyxl") as xl:
         for name, df in sheets.items():
             # Excel sheet names: at most 31 chars, none of []:*?/\
-            clean = "".join(c for c in str(name) if c not in "[]:*?/\\")[:31] or "sheet"
-            safe_frame(df).to_excel(xl, sheet_name=clean, index=False)
+            clean = "".join(c for c in _XLSX_ILLEGAL.sub("", str(name))
+                            if c not in "[]:*?/\\")[:31] or "sheet"
+            _xlsx_frame(df).to_excel(xl, sheet_name=clean, index=False)
     return p
 
 

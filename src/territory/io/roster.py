@@ -344,7 +344,8 @@ def build_roster(source: str | Path | int, accounts: pd.DataFrame, units: pd.Dat
     Returns
     -------
     (roster, accounts, info)
-        ``info``: ``roster`` (the kind) and ``owner_match`` (the report, or None).
+        ``info``: ``roster`` (the kind), ``owner_match`` (the report, or None) and, for a
+        file, ``roster_source`` (how messages name it).
     """
     if isinstance(source, int) or (isinstance(source, str) and source.strip().isdigit()):
         return read_reps(n_reps or int(source)), accounts, {"roster": "seats", "owner_match": None}
@@ -356,4 +357,6 @@ def build_roster(source: str | Path | int, accounts: pd.DataFrame, units: pd.Dat
     if accounts["current_rep"].notna().any():
         accounts, report = match_owners(accounts, roster)
     check_homes(roster, accounts, max_home_km, source=source)
-    return roster, accounts, {"roster": "file", "owner_match": report}
+    return roster, accounts, {"roster": "file", "owner_match": report,
+                              "roster_source": "reps (DataFrame)"
+                              if isinstance(source, pd.DataFrame) else str(source)}
