@@ -20,7 +20,13 @@ Methods
     bands + contiguity, bases fixed (the instance's rebalanced k-means centres).
     ``territory free centres``: :func:`territory.optimize.centres.free_centres`
     from the same start (bases move to the weighted medoids until travel stops
-    improving). ``PuLP + CBC``: the same model through PuLP's CBC.
+    improving). ``territory, balance_first``: the same model with
+    ``objective.mode = "balance_first"``; ``territory, balance_weight sweep``:
+    with ``balance_weight`` = each of ``BALANCE_SHARES`` x the travel plan's
+    travel, the plan with the lowest TAM CV whose medoid travel is within
+    ``BALANCE_TRAVEL_SLACK`` (2%) of the travel plan's (issue 17: match
+    GerryChain's TAM CV at no more than 2% extra travel); the sweep's solves
+    share the one time limit. ``PuLP + CBC``: the same model through PuLP's CBC.
     spopt 0.7: ``Skater`` (floor = half the mean units per region),
     ``AZP`` (floor on account units via ``AllowMoveAZPMaxPRegions``),
     ``RegionKMeansHeuristic``, ``MaxPHeuristic`` (threshold = the account-unit
@@ -65,6 +71,11 @@ REPO = BENCH_DIR.parent
 CURVE_PNG = BENCH_DIR / "peers_time_to_quality.png"
 MIP_GAP = 0.01
 PEER_PACKAGES = ("spopt", "libpysal", "gerrychain", "matplotlib")
+#: balance_weight sweep: the weight as a share of the travel plan's travel (see bench_balance)
+BALANCE_SHARES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+#: issue 17: GerryChain's TAM CV at no more than this much extra (medoid) travel
+BALANCE_TRAVEL_SLACK = 0.02
+OURS = ("territory", "free_centres", "cbc", "balance_first", "balance_sweep")
 
 
 def _log(msg: str) -> None:
@@ -92,6 +103,10 @@ def _methods(quick: bool, n_units: int) -> list[dict]:
          "limit": ours_limit},
         {"method": "free_centres", "label": "territory, free centres (contiguity)",
          "limit": ours_limit},
+        {"method": "balance_first", "label": "territory, balance_first (contiguity, fixed bases)",
+         "limit": ours_limit},
+        {"method": "balance_sweep", "label": "territory, balance_weight sweep: lowest TAM CV within "
+         f"{BALANCE_TRAVEL_SLACK:.0%} of our medoid travel", "limit": ours_limit},
         {"method": "cbc", "label": "PuLP + CBC, same model", "limit": 30 if quick else 120},
         {"method": "skater", "label": "spopt Skater (floor)"},
         {"method": "azp", "label": "spopt AZP (account-unit floor)"},
@@ -166,6 +181,8 @@ def _ours(inst, spec: dict) -> dict:
     p = inst.with_contiguity()
     name = "cbc" if spec["method"] == "cbc" else "highs"
     cfg = Solver(name=name, time_limit=spec["limit"], mip_gap=MIP_GAP)
+    if spec["method"] in ("balance_first", "balance_sweep"):
+        return _balanced(inst, p, spec)
     try:
         if spec["method"] == "free_centres":
             fc = free_centres(p, inst.weight, euclidean_distance(inst.xy), cfg)
@@ -182,6 +199,58 @@ def _ours(inst, spec: dict) -> dict:
     return {"labels": res.rep_of_unit.tolist(), "bases": inst.bases_xy.tolist(),
             "status": res.status, "objective": res.objective, "bound": res.bound,
             "lp_bound": res.lp_bound, "gap": res.gap, "engine": res.engine}
+
+
+def _balanced(inst, p, spec: dict) -> dict:
+    """Ours with the balance term: ``balance_first``, or a ``balance_weight`` sweep.
+
+    The sweep shares ``spec["limit"]`` evenly between the travel plan and one
+    solve per weight (``BALANCE_SHARES`` x the travel plan's travel) and keeps
+    the plan with the lowest TAM CV among those in both bands whose medoid
+    travel is at most ``1 + BALANCE_TRAVEL_SLACK`` times the travel plan's.
+    """
+    import dataclasses
+
+    from territory.errors import InfeasibleError
+    from territory.optimize import Balancing, Solver, solve
+
+    def one(goal, limit):
+        try:
+            res = solve(dataclasses.replace(p, balancing=goal),
+                        Solver(time_limit=limit, mip_gap=MIP_GAP), seed=0)
+        except InfeasibleError as exc:
+            return None, ("no plan in time" if (exc.diagnosis or {}).get("constraint")
+                          == "time_limit" else "infeasible")
+        return res, res.status
+
+    if spec["method"] == "balance_first":
+        res, status = one(Balancing(first=True), spec["limit"])
+        return {"labels": None if res is None else res.rep_of_unit.tolist(),
+                "bases": inst.bases_xy.tolist(), "status": status,
+                "gap": None if res is None else res.gap}
+    limit = spec["limit"] / (len(BALANCE_SHARES) + 1)
+    base, status = one(None, limit)
+    if base is None:
+        return {"labels": None, "status": f"travel plan: {status}"}
+    ref = score(inst, base.rep_of_unit, inst.bases_xy)
+    travel0 = ref["base_travel"]
+    sweep, best, best_labels = [], None, base.rep_of_unit
+    for share in BALANCE_SHARES:
+        res, status = one(Balancing(weight=share * travel0), limit)
+        row = {"share": share, "status": status}
+        if res is not None:
+            s = score(inst, res.rep_of_unit, inst.bases_xy)
+            row.update(tam_cv=s["tam_cv"], units_cv=s["units_cv"],
+                       medoid_x=s["medoid_travel"] / ref["medoid_travel"],
+                       base_x=s["base_travel"] / travel0, both_bands=s["both_bands"])
+            ok = s["both_bands"] and row["medoid_x"] <= 1 + BALANCE_TRAVEL_SLACK + 1e-12
+            if ok and (best is None or s["tam_cv"] < best["tam_cv"]):
+                best, best_labels = row, res.rep_of_unit
+        sweep.append(row)
+    return {"labels": best_labels.tolist(), "bases": inst.bases_xy.tolist(),
+            "status": "no weight within the travel slack: the travel plan" if best is None
+            else best["status"], "sweep": sweep,
+            "chosen_share": None if best is None else best["share"]}
 
 
 def _spopt(inst, spec: dict) -> dict:
@@ -303,10 +372,10 @@ def _work(spec: dict) -> dict:
     import territory.optimize  # noqa: F401
     if spec["method"] in ("recom", "bursts"):
         import gerrychain  # noqa: F401
-    elif spec["method"] not in ("territory", "free_centres", "cbc"):
+    elif spec["method"] not in OURS:
         import spopt.region  # noqa: F401
     t0 = time.perf_counter()
-    if spec["method"] in ("territory", "free_centres", "cbc"):
+    if spec["method"] in OURS:
         out = _ours(inst, spec)
     elif spec["method"] in ("recom", "bursts"):
         out = _gerrychain(inst, spec)
@@ -438,7 +507,8 @@ def run_peers(quick: bool, workdir: Path, only: list[str] | None = None) -> dict
             if needs and (needs in missing or "libpysal" in missing and needs == "spopt"):
                 rows.append({"label": spec["label"], "skipped": f"{needs} not installed"})
                 continue
-            timeout = 240 if quick else (900 if spec["method"] == "free_centres" else 420)
+            slow = spec["method"] in ("free_centres", "balance_first", "balance_sweep")
+            timeout = 240 if quick else (900 if slow else 420)
             t0 = time.perf_counter()
             res = _spawn(dict(spec, id=f"{inst.name}_{i}", instance=str(path)), workdir, timeout)
             res["wall"] = time.perf_counter() - t0
@@ -471,12 +541,19 @@ def _ratios(rows: list[dict]) -> None:
         if r.get("peak_mb") and ours.get("peak_mb"):
             r["peak_x_ours"] = max(r["peak_mb"], r.get("children_peak_mb") or 0) / ours["peak_mb"]
     free = next((r for r in rows if r.get("method") == "free_centres" and "medoid_travel" in r), None)
-    peers = [r for r in rows if r.get("both_bands") and r.get("method") not in
-             ("territory", "free_centres", "cbc")]
+    peers = [r for r in rows if r.get("both_bands") and r.get("method") not in OURS]
     if free and peers:
         best = min(peers, key=lambda r: r["medoid_travel"])
         free["vs_best_peer"] = free["medoid_travel"] / best["medoid_travel"]
         free["best_peer"] = best["label"]
+    chains = [r for r in peers if r.get("method") in ("recom", "bursts")]
+    for r in rows:
+        if r.get("method") in ("balance_first", "balance_sweep") and "tam_cv" in r and chains:
+            gc = min(chains, key=lambda x: x["tam_cv"])
+            r["vs_gerrychain"] = {
+                "label": gc["label"], "tam_cv": gc["tam_cv"],
+                "met": bool(r["both_bands"] and r["tam_cv"] <= gc["tam_cv"] + 1e-12
+                            and r.get("medoid_x_ours", math.inf) <= 1 + BALANCE_TRAVEL_SLACK + 1e-12)}
 
 
 # ============================================================================ time to quality
@@ -606,7 +683,17 @@ def render(res: dict) -> str:
                 notes.append(f"{r['rounds']} rounds, bases moved {r.get('moved_bases')}")
             if r.get("vs_best_peer"):
                 notes.append(f"vs best peer ({r['best_peer']}): {r['vs_best_peer']:.3f}")
-            if r.get("status") and r.get("method") in ("territory", "free_centres", "cbc"):
+            if r.get("sweep"):
+                notes.append(f"weight = {_fmt(r.get('chosen_share'), '{:g}')} × travel chosen of "
+                             + ", ".join(f"{x['share']:g}: CV {_fmt(x.get('tam_cv'), '{:.1%}')} "
+                                         f"medoid ×{_fmt(x.get('medoid_x'), '{:.3f}')}"
+                                         for x in r["sweep"]))
+            if r.get("vs_gerrychain"):
+                v = r["vs_gerrychain"]
+                notes.append(f"issue 17 target (TAM CV ≤ {v['tam_cv']:.1%} of {v['label']}, "
+                             f"medoid ≤ {1 + BALANCE_TRAVEL_SLACK:.2f}× ours): "
+                             + ("**met**" if v["met"] else "not met"))
+            if r.get("status") and r.get("method") in OURS:
                 notes.append(str(r["status"]))
             rows.append([
                 f"`{name}`", r["label"], r["regions"],

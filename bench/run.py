@@ -49,7 +49,7 @@ import numpy as np
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 OTHER_MODULES = ("bench_assign", "bench_matrix", "bench_units", "bench_maps", "bench_peers",
-                 "bench_national", "bench_travel", "bench_sweep")
+                 "bench_national", "bench_travel", "bench_sweep", "bench_balance")
 PACKAGES = ("numpy", "pandas", "geopandas", "shapely", "pyproj", "pulp", "highspy", "osmnx",
             "networkx", "scikit-learn", "scipy", "folium", "zipcodes", "plotly-geo")
 REPEAT_BELOW_SECONDS = 30.0
@@ -605,8 +605,15 @@ def render_markdown(res: dict) -> str:
     L.append(f"**Machine:** {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB RAM, "
              f"{m['platform']}; load average at start {', '.join(f'{x:.2f}' for x in m['loadavg_start'])}"
              f", at end {', '.join(f'{x:.2f}' for x in m.get('loadavg_end', []))}. The machine is "
-             "shared and noisy: compare ratios measured in the same run, not absolute seconds "
-             "across runs.\n")
+             "shared (several engineers' sessions build, test and benchmark on the same 2 cores) "
+             "and loaded, so every figure here was measured under that load: compare ratios "
+             "measured in the same run, not absolute seconds across runs.\n")
+    up = res.get("last_update")
+    if up:
+        L.append(f"**Refreshed since:** {', '.join(f'`{p}`' for p in up['parts'])} by "
+                 f"`python -m bench --only {','.join(up['parts'])}` on {up['started_utc']} (UTC), "
+                 f"git {up.get('git_commit') or '?'}; every section below says when it was "
+                 "measured and under what load. The machine line above is the full run's.\n")
     L.append("**Versions:** " + ", ".join(f"{k} {val}" for k, val in v.items() if k != "cbc_available")
              + f"; CBC binary (PuLP) available: {v.get('cbc_available')}.\n")
     L.append("**Method.** Each case runs in its own fresh subprocess; *peak MB* is the larger of "
@@ -626,6 +633,9 @@ def render_markdown(res: dict) -> str:
         L.append("")
 
     L.append("## Instances\n")
+    if _measured(res, "sweep"):
+        L.append("Instances, scale sweep, growth, baselines and HiGHS vs CBC: "
+                 + _measured(res, "sweep"))
     L.append("Deterministic (fixed seeds) on real geography; see `bench/instances.py`. Demand: "
              "Poisson accounts per unit, denser where the `zipcodes` table lists more ZIPs per "
              "city (ZIP units) or per county (county units), lognormal revenue (median $20K, "
@@ -767,6 +777,8 @@ def render_markdown(res: dict) -> str:
 
     d = res.get("demo") or {}
     L.append("## End to end: `territory demo`\n")
+    if _measured(res, "demo"):
+        L.append(_measured(res, "demo"))
     if d.get("returncode") == 0:
         L.append(f"Wall time **{d['wall_seconds']:.1f} s**, peak memory **{_f(d.get('peak_rss_mb'), '{:.0f}')} MB** "
                  f"(VmHWM of the fresh subprocess that ran it), {d.get('files_written', '?')} files written.\n")
@@ -782,6 +794,11 @@ def render_markdown(res: dict) -> str:
     for name in OTHER_MODULES:
         mres = res["modules"].get(name, {})
         L.append(f"### `bench/{name}.py`\n")
+        if _measured(res, name) and not mres.get("missing"):
+            L.append(_measured(res, name))
+        if not mres:
+            L.append(f"Not measured in this report: `python -m bench --only {name}` adds it.\n")
+            continue
         if mres.get("missing"):
             L.append(f"Skipped: {mres['missing']}\n")
             continue
@@ -952,6 +969,61 @@ def _headline(res: dict) -> list[str]:
     return out
 
 
+def _module_result(res: dict, name: str) -> dict | None:
+    m = (res.get("modules") or {}).get(name) or {}
+    return m.get("result") if isinstance(m.get("result"), dict) and not m.get("error") else None
+
+
+def module_headline(res: dict) -> list[str]:
+    """Headline lines from the modules: sweep speed-up beside the demo, national, balance."""
+    out: list[str] = []
+    sections = res.get("sections") or {}
+    sw, d = _module_result(res, "bench_sweep"), res.get("demo") or {}
+    if sw:
+        same = (sections.get("bench_sweep") or {}).get("started_utc") == \
+            (sections.get("demo") or {}).get("started_utc")
+        out.append(f"Sweep of {sw.get('points')} demo points: serial {_f(sw.get('serial_seconds'), '{:.1f}')} s, "
+                   f"two Dask workers {_f(sw.get('parallel_seconds'), '{:.1f}')} s: speed-up "
+                   f"×{_f(sw.get('speedup'))} (×{_f(sw.get('speedup_with_start'))} counting the "
+                   f"{_f(sw.get('cluster_start_seconds'), '{:.1f}')} s cluster start); identical rows "
+                   f"and plans: {sw.get('same_rows_and_plans')}"
+                   + (f"; in the same run, `territory demo` end to end took "
+                      f"{d['wall_seconds']:.1f} s" if same and d.get("returncode") == 0 else "") + ".")
+    a = _module_result(res, "bench_assign") or {}
+    for key, label in (("national", "National"), ("national_contiguity", "National with contiguity")):
+        ours = (a.get(key) or {}).get("ours")
+        if ours:
+            out.append(f"{label}, {a[key]['instance']}: {ours.get('status')} in "
+                       f"{_f(ours.get('seconds'), '{:.0f}')} s, gap to the LP bound "
+                       f"{_f(ours.get('gap_vs_lp_bound'), '{:.2%}')}, {ours.get('violations')} "
+                       f"violations, peak {_f(ours.get('process_peak_rss_mb'), '{:,.0f}')} MB "
+                       f"(engine {ours.get('engine')}).")
+    nat = _module_result(res, "bench_national") or {}
+    for case, r in nat.items():
+        if isinstance(r, dict) and "exit" in r:
+            out.append(f"National book `{case}` ({r.get('accounts')} rows, {r.get('states')} "
+                       f"states, {r.get('reps')} reps), `territory plan` with every default: exit "
+                       f"{r.get('exit')} in {_f(r.get('wall_seconds'), '{:.0f}')} s, status "
+                       f"{r.get('status')}, gap {_f(r.get('mip_gap'), '{:.2%}')}, contiguous "
+                       f"{r.get('contiguous')}, peak {_f(r.get('peak_rss_mb'), '{:,.0f}')} MB.")
+    peers = _module_result(res, "bench_peers") or {}
+    for name, inst in (peers.get("instances") or {}).items():
+        for r in inst.get("rows", []):
+            v = r.get("vs_gerrychain")
+            if v:
+                out.append(f"Issue 17 balance target on `{name}` ({r['label']}): TAM CV "
+                           f"{r['tam_cv']:.1%} at medoid travel ×{_f(r.get('medoid_x_ours'), '{:.3f}')} "
+                           f"ours, against {v['tam_cv']:.1%} for {v['label']}: "
+                           f"{'met' if v['met'] else 'not met'}.")
+    bal = _module_result(res, "bench_balance") or {}
+    out += [f"Balance: {line}" for line in bal.get("summary") or []]
+    return out
+
+
+def headlines(res: dict) -> list[str]:
+    return (_headline(res) if res.get("cases") else []) + module_headline(res)
+
+
 # ============================================================================ main
 
 
@@ -994,108 +1066,217 @@ def _build_instances(quick: bool, workdir: Path) -> tuple[dict, dict]:
     return paths, info
 
 
-def main(argv: list[str] | None = None) -> int:
+#: what ``--only`` can name besides the modules: the assignment cases and the demo
+CORE_PARTS = ("sweep", "demo")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The harness's command line; ``--only`` is checked and normalised to full part names."""
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small cases only (a few minutes; CI smoke test)")
     ap.add_argument("--out", default=str(BENCH_DIR), help="folder for RESULTS.md and results.json "
                     "(default: bench/)")
     ap.add_argument("--skip-modules", action="store_true", help="do not run the other bench_* modules")
     ap.add_argument("--skip-demo", action="store_true", help="do not run `territory demo`")
-    ap.add_argument("--only", default=None, help="comma-separated substrings: run only the "
+    ap.add_argument("--only", default=None, metavar="PART[,PART]",
+                    help="run only these parts and merge them into the existing results.json: "
+                    "module names (bench_peers or peers, ...), 'sweep' (the assignment cases) "
+                    "or 'demo'; every other section keeps its earlier figures and date")
+    ap.add_argument("--cases", default=None, help="comma-separated substrings: run only the "
                     "assignment cases whose instance name contains one")
     ap.add_argument("--render", metavar="RESULTS_JSON", help="only re-render RESULTS.md (next to "
                     "the JSON file) from an earlier results.json")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.only is not None:
+        known = CORE_PARTS + OTHER_MODULES
+        parts = []
+        for raw in args.only.split(","):
+            name = raw.strip()
+            name = name if name in known or not name else (
+                f"bench_{name}" if f"bench_{name}" in known else name)
+            if name not in known:
+                ap.exit(2, f"python -m bench: --only: unknown part {raw.strip()!r} "
+                        f"(choose from {', '.join(known)})\n")
+            parts.append(name)
+        args.only = tuple(dict.fromkeys(parts))
+    return args
+
+
+def _stamp(res: dict) -> dict:
+    """When and where a section was measured (kept with it through merges)."""
+    m = res["machine"]
+    return {"started_utc": res["started_utc"], "git_commit": m.get("git_commit"),
+            "quick": res["quick"], "loadavg_start": m.get("loadavg_start"),
+            "loadavg_end": m.get("loadavg_end") or list(os.getloadavg())}
+
+
+def merge_results(old: dict | None, new: dict, parts: tuple[str, ...]) -> dict:
+    """``old`` with the sections named in ``parts`` taken from ``new`` (``new`` alone when
+    there is no ``old``); a part ``new`` did not reach (an interrupted run) is left as it was.
+
+    ``"sweep"`` is the instances, the assignment cases, their floor, growth and
+    headline; ``"demo"`` the end-to-end run; any other name is one module.
+    Each section carries its own ``run`` stamp (date, commit, load); sections
+    of ``old`` without one get ``old``'s top-level stamp, so a merged report
+    can say when every section was measured.
+    """
+    out = json.loads(json.dumps(_clean_floats(old or dict(new, sections={})), default=_jsonable))
+    stamp_old = _stamp(old) if old and old.get("machine") else None
+    sections = out.setdefault("sections", {})
+    for name in CORE_PARTS + tuple(out.get("modules", {})):
+        if name not in sections and stamp_old:
+            sections[name] = stamp_old
+    out.setdefault("modules", {})
+    for part in parts:
+        if part == "sweep":
+            if not new.get("instances"):
+                continue  # not reached (an interrupted run): the old figures stand
+            for key in ("instances", "cases", "floor", "growth"):
+                out[key] = new.get(key)
+        elif part == "demo":
+            if "demo" not in new:
+                continue
+            out["demo"] = new["demo"]
+        elif part in new.get("modules", {}):
+            out["modules"][part] = new["modules"][part]
+        else:
+            continue
+        sections[part] = (new.get("sections") or {}).get(part) or _stamp(new)
+    if old:
+        out["notes"] = list(dict.fromkeys((old.get("notes") or []) + (new.get("notes") or [])))
+        out["last_update"] = {"parts": [p for p in parts if p in sections], **_stamp(new)}
+    return out
+
+
+def _measured(res: dict, part: str) -> str:
+    """"Measured <date> at git <commit>, load ..." for a section, or "" without a stamp."""
+    st = (res.get("sections") or {}).get(part)
+    if not st:
+        return ""
+    load = lambda xs: ", ".join(f"{x:.2f}" for x in xs or [])  # noqa: E731
+    return (f"*Measured {st['started_utc']} UTC at git {st.get('git_commit') or '?'}"
+            f"{' (quick mode)' if st.get('quick') else ''}; load average (1, 5, 15 min) "
+            f"{load(st.get('loadavg_start'))} at the start of that run, "
+            f"{load(st.get('loadavg_end'))} at its end.*\n")
+
+
+def _run_cases(res: dict, args, workdir: Path, report) -> None:
+    """Instances, the floor, every assignment case and the growth fit, into ``res``."""
+    paths, info = _build_instances(args.quick, workdir)
+    res["instances"] = {k: v for k, v in info.items() if "error" not in v}
+    for k, v in info.items():
+        if "error" in v:
+            res["notes"].append(f"instance {k} could not be built: {v['error']}")
+    names = list(paths)
+    if args.cases:
+        keys = args.cases.split(",")
+        names = [n for n in names if any(k in n for k in keys)]
+    if names:
+        floor = _run_worker({"id": "floor", "kind": "floor", "instance": paths[names[0]]},
+                            workdir, timeout=300)
+        res["floor"] = {"peak_rss_mb": floor["peak_rss_mb"],
+                        "wall_seconds": floor["process"]["wall_seconds"]}
+    cases = _cases(args.quick, names)
+    for i, spec in enumerate(cases):
+        cid = (f"{spec['group']}_{spec['instance_name']}_{spec['solver']}_"
+               f"{'contig' if spec['contiguity'] else 'plain'}"
+               + (f"_{spec['engine']}" if spec.get("engine") else ""))
+        _log(f"case {i + 1}/{len(cases)}: {cid} (time limit {spec['time_limit']:.0f} s)")
+        wspec = dict(spec, id=cid, kind="assign", instance=paths[spec["instance_name"]])
+        # solve_assignment may widen candidates and explain infeasibility: allow 3x the limit
+        out = _run_worker(wspec, workdir, timeout=3 * spec["time_limit"] + 300)
+        out.update({k: spec[k] for k in ("instance_name", "solver", "contiguity", "time_limit", "group")})
+        res["cases"].append(out)
+        _log(f"  -> {out.get('status', 'error')} wall {_f(out.get('wall_seconds'))} s, "
+             f"gap {_f(out.get('gap'), '{:.3%}')}, peak {_f(out.get('peak_rss_mb'), '{:.0f}')} MB"
+             + (f", ERROR {out['error'][:300]}" if out.get("error") else ""))
+        report(partial=True)
+
+    def fit(contiguity: bool) -> dict | None:
+        pts = [(res["instances"][c["instance_name"]]["n_units"] * res["instances"][c["instance_name"]]["n_reps"],
+                c.get("wall_seconds"))
+               for c in res["cases"] if c["group"] == "sweep" and c["solver"] == "highs"
+               and c["contiguity"] == contiguity and c.get("status") == "optimal"]
+        return growth_fit(pts)
+
+    res["growth"] = {"no_contiguity": fit(False), "contiguity": fit(True)}
+
+
+def _run_demo(res: dict, workdir: Path) -> None:
+    try:
+        res["demo"] = _demo(workdir, timeout=900)
+        _log(f"  -> demo exit {res['demo']['returncode']} in {res['demo']['wall_seconds']:.1f} s")
+    except Exception as exc:  # noqa: BLE001
+        res["demo"] = {"returncode": None, "failure": f"harness could not run it: {exc}"}
+
+
+def _run_module(res: dict, name: str, quick: bool, workdir: Path) -> None:
+    if not (BENCH_DIR / f"{name}.py").exists():
+        res["modules"][name] = {"missing": f"bench/{name}.py does not exist yet"}
+        _log(f"module {name}: missing, skipped")
+        return
+    _log(f"module {name}: running run(quick={quick})")
+    mres = _run_worker({"id": f"module_{name}", "kind": "module", "module": name,
+                        "quick": quick}, workdir, timeout=1800 if not quick else 600)
+    res["modules"][name] = mres
+    _log(f"  -> {name}: {'error ' + mres['error'][:200] if mres.get('error') else 'ok'} "
+         f"in {mres['process']['wall_seconds']:.1f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.worker:
         return _worker(args.worker)
     if args.render:
         path = Path(args.render)
         res = json.loads(path.read_text())
         _normalise_status(res)
-        res["headline"] = _headline(res) if res["cases"] else []
+        res["headline"] = headlines(res)
         _write(res, path.parent, partial=bool(res.get("partial")))
         return 0
 
     out_dir = Path(args.out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    old = None
+    if args.only:
+        try:
+            old = json.loads((out_dir / "results.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            _log(f"--only: no readable {out_dir / 'results.json'}; the report has only these parts")
+    parts = args.only or (("sweep",) + (() if args.skip_demo else ("demo",))
+                          + (() if args.skip_modules else OTHER_MODULES))
     started = _dt.datetime.now(_dt.UTC)
     res: dict = {"quick": args.quick, "started_utc": started.strftime("%Y-%m-%d %H:%M"),
                  "machine": machine_info(), "instances": {}, "cases": [], "modules": {},
                  "notes": []}
+    if args.skip_modules and not args.only:
+        res["modules"] = {n: {"missing": "not run (--skip-modules)"} for n in OTHER_MODULES}
     workdir = Path(tempfile.mkdtemp(prefix="territory-bench-"))
-    _log(f"work folder {workdir}; writing to {out_dir}")
+    _log(f"work folder {workdir}; writing to {out_dir}; parts: {', '.join(parts)}")
+
+    def report(partial: bool) -> None:
+        _write(merge_results(old, res, parts), out_dir, partial=partial)
+
     try:
-        paths, info = _build_instances(args.quick, workdir)
-        res["instances"] = {k: v for k, v in info.items() if "error" not in v}
-        for k, v in info.items():
-            if "error" in v:
-                res["notes"].append(f"instance {k} could not be built: {v['error']}")
-        names = list(paths)
-        if args.only:
-            keys = args.only.split(",")
-            names = [n for n in names if any(k in n for k in keys)]
-        if names:
-            floor = _run_worker({"id": "floor", "kind": "floor", "instance": paths[names[0]]},
-                                workdir, timeout=300)
-            res["floor"] = {"peak_rss_mb": floor["peak_rss_mb"],
-                            "wall_seconds": floor["process"]["wall_seconds"]}
-        cases = _cases(args.quick, names)
-        for i, spec in enumerate(cases):
-            cid = (f"{spec['group']}_{spec['instance_name']}_{spec['solver']}_"
-                   f"{'contig' if spec['contiguity'] else 'plain'}"
-                   + (f"_{spec['engine']}" if spec.get("engine") else ""))
-            _log(f"case {i + 1}/{len(cases)}: {cid} (time limit {spec['time_limit']:.0f} s)")
-            wspec = dict(spec, id=cid, kind="assign", instance=paths[spec["instance_name"]])
-            # solve_assignment may widen candidates and explain infeasibility: allow 3x the limit
-            out = _run_worker(wspec, workdir, timeout=3 * spec["time_limit"] + 300)
-            out.update({k: spec[k] for k in ("instance_name", "solver", "contiguity", "time_limit", "group")})
-            res["cases"].append(out)
-            _log(f"  -> {out.get('status', 'error')} wall {_f(out.get('wall_seconds'))} s, "
-                 f"gap {_f(out.get('gap'), '{:.3%}')}, peak {_f(out.get('peak_rss_mb'), '{:.0f}')} MB"
-                 + (f", ERROR {out['error'][:300]}" if out.get("error") else ""))
-            _write(res, out_dir, partial=True)
-
-        def fit(contiguity: bool) -> dict | None:
-            pts = [(res["instances"][c["instance_name"]]["n_units"] * res["instances"][c["instance_name"]]["n_reps"],
-                    c.get("wall_seconds"))
-                   for c in res["cases"] if c["group"] == "sweep" and c["solver"] == "highs"
-                   and c["contiguity"] == contiguity and c.get("status") == "optimal"]
-            return growth_fit(pts)
-
-        res["growth"] = {"no_contiguity": fit(False), "contiguity": fit(True)}
-
-        if not args.skip_demo:
-            try:
-                res["demo"] = _demo(workdir, timeout=900)
-                _log(f"  -> demo exit {res['demo']['returncode']} in {res['demo']['wall_seconds']:.1f} s")
-            except Exception as exc:  # noqa: BLE001
-                res["demo"] = {"returncode": None, "failure": f"harness could not run it: {exc}"}
-            _write(res, out_dir, partial=True)
-
+        if "sweep" in parts:
+            _run_cases(res, args, workdir, report)
+        if "demo" in parts:
+            _run_demo(res, workdir)
+            report(partial=True)
         for name in OTHER_MODULES:
-            if args.skip_modules:
-                res["modules"][name] = {"missing": "not run (--skip-modules)"}
-                continue
-            if not (BENCH_DIR / f"{name}.py").exists():
-                res["modules"][name] = {"missing": f"bench/{name}.py does not exist yet"}
-                _log(f"module {name}: missing, skipped")
-                continue
-            _log(f"module {name}: running run(quick={args.quick})")
-            mres = _run_worker({"id": f"module_{name}", "kind": "module", "module": name,
-                                "quick": args.quick}, workdir, timeout=1800 if not args.quick else 600)
-            res["modules"][name] = mres
-            _log(f"  -> {name}: {'error ' + mres['error'][:200] if mres.get('error') else 'ok'} "
-                 f"in {mres['process']['wall_seconds']:.1f} s")
-            _write(res, out_dir, partial=True)
+            if name in parts:
+                _run_module(res, name, args.quick, workdir)
+                report(partial=True)
     finally:
         res["wall_seconds"] = time.perf_counter() - _T0
         res["machine"]["loadavg_end"] = list(os.getloadavg())
+        res = merge_results(old, res, parts)
         _normalise_status(res)
-        res["headline"] = _headline(res) if res["cases"] else []
+        res["headline"] = headlines(res)
         _write(res, out_dir, partial=False)
         shutil.rmtree(workdir, ignore_errors=True)
-    _log(f"done in {res['wall_seconds'] / 60:.1f} min: {out_dir / 'RESULTS.md'}")
+    _log(f"done in {(time.perf_counter() - _T0) / 60:.1f} min: {out_dir / 'RESULTS.md'}")
     return 0
 
 

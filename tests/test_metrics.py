@@ -142,3 +142,61 @@ def test_unit_owner_is_the_rep_with_most_revenue_ties_to_the_smaller_id():
 @pytest.mark.parametrize("text", ["=SUM(A1)", "+1", "-x", "@cmd", "\tx", "plain", "'quoted"])
 def test_formula_guard_round_trips(text):
     assert unguard_csv_value(safe_csv_value(text)) == text
+
+
+def test_quota_is_empty_without_a_team_target():
+    card = card_of([4e6, 2e6])
+    reps = pd.DataFrame({"rep_id": card["rep_id"], "start_date": ""})
+    q = quota_table(card, reps, QuotaConfig(as_of="2026-11-23"))
+    assert q["quota"].isna().all()                       # not 0: no target was set
+    assert q["quota_multiplier"].tolist() == pytest.approx([1.3, 0.7])
+
+
+def test_half_capacity_rep_on_target_reads_one_and_is_held_to_half_the_band():
+    # R0 full-time, R1 half-time: the optimizer's targets are 2/3 and 1/3 of the TAM and the
+    # account-unit bands 100-150 and 50-75
+    from territory.optimize import BandRules, rep_targets
+
+    t = rep_targets(300.0, BandRules(0.15, 100, 150), np.array([1.0, 0.5]))
+    assert t.tam.tolist() == pytest.approx([200, 100])
+    assert t.account_units_lo.tolist() == [100, 50] and t.account_units_hi.tolist() == [150, 75]
+    acc = pd.DataFrame({"rep_id": ["R0", "R0", "R1"], "revenue": [100.0, 100.0, 100.0],
+                        "account_units": [60, 60, 60]})
+    units = pd.DataFrame({"unit_id": ["a", "b"], "rep_id": ["R0", "R1"]})
+    reps = pd.DataFrame({"rep_id": ["R0", "R1"], "name": ["Ann", "Bo"]})
+    card = rep_scorecard(acc, units, reps, tam_tolerance=0.15,
+                         units_band=(t.account_units_lo, t.account_units_hi),
+                         tam_target=pd.Series(t.tam, index=["R0", "R1"]))
+    assert card["tam_index"].tolist() == pytest.approx([1.0, 1.0])
+    assert card["flags"].tolist() == ["", ""]          # 60 account units is in R1's 50-75
+    # the same book with a flat band flags the half-time rep, as the optimizer would not
+    flat = rep_scorecard(acc, units, reps, tam_tolerance=0.15, units_band=(100, 150),
+                         tam_target=pd.Series(t.tam, index=["R0", "R1"]))
+    assert flat["flags"].tolist() == ["", "units_band"]
+
+
+def test_plan_with_a_half_capacity_rep_is_scored_against_its_capacity(tmp_path):
+    from books import multistate_book
+    from territory.config import ScenarioConfig
+    from territory.pipeline import plan, prepare
+
+    # 3 reps of capacity 0.5, 1, 1 share ~284 account units: ~57 for the half-time rep
+    book = multistate_book(tmp_path, n_accounts=200, states=("OH", "IN", "KY"), n_reps=3,
+                           seed=1)
+    reps = pd.read_csv(book.reps, dtype=str)
+    half = reps["rep_id"].iat[0]
+    reps.loc[0, "capacity"] = "0.5"
+    reps.to_csv(book.reps, index=False)
+    cfg = ScenarioConfig().replace(contiguity=False)
+    res = plan(prepare(book.accounts, book.reps, cfg), cfg)
+    card = res.scorecard.set_index("rep_id")
+    b = cfg.balance
+    # the optimizer planned the half-time rep on half the band and half a share of TAM ...
+    assert b.account_units_min / 2 <= card.at[half, "account_units"] <= b.account_units_max / 2
+    full_share = card["tam"].sum() / (len(card) - 0.5)
+    assert card.at[half, "tam"] == pytest.approx(full_share / 2, rel=b.tam_tolerance)
+    # ... and the scorecard agrees: on target (index near 1, not 0.5) and not flagged
+    assert card.at[half, "tam_index"] == pytest.approx(1.0, abs=b.tam_tolerance + 1e-6)
+    assert "units_band" not in card.at[half, "flags"] and "tam_band" not in card.at[half, "flags"]
+    assert card["tam_index"].between(1 - b.tam_tolerance - 1e-6, 1 + b.tam_tolerance + 1e-6).all()
+    assert res.summary.violations == ()

@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -49,13 +50,19 @@ def _setup_logging(verbosity: int) -> None:
 
 
 def summary_table(rows: list[tuple[str, Summary, pd.DataFrame | None]]) -> str:
-    """A short text table of scenario results for the terminal."""
-    head = (f"{'scenario':<16} {'status':<17} {'reps':>4} {'gap':>6} {'TAM min–max':>19} "
-            f"{'TAM CV':>7} {'units':>9} {'drive h/mo max':>14} {'moved':>7} {'fair':>6}")
+    """A short text table of scenario results for the terminal.
+
+    The status column is :attr:`Summary.status_label` ("within 0.8% of optimal" for a plan
+    stopped at a gap, "optimal" only at a gap of ~0); the footer gives the share of visits'
+    drive legs routed on roads (:func:`territory.web.maps.routed_share`).
+    """
+    w = max([17] + [len(s.status_label) for _, s, _ in rows])
+    head = (f"{'scenario':<16} {'status':<{w}} {'reps':>4} {'gap':>6} {'TAM min–max':>19} "
+            f"{'TAM CV':>7} {'acct units':>10} {'drive h/mo max':>14} {'moved':>7} {'fair':>6}")
     lines = [head, "-" * len(head)]
     for name, s, card in rows:
         if card is None:
-            lines.append(f"{name:<16} {s.status:<17}")
+            lines.append(f"{name:<16} {s.status_label:<{w}}")
             continue
         gap = "—" if s.mip_gap is None else f"{s.mip_gap:.1%}"
         moved = "—" if s.moved_share is None else f"{s.moved_share:.0%}"
@@ -63,16 +70,31 @@ def summary_table(rows: list[tuple[str, Summary, pd.DataFrame | None]]) -> str:
         tam = f"{fmt_money(card['tam'].min())}–{fmt_money(card['tam'].max())}"
         units = f"{card['account_units'].min()}–{card['account_units'].max()}"
         drive = f"{card['drive_hours_per_month'].max():.1f}"
-        lines.append(f"{name:<16} {s.status[:17]:<17} {s.n_reps:>4} {gap:>6} {tam:>19} "
-                     f"{s.tam_cv:>7.1%} {units:>9} {drive:>14} {moved:>7} {fair:>6}")
+        lines.append(f"{name:<16} {s.status_label:<{w}} {s.n_reps:>4} {gap:>6} {tam:>19} "
+                     f"{s.tam_cv:>7.1%} {units:>10} {drive:>14} {moved:>7} {fair:>6}")
+    lines.append(_travel_footer(rows))
+    return "\n".join(line for line in lines if line)
+
+
+def _travel_footer(rows: list[tuple[str, Summary, pd.DataFrame | None]]) -> str:
+    """Where the drive hours come from; on roads, the share of visit legs actually routed."""
+    from .web.maps import routed_share
+
     src = rows[0][1].travel_source if rows else None
     if src == "estimate":
-        lines.append("drive hours: straight-line ESTIMATE (no road graph)")
-    elif src == "osm":
-        lines.append(f"drive hours: OpenStreetMap road network "
-                     f"(coverage {rows[0][1].travel_coverage or 0:.0%}); "
-                     "© OpenStreetMap contributors")
-    return "\n".join(lines)
+        return "drive hours: straight-line ESTIMATE (no road graph)"
+    if src != "osm":
+        return ""
+    shares = [(share, name) for name, _, card in rows if card is not None
+              and (share := routed_share(card)) is not None]
+    if not shares:
+        routed = ""
+    elif all(abs(sh - shares[0][0]) < 0.005 for sh, _ in shares):
+        routed = f" ({shares[0][0]:.0%} of visit legs road-routed)"
+    else:
+        routed = (" (visit legs road-routed: "
+                  + ", ".join(f"{n} {sh:.0%}" for sh, n in shares) + ")")
+    return f"drive hours: OpenStreetMap road network{routed}; © OpenStreetMap contributors"
 
 
 def _table_rows(run: RunResult) -> list[tuple[str, Summary, pd.DataFrame | None]]:
@@ -87,7 +109,7 @@ def _report(run: RunResult, folders: RunFolders) -> None:
     """Print what the run found: failures on stderr, the table and where to look on stdout."""
     for o, d in zip(run.scenarios, folders.scenarios):
         if not o.summary.has_plan:
-            label = "NO PLAN IN TIME" if o.summary.status == "time_limit" else "INFEASIBLE"
+            label = o.summary.status_label.upper()
             print(f"\n[{o.config.name}] {label} — {o.summary.explanation}\n"
                   f"(written to {d / 'summary.json'})", file=sys.stderr)
     print(summary_table(_table_rows(run)))
@@ -103,13 +125,13 @@ def _report(run: RunResult, folders: RunFolders) -> None:
 
 
 def _run(accounts, reps, configs: list[ScenarioConfig], out: Path, *, tiles: str | None,
-         with_current: bool, **where) -> int:
+         with_current: bool, overwrite: bool, command: str, **where) -> int:
     """Plan, write and report a run; the exit code (3 when a scenario has no plan)."""
     from .outputs import write_run
     from .pipeline import run_scenarios
 
     run = run_scenarios(accounts, reps, configs, with_current=with_current, **where)
-    folders = write_run(run, out, tiles=tiles)
+    folders = write_run(run, out, tiles=tiles, overwrite=overwrite, command=command)
     _report(run, folders)
     return run.exit_code
 
@@ -124,7 +146,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                    for c in configs]
     t0 = time.perf_counter()
     code = _run(data / "accounts.csv", str(data / "reps.csv"), configs, Path(args.out),
-                zcta=str(data / "columbus_zctas.geojson"), tiles=args.tiles, with_current=True)
+                zcta=str(data / "columbus_zctas.geojson"), tiles=args.tiles, with_current=True,
+                overwrite=args.overwrite, command="demo")
     log.info("demo finished in %.1f s", time.perf_counter() - t0)
     return code
 
@@ -134,16 +157,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
         raise InputError(f"scenario names must differ (got {names}); set name = \"...\"")
-    locks = args.locks
-    if args.lock:  # e.g. --lock edited: only the rows the designer moved (issue 15)
-        from .scoring import edited_locks
+    if args.lock and not args.locks:
+        raise InputError("--lock COLUMN needs --locks FILE")
+    with tempfile.TemporaryDirectory(prefix="territory-locks-") as tmp:  # no temp left behind
+        locks = args.locks
+        if args.lock:  # e.g. --lock edited: only the rows the designer moved (issue 15)
+            from .scoring import edited_locks
 
-        if not locks:
-            raise InputError("--lock COLUMN needs --locks FILE")
-        locks = str(edited_locks(locks, args.lock))
-    return _run(args.accounts, args.reps, configs, Path(args.out), zcta=args.zcta,
-                units_path=args.units, unit_id=args.unit_id, locks=locks,
-                tiles=args.tiles, with_current=len(configs) > 1)
+            locks = str(edited_locks(locks, args.lock, tmp))
+        return _run(args.accounts, args.reps, configs, Path(args.out), zcta=args.zcta,
+                    units_path=args.units, unit_id=args.unit_id, locks=locks,
+                    tiles=args.tiles, with_current=len(configs) > 1, overwrite=args.overwrite,
+                    command="plan")
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -155,7 +180,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     inputs = prepare(args.accounts, args.reps, cfg, zcta=args.zcta, units_path=args.units,
                      unit_id=args.unit_id)
     result = score(inputs, read_plan(args.plan, inputs), cfg)
-    out = write_result(result, Path(args.out), tiles=args.tiles)
+    out = write_result(result, Path(args.out), tiles=args.tiles, overwrite=args.overwrite)
     print(summary_table([(cfg.name, result.summary, result.scorecard)]))
     broken = result.summary.violations
     for v in broken:
@@ -192,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    overwrite_help = ("replace --out even when it is a non-empty folder that holds no territory "
+                      "run (everything in it is deleted); a previous run is always replaced "
+                      "as a whole")
     tiles_help = ("background tiles: none (offline state/county outlines, the default), "
                   "'OpenStreetMap' or 'CartoDB positron' (need internet when viewed)")
     demo = sub.add_parser("demo", help="run the three demo scenarios on the shipped Columbus data",
@@ -201,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       f"({', '.join(DEMO_SCENARIOS)}) plus the current "
                                       "alignment, and compare.html. No network needed.")
     demo.add_argument("--out", default="maps/demo", help="output folder (default maps/demo)")
+    demo.add_argument("--overwrite", action="store_true", help=overwrite_help)
     demo.add_argument("--data", help="demo data folder (default: ./data)")
     demo.add_argument("--estimate", action="store_true",
                       help="use straight-line drive-time estimates instead of the road graph")
@@ -230,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "is true, e.g. `--locks plan_edited.csv --lock edited` keeps the units moved "
                    "by hand in map.html and re-optimises the rest")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true", help=overwrite_help)
     p.add_argument("--tiles", default=None, help=tiles_help)
     p.set_defaults(func=cmd_plan)
 
@@ -247,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--units", help="custom unit polygons, as for plan")
     sc.add_argument("--unit-id", help="id column of --units / --zcta")
     sc.add_argument("--out", required=True, help="output folder")
+    sc.add_argument("--overwrite", action="store_true", help=overwrite_help)
     sc.add_argument("--tiles", default=None, help=tiles_help)
     sc.set_defaults(func=cmd_score)
 
@@ -265,24 +296,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_out(path: str | Path, *, is_file: bool = False) -> None:
+#: the arguments that name input files, which a run replacing --out must not delete
+_INPUT_ARGS = ("accounts", "reps", "reps_file", "config", "zcta", "units", "locks", "plan", "data")
+
+
+def check_out(path: str | Path, *, is_file: bool = False, overwrite: bool = False,
+              inputs: Sequence[tuple[str, str]] = ()) -> None:
     """Refuse an output path that cannot be written, before any work is done.
 
-    ``path`` is a folder (or, with ``is_file``, a file whose folder is created): its nearest
-    existing ancestor must be a writable folder, and the path itself must not be a file (a
-    folder, for ``is_file``).
+    ``path`` is a folder (or, with ``is_file``, a file whose folder is created). A file's
+    nearest existing ancestor must be a writable folder and the path not a folder. A
+    folder is written beside itself and renamed into place
+    (:func:`territory.outputs.staged_folder`), so its parent's nearest existing ancestor
+    must be writable, and :func:`territory.outputs.check_target` must accept it (not a
+    foreign non-empty folder unless ``overwrite``); no input file of ``inputs`` (flag,
+    value) may lie inside it, since replacing the folder would delete it.
     """
     p = Path(path).expanduser().absolute()
     if p.exists() and (p.is_dir() if is_file else not p.is_dir()):
         kind = "a folder" if is_file else "a file"
         raise InputError(f"--out {path}: {p} is {kind}")
-    probe = p.parent if is_file or not p.exists() else p
+    if not is_file:
+        from .outputs import check_target
+
+        p = check_target(path, overwrite=overwrite)
+    probe = p.parent
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
         raise InputError(f"--out {path}: {probe} is a file, so nothing can be written under it")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise InputError(f"--out {path}: the folder {probe} is not writable")
+    if not is_file and p.is_dir():
+        for flag, value in inputs:
+            if Path(value).expanduser().absolute().is_relative_to(p):
+                raise InputError(f"--out {path}: it holds the input {flag} {value}, which "
+                                 "replacing the folder would delete; choose another --out")
+
+
+def _input_args(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(flag, value) of every input file argument given."""
+    out = []
+    for name in _INPUT_ARGS:
+        values = getattr(args, name, None)
+        for v in values if isinstance(values, list) else [values]:
+            if isinstance(v, str) and v:
+                out.append((f"--{name.replace('_', '-')}", v))
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -292,7 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(-1 if args.quiet else args.verbose)
     try:
         if getattr(args, "out", None):
-            check_out(args.out, is_file=args.command in ("compare", "geo"))  # these write a file
+            check_out(args.out, is_file=args.command in ("compare", "geo"),  # these write a file
+                      overwrite=getattr(args, "overwrite", False), inputs=_input_args(args))
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("territory: interrupted", file=sys.stderr)

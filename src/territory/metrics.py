@@ -1,6 +1,7 @@
 """Metrics stage: the scorecard of a plan, per rep and for the whole team.
 
-Per rep: accounts, account units, TAM and its index against the mean, units,
+Per rep: accounts, account units, TAM and its index against the rep's
+capacity-scaled target (the mean for equal capacities), units,
 drive hours per month (from :mod:`territory.travel`), quota by the TAM formula
 with ramp, and flags. Team-wide: TAM CV, band breaches, contiguity, accounts
 and TAM moved against the current alignment (with a from -> to matrix), and the
@@ -17,6 +18,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import ArrayLike
 
 from .config import QuotaConfig
 from .geo.reference import EQUAL_AREA_CRS
@@ -47,10 +49,10 @@ def rep_scorecard(
     reps: pd.DataFrame,
     *,
     tam_tolerance: float,
-    units_band: tuple[float, float],
+    units_band: tuple[ArrayLike, ArrayLike],
     tam_target: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Per-rep totals and band flags.
+    """Per-rep totals, the TAM index against each rep's target, and band flags.
 
     Parameters
     ----------
@@ -60,31 +62,38 @@ def rep_scorecard(
         Units with ``unit_id, rep_id``.
     reps
         ``rep_id, name`` in roster order.
+    units_band
+        The account-unit band ``(low, high)``: two numbers, or two arrays in ``reps`` order
+        (the capacity-scaled bands of :func:`territory.optimize.rep_targets`).
     tam_target
-        Per-rep TAM target (index ``rep_id``); the mean TAM when None.
+        Per-rep TAM target (index ``rep_id``, capacity-scaled); the mean TAM when None.
 
     Returns
     -------
     DataFrame
-        ``rep_id, name, n_accounts, account_units, tam, tam_index, n_units, flags``.
+        ``rep_id, name, n_accounts, account_units, tam, tam_index, n_units, flags``;
+        ``tam_index`` is TAM / target (1.0 on target, whatever the rep's capacity).
     """
     g = accounts.groupby("rep_id")
     card = reps[["rep_id", "name"]].copy()
     card["n_accounts"] = card["rep_id"].map(g.size()).fillna(0).astype("int64")
     card["account_units"] = card["rep_id"].map(g["account_units"].sum()).fillna(0).astype("int64")
     card["tam"] = card["rep_id"].map(g["revenue"].sum()).fillna(0.0).astype(float)
-    mean = card["tam"].mean()
-    card["tam_index"] = (card["tam"] / mean).round(4) if mean > 0 else 0.0
     card["n_units"] = card["rep_id"].map(units.groupby("rep_id").size()).fillna(0).astype("int64")
-    target = (tam_target.reindex(card["rep_id"]).to_numpy() if tam_target is not None
-              else np.full(len(card), mean))
-    flags: list[list[str]] = [[] for _ in range(len(card))]
-    for i, (tam, au, t) in enumerate(zip(card["tam"], card["account_units"], target)):
-        if t > 0 and abs(tam / t - 1) > tam_tolerance + 1e-9:
-            flags[i].append("tam_band")
-        if not units_band[0] - 1e-9 <= au <= units_band[1] + 1e-9:
-            flags[i].append("units_band")
-    card["flags"] = [";".join(f) for f in flags]
+    mean = card["tam"].mean()
+    target = (tam_target.reindex(card["rep_id"]).to_numpy(float) if tam_target is not None
+              else np.full(len(card), mean, dtype=float))
+    tam = card["tam"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        card["tam_index"] = np.where(target > 0, tam / target, 0.0).round(4)
+    card = card[["rep_id", "name", "n_accounts", "account_units", "tam", "tam_index", "n_units"]]
+    lo, hi = (np.broadcast_to(np.asarray(b, dtype=float), len(card)) for b in units_band)
+    au = card["account_units"].to_numpy(float)
+    tam_off = (target > 0) & (np.abs(tam / np.where(target > 0, target, 1) - 1)
+                              > tam_tolerance + 1e-9)
+    units_off = (au < lo - 1e-9) | (au > hi + 1e-9)
+    card["flags"] = [";".join(f for f, on in (("tam_band", t), ("units_band", u)) if on)
+                     for t, u in zip(tam_off, units_off)]
     return card
 
 
@@ -107,7 +116,7 @@ def quota_table(card: pd.DataFrame, reps: pd.DataFrame, cfg: QuotaConfig) -> pd.
 
     Ramp: ``cfg.ramp`` fractions for a rep in months 1–3, 4–6 and 7+ since
     ``start_date`` (as of ``cfg.as_of``, default today). Without a team target
-    only the multiplier is reported.
+    (``team_target = 0``) only the multiplier is reported: ``quota`` is empty (NaN), not 0.
 
     Returns ``rep_id, quota_multiplier, ramp, quota``.
     """
@@ -125,8 +134,11 @@ def quota_table(card: pd.DataFrame, reps: pd.DataFrame, cfg: QuotaConfig) -> pd.
         ramp.append(cfg.ramp[0] if months <= 3 else cfg.ramp[1] if months <= 6 else cfg.ramp[2])
     out = pd.DataFrame({"rep_id": card["rep_id"], "quota_multiplier": np.round(mult, 4),
                         "ramp": ramp})
-    per_rep = cfg.team_target / max(len(card), 1)
-    out["quota"] = (per_rep * out["quota_multiplier"] * out["ramp"]).round(2)
+    if cfg.team_target > 0:
+        per_rep = cfg.team_target / max(len(card), 1)
+        out["quota"] = (per_rep * out["quota_multiplier"] * out["ramp"]).round(2)
+    else:  # no target set: a quota of 0 would read as "this rep carries nothing"
+        out["quota"] = np.nan
     return out
 
 
@@ -180,13 +192,15 @@ def disruption(accounts: pd.DataFrame) -> dict:
 
 
 def fairness(card: pd.DataFrame, accounts: pd.DataFrame,
-             units_band: tuple[float, float]) -> dict:
+             units_band: tuple[ArrayLike, ArrayLike]) -> dict:
     """The playbook's fairness check against the current alignment.
 
     A rep's new book is *equal or better* when its TAM is at least
     ``1 - FAIRNESS_TAM_SLACK`` of today's and its account units are in the band
-    or closer to the band's middle than today. Reps with no current book count
-    as equal or better. Flag when the share is below 80%.
+    or closer to the band's middle than today. ``units_band`` is two numbers or
+    two arrays in ``card`` order (capacity-scaled, as for :func:`rep_scorecard`).
+    Reps with no current book count as equal or better. Flag when the share is
+    below 80%.
     """
     if "current_rep" not in accounts or accounts["current_rep"].isna().all():
         return {"fairness_share": None, "fairness_flag": False, "worse_off": []}
@@ -195,13 +209,14 @@ def fairness(card: pd.DataFrame, accounts: pd.DataFrame,
     if not card["rep_id"].isin(cur_tam.index).any():
         # new territories with new ids (e.g. --reps 8): nobody to compare with
         return {"fairness_share": None, "fairness_flag": False, "worse_off": []}
-    mid = (units_band[0] + units_band[1]) / 2
+    los, his = (np.broadcast_to(np.asarray(b, dtype=float), len(card)) for b in units_band)
     worse: list[str] = []
-    for r in card.itertuples():
+    for r, lo, hi in zip(card.itertuples(), los, his):
         if r.rep_id not in cur_tam.index:
             continue
+        mid = (lo + hi) / 2
         tam_ok = r.tam >= (1 - FAIRNESS_TAM_SLACK) * cur_tam[r.rep_id]
-        in_band = units_band[0] <= r.account_units <= units_band[1]
+        in_band = lo <= r.account_units <= hi
         units_ok = in_band or abs(r.account_units - mid) <= abs(cur_units[r.rep_id] - mid)
         if not (tam_ok and units_ok):
             worse.append(str(r.rep_id))

@@ -6,23 +6,57 @@ plan; :func:`write_no_plan` what a scenario without a plan leaves
 :func:`write_run` lays out a run of :func:`territory.pipeline.run_scenarios`:
 one folder per scenario (the output folder itself for a single scenario),
 ``current/`` and ``compare.html``, with one colour per rep on every map.
+
+One run's files, never a mix
+----------------------------
+Every writer here stages: it writes the whole run into a hidden folder
+``.NAME.territory-tmp-XXXX`` beside the target ``NAME`` (same parent, so the
+final move is a rename on one file system) and moves it into place at the end
+(:func:`staged_folder`, :func:`replace_folder`). A run that fails before that
+(an exception, exit 2, Ctrl-C) removes its staging folder and leaves the
+target as it was. A run that ends without a plan (infeasible, no plan in
+time) is a run too: its ``summary.json`` and ``rejects.csv`` replace the
+previous run's folder as a whole, so no old ``map.html`` is left beside them.
+
+Atomicity is per **run**, not per scenario: the scenario folders of one run
+share rep colours, ``current/`` and ``compare.html``, which reads them; a
+per-scenario swap could leave scenario ``a`` of this run beside scenario
+``b`` and ``compare.html`` of the previous one after a crash. One rename of
+the whole folder cannot.
+
+A run folder is recognisably ours by :data:`RUN_MARKER` (``.territory-run``:
+JSON with the version, the command, the UTC time written and whether the run
+completed); a folder written before the marker existed is recognised by
+holding only names these writers produce. A non-empty target that is neither
+is refused (:func:`check_target`) unless ``overwrite`` is given; with it,
+the folder is replaced as a whole as well.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import geopandas as gpd
 import pandas as pd
 import shapely
 
+from . import __version__
+from .errors import InputError
 from .io.accounts import REJECT_COLUMNS
 from .io.export import write_csv, write_excel, write_geojson, write_geopackage
 from .result import NoPlan, RunResult, ScenarioResult, write_summary
 
-__all__ = ["RunFolders", "territories", "write_no_plan", "write_result", "write_run"]
+__all__ = ["RUN_MARKER", "RunFolders", "check_target", "is_run_folder", "replace_folder",
+           "staged_folder", "territories", "write_no_plan", "write_result", "write_run"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +66,168 @@ SCORECARD_COLUMNS = ["rep_id", "name", "n_accounts", "account_units", "tam", "ta
                      "n_units", "drive_hours_per_month", "visits_per_month", "travel_share",
                      "routed_share", "hours_basis", "polsby_popper", "tam_weighted_km",
                      "quota_multiplier", "ramp", "quota", "flags"]
+
+
+#: the file that marks a folder as a run of ours (JSON: version, command, written, complete)
+RUN_MARKER = ".territory-run"
+_STAGING = ".territory-tmp-"
+# Every name a run folder of ours may hold: how a folder written before RUN_MARKER existed
+# is still recognised as ours (and the sweep's in-progress names, for a crashed sweep).
+_OUR_FILES = frozenset({
+    "assignments.csv", "rejects.csv", "scorecard.csv", "units.csv", "reps.csv",
+    "substitutions.csv", "territories.geojson", "territories.gpkg", "territories.gpkg-journal",
+    "assignments.xlsx", "summary.json", "map.html", "compare.html", "sweep.csv",
+    "sweep.csv.tmp", "sweep.html", "scenario.toml", "roster.csv", RUN_MARKER})
+
+
+# ----------------------------------------------------------------------------- staging
+
+
+def _is_legacy_run(folder: Path, depth: int = 0) -> bool:
+    """Only names our writers produce (scenario and point folders one level down)."""
+    found = False
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink() and depth == 0:
+            if not (entry.name.startswith(".partial-") or _is_legacy_run(entry, 1)):
+                return False
+            found = True
+        elif entry.is_file() and (entry.name in _OUR_FILES
+                                  or entry.name.startswith("moved_accounts_")):
+            found = found or entry.name in ("summary.json", "sweep.csv")
+        else:
+            return False
+    return found
+
+
+def is_run_folder(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a run of ours: :data:`RUN_MARKER`, or only our file names."""
+    p = Path(folder)
+    if (p / RUN_MARKER).is_file():
+        return True
+    try:
+        return p.is_dir() and _is_legacy_run(p)
+    except OSError:
+        return False
+
+
+def _target(out: str | Path) -> Path:
+    """The absolute target folder; a symbolic link is followed (the link stays)."""
+    p = Path(out).expanduser().absolute()
+    return p.resolve() if p.is_symlink() else p
+
+
+def check_target(out: str | Path, *, overwrite: bool = False, what: str = "--out",
+                 flag: str = "--overwrite") -> Path:
+    """The absolute folder a run may replace; refuse one it must not touch, before any work.
+
+    Refused (:class:`~territory.errors.InputError`, exit 2, one line naming ``what``):
+    a file; the current folder, one of its ancestors, the home folder or a mount
+    point (replacing them by a rename is impossible or destructive); a non-empty folder
+    that is not a run of ours (:func:`is_run_folder`), unless ``overwrite`` (its
+    ``flag`` is named in the message).
+    """
+    p = _target(out)
+    if p.exists() and not p.is_dir():
+        raise InputError(f"{what} {out}: {p} is a file, not a folder")
+    cwd = Path.cwd().absolute()
+    if p == cwd or p in cwd.parents or p == Path.home().absolute():
+        raise InputError(f"{what} {out}: the run replaces this folder as a whole, and it holds "
+                         "the current or home folder; choose a folder of its own")
+    if p.is_dir() and os.path.ismount(p):
+        raise InputError(f"{what} {out}: {p} is a mount point, which cannot be replaced; "
+                         "choose a folder inside it")
+    if p.is_dir() and not overwrite and any(p.iterdir()) and not is_run_folder(p):
+        raise InputError(f"{what} {out}: the folder is not empty and holds no territory run "
+                         f"(no {RUN_MARKER}); choose a new or empty folder, or pass {flag} "
+                         "to replace it and everything in it")
+    return p
+
+
+def _leftovers(target: Path) -> list[Path]:
+    return sorted(target.parent.glob(f".{target.name}{_STAGING}*"))
+
+
+def replace_folder(staged: str | Path, target: str | Path) -> Path:
+    """Move the finished folder ``staged`` to ``target``, replacing a previous one whole.
+
+    Two renames in the one parent folder: the previous ``target`` to
+    ``STAGED.old``, then ``staged`` to ``target``; then ``STAGED.old`` is
+    deleted. If the second rename fails, the previous folder is renamed back.
+    A crash (power loss, SIGKILL) between the two renames leaves no ``target``,
+    the previous run complete at ``.NAME.territory-tmp-XXXX.old`` and the new one
+    complete at ``.NAME.territory-tmp-XXXX``: never a mix of the two; rename
+    either to ``NAME`` by hand (the next run into ``NAME`` warns about them).
+    """
+    staged, target = Path(staged), Path(target)
+    if not target.exists():
+        os.rename(staged, target)
+        return target
+    aside = staged.with_name(staged.name + ".old")
+    os.rename(target, aside)
+    try:
+        os.rename(staged, target)
+    except BaseException:
+        os.rename(aside, target)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+    return target
+
+
+def _umask_mode() -> int:
+    """The mode a plain ``mkdir`` would give (mkdtemp makes 0o700)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o777 & ~mask
+
+
+def _write_marker(folder: Path, command: str, complete: bool) -> None:
+    stamp = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    (folder / RUN_MARKER).write_text(json.dumps(
+        {"territory_version": __version__, "command": command, "written": stamp,
+         "complete": complete}, indent=2) + "\n", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def staged_folder(out: str | Path, *, overwrite: bool = False, command: str = "write",
+                  publish_interrupted: bool = False, what: str = "out_dir",
+                  flag: str = "overwrite=True") -> Iterator[Path]:
+    """Yield an empty staging folder beside ``out``; move it to ``out`` when the block ends.
+
+    The target is checked first (:func:`check_target`, again just before the
+    move, in case another process wrote there meanwhile). On leaving the block
+    normally, :data:`RUN_MARKER` is written (``complete: true``) and the folder
+    replaces ``out`` (:func:`replace_folder`). On any exception -- an error,
+    exit 2, ``KeyboardInterrupt`` -- the staging folder is deleted and ``out``
+    is untouched; with ``publish_interrupted`` a ``KeyboardInterrupt`` instead
+    publishes what was written, marked ``complete: false`` (the sweep keeps its
+    finished points), then re-raises.
+    """
+    target = check_target(out, overwrite=overwrite, what=what, flag=flag)
+    for old in _leftovers(target):
+        log.warning("%s: left by a run that was killed; delete it, or rename it to %s "
+                    "if it is the run you want", old, target.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}{_STAGING}", dir=target.parent))
+    try:
+        os.chmod(stage, _umask_mode())
+        try:
+            yield stage
+        except KeyboardInterrupt:
+            if not publish_interrupted:
+                raise
+            _write_marker(stage, command, complete=False)
+            check_target(target, overwrite=overwrite, what=what, flag=flag)
+            replace_folder(stage, target)
+            raise
+        _write_marker(stage, command, complete=True)
+        check_target(target, overwrite=overwrite, what=what, flag=flag)
+        replace_folder(stage, target)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- writers
 
 
 def territories(units: gpd.GeoDataFrame, card: pd.DataFrame) -> gpd.GeoDataFrame:
@@ -55,27 +251,41 @@ def _inputs_files(rejects: pd.DataFrame, substitutions: pd.DataFrame, out: Path)
 
 
 def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool = True,
-                 tiles: str | None = None, colours: dict[str, str] | None = None) -> Path:
-    """Write the output contract into ``out_dir`` (created).
+                 tiles: str | None = None, colours: dict[str, str] | None = None,
+                 overwrite: bool = False, atomic: bool = True) -> Path:
+    """Write the output contract into ``out_dir``; returns ``out_dir``.
 
     ``colours`` (rep id -> colour, from :func:`territory.web.maps.rep_colours` over all
-    scenarios) keeps a rep's colour the same on every scenario's map.
+    scenarios) keeps a rep's colour the same on every scenario's map. With ``atomic``
+    (the default) the folder is staged and replaces ``out_dir`` as a whole
+    (:func:`staged_folder`; ``overwrite`` allows a non-empty folder that is not ours);
+    ``atomic=False`` writes straight into ``out_dir`` (created), for a caller that
+    stages the folder itself.
     """
+    if atomic:
+        with staged_folder(out_dir, overwrite=overwrite, command="write_result") as stage:
+            _result_files(result, stage, map_html=map_html, tiles=tiles, colours=colours)
+        return _target(out_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    _result_files(result, out, map_html=map_html, tiles=tiles, colours=colours)
+    return out
+
+
+def _result_files(result: ScenarioResult, out: Path, *, map_html: bool, tiles: str | None,
+                  colours: dict[str, str] | None) -> None:
+    """The files of the output contract, into the existing folder ``out``."""
     acc = result.accounts
     cols = list(ASSIGNMENT_COLUMNS)
     if acc["current_rep"].notna().any():
         cols += ["current_rep", "moved"]
     card = result.scorecard[[c for c in SCORECARD_COLUMNS if c in result.scorecard]]
     write_csv(acc[cols], out / "assignments.csv")
-    write_csv(result.rejects[REJECT_COLUMNS], out / "rejects.csv")
+    _inputs_files(result.rejects, result.substitutions, out)
     write_csv(card, out / "scorecard.csv")
     write_csv(result.units[["unit_id", "rep_id", "tam", "account_units", "n_accounts"]],
               out / "units.csv")
     write_csv(result.reps[["rep_id", "name", "lon", "lat", "base_kind"]], out / "reps.csv")
-    if not result.substitutions.empty:
-        write_csv(result.substitutions, out / "substitutions.csv")
     terr = territories(result.units, result.scorecard)
     write_geojson(terr, out / "territories.geojson")
     write_geopackage(terr, out / "territories.gpkg", layer="territories")
@@ -91,16 +301,28 @@ def write_result(result: ScenarioResult, out_dir: str | Path, *, map_html: bool 
                          tiles=tiles, colours=colours, isochrones=result.isochrones,
                          adjacency=result.adjacency)
         save_map(m, out / "map.html")
-    return out
 
 
-def write_no_plan(no_plan: NoPlan, out_dir: str | Path) -> Path:
-    """Write what a scenario without a plan leaves: ``summary.json`` and ``rejects.csv``."""
+def write_no_plan(no_plan: NoPlan, out_dir: str | Path, *, overwrite: bool = False,
+                  atomic: bool = True) -> Path:
+    """Write what a scenario without a plan leaves: ``summary.json`` and ``rejects.csv``.
+
+    Staged and replacing ``out_dir`` as a whole like :func:`write_result`, so no file
+    of a previous run is left beside them.
+    """
+    if atomic:
+        with staged_folder(out_dir, overwrite=overwrite, command="write_no_plan") as stage:
+            _no_plan_files(no_plan, stage)
+        return _target(out_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    _no_plan_files(no_plan, out)
+    return out
+
+
+def _no_plan_files(no_plan: NoPlan, out: Path) -> None:
     _inputs_files(no_plan.rejects, no_plan.substitutions, out)
     write_summary(no_plan.summary, out / "summary.json")
-    return out
 
 
 @dataclass(frozen=True)
@@ -119,22 +341,36 @@ def scenario_folders(run: RunResult, out: Path) -> tuple[list[Path], Path | None
     return dirs, (out / "current" if run.current is not None else None)
 
 
-def write_run(run: RunResult, out_dir: str | Path, *, tiles: str | None = None) -> RunFolders:
-    """Write every scenario of ``run`` under ``out_dir``, then ``compare.html`` for 2–3 plans."""
+def write_run(run: RunResult, out_dir: str | Path, *, tiles: str | None = None,
+              overwrite: bool = False, command: str = "plan") -> RunFolders:
+    """Write every scenario of ``run`` under ``out_dir``, then ``compare.html`` for 2–3 plans.
+
+    The whole run is staged and replaces ``out_dir`` as a whole (:func:`staged_folder`;
+    ``overwrite`` allows a non-empty folder that is not ours); the folders returned are
+    the final ones.
+    """
+    out = _target(out_dir)
+    with staged_folder(out, overwrite=overwrite, command=command) as stage:
+        staged = _run_files(run, stage, tiles)
+    return RunFolders(tuple(out / d.relative_to(stage) for d in staged.scenarios),
+                      out / "current" if staged.current is not None else None,
+                      out / "compare.html" if staged.compare is not None else None)
+
+
+def _run_files(run: RunResult, out: Path, tiles: str | None) -> RunFolders:
+    """The folders and page of :func:`write_run`, into the existing folder ``out``."""
     from .web.maps import rep_colours
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     dirs, current_dir = scenario_folders(run, out)
     plans = ([run.current] if run.current is not None else []) + list(run.planned)
     colours = rep_colours([r.units for r in plans]) if plans else {}
     if run.current is not None:
-        write_result(run.current, current_dir, tiles=tiles, colours=colours)
+        write_result(run.current, current_dir, tiles=tiles, colours=colours, atomic=False)
     for outcome, d in zip(run.scenarios, dirs):
         if isinstance(outcome, NoPlan):
-            write_no_plan(outcome, d)
+            write_no_plan(outcome, d, atomic=False)
         else:
-            write_result(outcome, d, tiles=tiles, colours=colours)
+            write_result(outcome, d, tiles=tiles, colours=colours, atomic=False)
     planned = [d for o, d in zip(run.scenarios, dirs) if isinstance(o, ScenarioResult)]
     page = None
     if len(planned) >= 2:

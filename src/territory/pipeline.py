@@ -45,8 +45,8 @@ import pandas as pd
 from . import __version__
 from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_accounts
 from .io.roster import build_roster, incumbent_report, name_seats, read_locks, read_reps
-from .optimize import (AssignProblem, BandRules, Disruption, Solver, check_plan, inertia_cost,
-                       solve)
+from .optimize import (AssignProblem, BandRules, Disruption, RepTargets, Solver, check_plan,
+                       inertia_cost, rep_targets, solve)
 from .optimize.problem import Balancing
 from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
@@ -521,7 +521,7 @@ def _solve_scenario(inputs: PreparedInputs, config: ScenarioConfig,
         candidates_per_unit=solved.candidates,
         slack=solved.slack,
     )
-    return evaluate(full, config, reps, rep_of_unit, tam_target=problem.tam_target,
+    return evaluate(full, config, reps, rep_of_unit, targets=problem.targets,
                     violations=violations, network=network, summary_head=head, started=t0)
 
 
@@ -549,23 +549,24 @@ def score_assignment(inputs: PreparedInputs, config: ScenarioConfig, rep_ids: Se
     violations = check_plan(problem, rep_of_unit)
     head = _inputs_summary(inputs, config, reps, tm).replace(
         n_units_solved=0, status="scored", solve_seconds=0.0, build_seconds=0.0)
-    return evaluate(inputs, config, reps, rep_of_unit, tam_target=problem.tam_target,
+    return evaluate(inputs, config, reps, rep_of_unit, targets=problem.targets,
                     violations=violations, network=network, summary_head=head, started=t0)
 
 
 def evaluate(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
-             rep_of_unit: np.ndarray, *, tam_target: np.ndarray, violations: list[str],
+             rep_of_unit: np.ndarray, *, targets: RepTargets, violations: list[str],
              network, summary_head: Summary, started: float) -> ScenarioResult:
     """Scorecard, travel, disruption, fairness, contiguity and summary of an assignment.
 
     ``rep_of_unit`` indexes ``reps`` for every unit of ``inputs.units``;
-    ``summary_head`` (scenario facts and how the plan was found) opens the summary.
+    ``summary_head`` (scenario facts and how the plan was found) opens the summary;
+    ``targets`` are the problem's capacity-scaled TAM targets and bands (``problem.targets``).
     """
     units = inputs.units.assign(rep_id=np.asarray(reps["rep_id"])[rep_of_unit])
     acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
-    card = _plan_scorecard(acc, units, reps, tam_target, network, config)
+    card = _plan_scorecard(acc, units, reps, targets, network, config)
     moves = disruption(acc)
-    fair = fairness(card, acc, _band(config))
+    fair = fairness(card, acc, (targets.account_units_lo, targets.account_units_hi))
     pieces = contiguity_report(units, inputs.adjacency)
     acc["moved"] = moved_mask(acc["current_rep"], acc["rep_id"])
     summary = summary_head.replace(
@@ -588,16 +589,22 @@ def evaluate(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
 
 
 def _plan_scorecard(acc: pd.DataFrame, units: pd.DataFrame, reps: pd.DataFrame,
-                    tam_target: np.ndarray, network, config: ScenarioConfig) -> pd.DataFrame:
+                    targets: RepTargets, network, config: ScenarioConfig) -> pd.DataFrame:
     """The plan's scorecard: totals, band flags, drive hours, compactness and quota per rep."""
     from .travel.burden import travel_burden
 
-    card = rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
-                         units_band=_band(config),
-                         tam_target=pd.Series(tam_target, index=np.asarray(reps["rep_id"])))
+    card = _scorecard(acc, units, reps, targets, config)
     burden = travel_burden(None, units, reps, network, config.travel, accounts=_visit_stops(acc))
     card = _with_travel_and_quota(card, burden, reps, config)
     return card.merge(compactness_scores(units, acc, reps), on="rep_id", how="left")
+
+
+def _scorecard(acc: pd.DataFrame, units: pd.DataFrame, reps: pd.DataFrame,
+               targets: RepTargets, config: ScenarioConfig) -> pd.DataFrame:
+    """:func:`rep_scorecard` against the optimizer's capacity-scaled targets and bands."""
+    return rep_scorecard(acc, units, reps, tam_tolerance=config.balance.tam_tolerance,
+                         units_band=(targets.account_units_lo, targets.account_units_hi),
+                         tam_target=pd.Series(targets.tam, index=np.asarray(reps["rep_id"])))
 
 
 def _band(config: ScenarioConfig) -> tuple[float, float]:
@@ -772,8 +779,9 @@ def _current_scorecard(inputs: PreparedInputs, config: ScenarioConfig, owned: pd
     """The current book's scorecard; a unit split between owners is visited by each."""
     from .travel.burden import travel_burden
 
-    card = rep_scorecard(owned, units.dropna(subset=["rep_id"]), reps,
-                         tam_tolerance=config.balance.tam_tolerance, units_band=_band(config))
+    targets = rep_targets(float(owned["revenue"].sum()), _band_rules(config),
+                          reps["capacity"].to_numpy(float))
+    card = _scorecard(owned, units.dropna(subset=["rep_id"]), reps, targets, config)
     burden = travel_burden(None, inputs.units, reps, network, config.travel,
                            accounts=_visit_stops(owned))
     card = _with_travel_and_quota(card, burden, reps, config)

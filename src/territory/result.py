@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -25,15 +26,23 @@ from .config import ScenarioConfig
 from .errors import InputError
 from .metrics import FAIRNESS_THRESHOLD
 
-__all__ = ["NO_PLAN_STATUSES", "NoPlan", "RunResult", "ScenarioResult", "Summary", "as_summary",
-           "load_summary", "write_summary"]
+__all__ = ["NO_PLAN_STATUSES", "OPTIMAL_GAP", "NoPlan", "RunResult", "ScenarioResult", "Summary",
+           "as_summary", "fmt_gap", "load_summary", "write_summary"]
 
 log = logging.getLogger(__name__)
 
 _DEFAULT = ScenarioConfig()
 
-#: statuses of a scenario that has no plan (only ``summary.json`` and ``rejects.csv``)
+#: statuses of a scenario that has no plan (only ``summary.json`` and ``rejects.csv``); a
+#: ``time_limit`` summary with an objective is a plan the solver stopped before proving it
 NO_PLAN_STATUSES = ("infeasible", "time_limit")
+#: a MIP gap at most this reads "optimal" (HiGHS' default relative gap tolerance)
+OPTIMAL_GAP = 1e-4
+
+
+def fmt_gap(gap: float) -> str:
+    """A relative gap as people read it: two significant digits (``0.0083`` -> ``0.83%``)."""
+    return f"{100 * gap:.2g}%"
 
 
 @dataclass(frozen=True)
@@ -128,28 +137,62 @@ class Summary:
 
     @property
     def has_plan(self) -> bool:
-        """False for a scenario that ended without a plan (infeasible, timed out)."""
+        """False for a scenario that ended without a plan (infeasible, timed out before one)."""
+        if self.status == "time_limit" and self.objective is not None:
+            return True  # stopped at the time limit with a plan (LNS, balance first)
         return self.status not in NO_PLAN_STATUSES
+
+    @property
+    def proved_gap(self) -> float | None:
+        """The relative gap the solve proved: the MIP gap, else from the objective and LP bound."""
+        if self.mip_gap is not None and math.isfinite(self.mip_gap):
+            return max(float(self.mip_gap), 0.0)
+        obj, lp = self.objective, self.lp_bound
+        if obj is None or lp is None or not (math.isfinite(obj) and math.isfinite(lp)):
+            return None
+        return max(obj - lp, 0.0) / max(abs(obj), 1e-9)
+
+    @property
+    def status_label(self) -> str:
+        """The status in words: "optimal" only at a gap of ~0, else "within 0.8% of optimal".
+
+        ``status`` stays the machine-readable value (``optimal``, ``time_limit``, ...).
+        """
+        gap = self.proved_gap
+        if self.status == "optimal":
+            return ("optimal" if gap is None or gap <= OPTIMAL_GAP
+                    else f"within {fmt_gap(gap)} of optimal")
+        if self.status == "time_limit" and self.has_plan:
+            return ("time limit: best plan found, gap unknown" if gap is None else
+                    "time limit: optimal" if gap <= OPTIMAL_GAP else
+                    f"time limit: within {fmt_gap(gap)} of optimal")
+        if self.status == "time_limit":
+            return "no plan in time"
+        return self.status or "unknown"
 
     def replace(self, **changes: Any) -> "Summary":
         """A copy with ``changes`` (sequences stored as tuples)."""
         return dataclasses.replace(self, **_normalise(changes))
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field as ``summary.json`` holds it (sequences as lists)."""
-        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
-                for f in dataclasses.fields(self)}
+        """Every field as ``summary.json`` holds it (sequences as lists), with ``status_label``."""
+        out = {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+               for f in dataclasses.fields(self)}
+        out["status_label"] = self.status_label  # for people; derived, not read back
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Summary":
         """Read a mapping with this schema; missing keys take the defaults, unknown ones are dropped."""
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = sorted(set(data) - names - set(_DERIVED))
         if unknown:
             log.debug("summary keys not in the schema, ignored: %s", unknown)
         return cls(**_normalise({k: v for k, v in data.items() if k in names}))
 
 
+#: keys ``to_dict`` adds from the fields (recomputed on reading)
+_DERIVED = ("status_label",)
 _TUPLES = {f.name for f in dataclasses.fields(Summary) if str(f.type).startswith("tuple")}
 
 

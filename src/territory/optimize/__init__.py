@@ -19,11 +19,12 @@ from .backends import Progress, Solver
 from .explain import Infeasibility, explain_infeasible
 from .lp import LPRelaxation, lp_relaxation
 from .problem import (AssignProblem, AssignResult, Balancing, Band, BandRules, Disruption, RepCounts,
-                      check_plan, feasible_rep_counts, inertia_cost)
+                      RepTargets, check_plan, feasible_rep_counts, inertia_cost, rep_targets)
 from .solve import solve
 
 __all__ = [
     "AssignProblem", "AssignResult", "Balancing", "Band", "BandRules", "Disruption", "Infeasibility",
-    "LPRelaxation", "Progress", "RepCounts", "Solver", "check_plan", "explain_infeasible",
-    "feasible_rep_counts", "inertia_cost", "lp_relaxation", "solve",
+    "LPRelaxation", "Progress", "RepCounts", "RepTargets", "Solver", "check_plan",
+    "explain_infeasible", "feasible_rep_counts", "inertia_cost", "lp_relaxation", "rep_targets",
+    "solve",
 ]

@@ -22,8 +22,10 @@ __all__ = [
     "BandRules",
     "Disruption",
     "RepCounts",
+    "RepTargets",
     "check_plan",
     "feasible_rep_counts",
+    "rep_targets",
     "inertia_cost",
 ]
 
@@ -64,6 +66,30 @@ class BandRules:
     soft_tam: bool = False
     soft_account_units: bool = False
     penalty: float = 1000.0
+
+
+@dataclass(frozen=True)
+class RepTargets:
+    """Per rep: the TAM target and the account-unit band, each scaled by the rep's capacity."""
+
+    tam: np.ndarray
+    account_units_lo: np.ndarray
+    account_units_hi: np.ndarray
+
+
+def rep_targets(total_tam: float, rules: BandRules, capacity: np.ndarray | None = None,
+                n_reps: int | None = None) -> RepTargets:
+    """The one rule scaling targets by capacity: what the optimizer plans and the scorecard flags.
+
+    ``T_r = total_tam * c_r / sum(c)``, ``L_r = L * c_r``, ``H_r = H * c_r`` (a 0.5-FTE rep
+    carries half a full rep's TAM and half the account-unit band). ``capacity`` None means
+    ``n_reps`` reps of capacity 1.
+    """
+    c = (np.ones(int(n_reps or 0)) if capacity is None
+         else np.asarray(capacity, dtype=float))
+    share = c / c.sum() if c.sum() > 0 else c
+    return RepTargets(float(total_tam) * share, rules.account_units_min * c,
+                      rules.account_units_max * c)
 
 
 @dataclass(frozen=True)
@@ -182,13 +208,10 @@ class AssignProblem:
         ``options`` are the remaining fields (``contiguity``, ``adjacency``,
         ``roots``, ``locks``, ``disruption``, ``compactness``, ...).
         """
-        m = len(rep_ids)
-        capacity = np.ones(m) if capacity is None else np.asarray(capacity, dtype=float)
-        share = capacity / capacity.sum()
         tam = np.asarray(tam, dtype=float)
+        t = rep_targets(float(tam.sum()), rules, capacity, len(rep_ids))
         return cls(tuple(unit_ids), tuple(rep_ids), tam, np.asarray(account_units, float),
-                   np.asarray(cost, float), tam.sum() * share,
-                   rules.account_units_min * capacity, rules.account_units_max * capacity,
+                   np.asarray(cost, float), t.tam, t.account_units_lo, t.account_units_hi,
                    tam_tolerance=rules.tam_tolerance, soft_tam=rules.soft_tam,
                    soft_account_units=rules.soft_account_units, penalty=rules.penalty,
                    **options)
@@ -196,6 +219,12 @@ class AssignProblem:
     @property
     def n_units(self) -> int:
         return len(self.unit_ids)
+
+    @property
+    def targets(self) -> RepTargets:
+        """The per-rep TAM targets and account-unit bands (what the scorecard checks)."""
+        return RepTargets(self.tam_target, np.asarray(self.account_units_lo, float),
+                          np.asarray(self.account_units_hi, float))
 
     @property
     def n_reps(self) -> int:

@@ -51,7 +51,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         _quiet_dask()
     try:
         result = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
-                           progress=not args.quiet, maps=not args.no_maps)
+                           progress=not args.quiet, maps=not args.no_maps,
+                           overwrite=args.overwrite)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the finished points are in {Path(args.out) / 'sweep.csv'}",
               file=sys.stderr)
@@ -97,4 +98,8 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--no-maps", action="store_true",
                    help="skip each point's map.html (large books: the client receives less)")
     s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--overwrite", action="store_true",
+                   help="replace --out even when it is a non-empty folder that holds no "
+                        "territory run (everything in it is deleted); a previous run is always "
+                        "replaced as a whole")
     s.set_defaults(func=cmd_sweep)

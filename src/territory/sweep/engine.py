@@ -284,8 +284,12 @@ def _columns(spec: SweepSpec) -> list[str]:
 def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
               scheduler: str | None = None, client: Any = None, progress: bool = False,
               maps: bool = True, on_row: Callable[[dict, int, int], None] | None = None,
-              ) -> SweepResult:
+              overwrite: bool = False) -> SweepResult:
     """Plan every point of ``spec`` and write ``out/`` (see the README's sweep section).
+
+    The sweep is written into a staging folder beside ``out`` and replaces it as a
+    whole at the end (:func:`territory.outputs.staged_folder`): ``sweep.csv`` grows
+    there as points finish.
 
     Parameters
     ----------
@@ -297,26 +301,56 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
         at the end), or on an existing ``distributed.Client`` (left open).
     on_row
         Called as ``on_row(row, done, total)`` after each point is written.
+    overwrite
+        Replace ``out`` even when it is a non-empty folder that holds no run of ours.
 
     Raises
     ------
     InputError
-        A bad varied key or value, or unusable input files -- before any point runs.
+        A bad varied key or value, unusable input files, or an ``out`` that is not ours
+        to replace -- before any point runs.
     KeyboardInterrupt
-        After cancelling the tasks, closing a cluster started here and leaving
-        ``sweep.csv`` with the finished rows (sorted) and no half-written folder.
+        After cancelling the tasks, closing a cluster started here and publishing
+        ``out`` with the finished rows (sorted), their folders and no half-written one
+        (its ``.territory-run`` says ``complete: false``; no ``sweep.html``).
     """
+    from ..outputs import check_target, staged_folder
+
     t0 = time.perf_counter()
+    target = check_target(out, overwrite=overwrite, what="out", flag="overwrite=True")
     points = build_grid(spec.base, spec.rep_counts, [(k, list(v)) for k, v in spec.varies])
     tasks = _tasks(spec, points)
     ranges = {p.rule: rep_count_range(inputs.units, p.config) for p, inputs, _ in tasks}
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".partial-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    rowlog = _RowLog(out / "sweep.csv", _columns(spec))
     n_workers = workers or os.cpu_count() or 1
     serial = n_workers == 1 and scheduler is None and client is None
+    with staged_folder(target, overwrite=overwrite, command="sweep",
+                       publish_interrupted=True) as stage:
+        rows = _run_points(tasks, points, _columns(spec), stage, target, serial=serial, n_workers=n_workers,
+                           scheduler=scheduler, client=client, maps=maps, progress=progress,
+                           on_row=on_row)
+        frame = pd.DataFrame(rows).sort_values("index").reset_index(drop=True)
+        result = SweepResult(stage, frame, find_answer(frame), ranges)
+        try:
+            files = _pages(result, spec, points, time.perf_counter() - t0,
+                           _where(serial, scheduler, client, n_workers))
+        except KeyboardInterrupt:  # the interrupted sweep is published: without a half page
+            for page in [*stage.glob("*.html"), *stage.glob("moved_accounts_*.csv")]:
+                page.unlink()
+            raise
+    result.out = target
+    result.files = {k: target / v.relative_to(stage) for k, v in files.items()}
+    return result
+
+
+def _run_points(tasks, points: list[Point], columns: list[str], out: Path, shown: Path, *,
+                serial: bool,
+                n_workers: int, scheduler, client, maps: bool, progress: bool,
+                on_row) -> list[dict]:
+    """Run every point, writing each folder and ``sweep.csv`` row into ``out`` as it finishes.
+
+    ``shown`` is where ``out`` will be once published (for messages).
+    """
+    rowlog = _RowLog(out / "sweep.csv", columns)
     rows: list[dict] = []
     by_index = {p.index: p for p in points}
     bar = _progress(len(points), progress)
@@ -348,13 +382,8 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
         rowlog.finish(rows)
         if interrupted:
             log.warning("sweep interrupted: %d of %d points in %s", len(rows), len(points),
-                        out / "sweep.csv")
-    frame = pd.DataFrame(rows).sort_values("index").reset_index(drop=True)
-    answer = find_answer(frame)
-    result = SweepResult(out, frame, answer, ranges)
-    result.files = _pages(result, spec, points, time.perf_counter() - t0,
-                          _where(serial, scheduler, client, n_workers))
-    return result
+                        shown / "sweep.csv")
+    return rows
 
 
 def _where(serial: bool, scheduler: str | None, client: Any, n_workers: int) -> str:

@@ -90,8 +90,12 @@ def _write_roster(roster: pd.DataFrame, path: Path) -> None:
     out.to_csv(path, index=False, lineterminator="\n", float_format="%.17g")
 
 
-def _write_no_plan(exc: Exception, status: str, target: Path) -> None:
-    """The summary of a point that failed, in the one summary schema."""
+def _write_no_plan(exc: Exception, status: str, target: Path, rejects: pd.DataFrame) -> None:
+    """The summary of a point that failed, in the one summary schema, and its rejects."""
+    from ..io.accounts import REJECT_COLUMNS
+    from ..io.export import write_csv
+
+    write_csv(rejects[REJECT_COLUMNS], target / "rejects.csv")  # every run has them
     write_summary(Summary(status=status, explanation=str(exc)), target / "summary.json")
 
 
@@ -102,9 +106,9 @@ def _plan_into(inputs, point: Point, target: Path, maps: bool) -> None:
     network = road_network(point.config.travel, inputs.units)
     outcome = solve_scenario(inputs, point.config, network=network)
     if isinstance(outcome, NoPlan):
-        write_no_plan(outcome, target)
+        write_no_plan(outcome, target, atomic=False)  # the sweep stages the folder itself
         return
-    write_result(outcome, target, map_html=maps)
+    write_result(outcome, target, map_html=maps, atomic=False)
 
 
 def run_point(inputs, point: Point, roster: pd.DataFrame, *, maps: bool = True) -> PointOutcome:
@@ -122,7 +126,7 @@ def run_point(inputs, point: Point, roster: pd.DataFrame, *, maps: bool = True) 
             _plan_into(inputs, point, tmp, maps)
         except Exception as exc:  # noqa: BLE001 - a failing point is a row, not a stop
             log.exception("sweep point %s failed", point.name)
-            _write_no_plan(exc, "error", tmp)
+            _write_no_plan(exc, "error", tmp, inputs.rejects)
         row = folder_row(tmp)
         files = {str(p.relative_to(tmp)): p.read_bytes() for p in sorted(tmp.rglob("*"))
                  if p.is_file()}

@@ -123,6 +123,7 @@ def _metrics(r: _Result) -> dict[str, Any]:
     mean = tam.mean() if len(tam) else None
     out: dict[str, Any] = {
         "status": s.status,
+        "status_label": s.status_label,
         "solver": s.solver,
         "gap": finite_or_none(s.mip_gap),
         "tam_min": tam.min() if len(tam) else None,
@@ -178,7 +179,7 @@ def _fmt_yes(x: Any) -> str:
 
 # (label, key, formatter, better: "min" | "max" | "true" | None)
 _ROWS: list[tuple[str, str, Callable[[Any], str], str | None]] = [
-    ("Solver status", "status", lambda x: str(x if x is not None else "—"), None),
+    ("Solver status", "status_label", lambda x: str(x if x is not None else "—"), None),
     ("MIP gap", "gap", _fmt_pct, "min"),
     ("TAM per rep, min", "tam_min", fmt_money, None),
     ("TAM per rep, max", "tam_max", fmt_money, None),
@@ -411,7 +412,7 @@ def _cards(results: list[_Result]) -> list[dict]:
             badges.append({"text": f"{len(viol)} rule(s) broken", "cls": "bad",
                            "title": "; ".join(map(str, viol))})
         out.append({"name": r.name, "description": s.description,
-                    "status": status or "unknown",
+                    "status": s.status_label,
                     "ok": status.lower() in ("optimal", "current alignment", "feasible", "scored"),
                     "n_reps": s.n_reps if s.n_reps is not None else "?",
                     "n_units": s.n_units if s.n_units is not None else "?",
@@ -660,7 +661,7 @@ def _page(results, datas, bg, colours, metrics, changes, moved_frames, csv_links
     legend = [{"colour": c, "name": names.get(rid, rid)}
               for rid, c in sorted(colours.items(), key=lambda kv: names.get(kv[0], kv[0]))]
     maps = [{"name": r.name, "drawn": d is not None,
-             "status": r.summary.status or "no plan"} for r, d in zip(results, datas)]
+             "status": r.summary.status_label if r.summary.status else "no plan"} for r, d in zip(results, datas)]
     data_js = f"var TT_DATA = {js_data(datas)}; var TT_BG = {js_data(bg)};"
     return render_template(
         "compare.html", n=len(results), names=[r.name for r in results],

@@ -426,6 +426,8 @@ def legend_html(rows: list[dict], summary: Summary | Mapping[str, Any], *, moved
     lo, hi = summary.account_units_band
     notes = [f"TAM target ±{summary.tam_tolerance:.0%} of mean",
              f"account units {lo:g}–{hi:g}"]
+    if summary.status in ("optimal", "time_limit"):  # a solved plan: how close to optimal
+        notes.insert(0, f"solver: {summary.status_label}")
     notes.append(f"red flag > {thr:g} drive h/month")
     shown = [{**r, "tam_text": fmt_money(r["tam"]),
               "au_text": "—" if r["accountUnits"] is None else f"{r['accountUnits']:.0f}",
