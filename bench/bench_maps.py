@@ -1,8 +1,19 @@
-"""Map size and build time on synthetic units: 1,000 and 30,000 (quick: 1,000 only).
+"""Map size, build and load time: synthetic units (1,000 and 30,000) and a national book.
 
-Run ``python bench/bench_maps.py`` or call ``run(quick)`` from the bench driver.
-The synthetic scenario (irregular grid cells around Columbus, OH) is built
-here, not in the product.
+* ``maps_1000_units`` / ``maps_30000_units``: a synthetic scenario (irregular
+  grid cells around Columbus, OH, built here, not in the product);
+* ``national_map`` (not quick): the national book of issue 12 (800 accounts over
+  44 states + DC, ``--reps 10``, ~27,500 approximate ZIP areas, from
+  :func:`bench.instances.national_book`), planned with ``contiguity = false`` (the
+  map's size and load do not depend on the plan's quality, and this keeps the
+  optimizer's speed out of this benchmark), drawn with :func:`scenario_map`.
+
+Load time: each page opened three times in headless Chromium (selenium,
+``/usr/bin/chromium``), navigation start to the end of the ``load`` event (the
+page's scripts, and so the map and its editor, have run), median; reported with
+the ratio to the 1,000-unit map's load in the same browser session.
+
+Run ``python bench/bench_maps.py [--quick]`` or call ``run(quick)`` from the driver.
 """
 
 from __future__ import annotations
@@ -101,9 +112,6 @@ def measure_map_size(n_units: int, out_dir: str | os.PathLike | None = None, *,
     dict
         ``n_units, n_accounts, html_bytes, html_mb, build_seconds, save_seconds``.
     """
-
-
-
     s = synthetic_scenario(n_units, accounts_per_unit=accounts_per_unit, seed=seed)
     t0 = time.perf_counter()
     m = scenario_map(s["units"], s["reps"], s["accounts"], s["scorecard"], s["summary"])
@@ -119,18 +127,107 @@ def measure_map_size(n_units: int, out_dir: str | os.PathLike | None = None, *,
             "save_seconds": round(t2 - t1, 2)}
 
 
-def run(quick: bool = False) -> dict:
-    """HTML bytes, build and save seconds of ``scenario_map`` + ``save_map`` per size.
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+_CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1600,1000")
+
+
+def load_seconds(paths: list[Path], repeats: int = 3) -> list[float | None]:
+    """Median seconds from navigation start to the end of ``load``, per page (None: no browser).
+
+    One headless Chromium for all pages, a blank page between loads.
+    """
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        return [None] * len(paths)
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        return [None] * len(paths)
+    opts = Options()
+    opts.binary_location = CHROMIUM
+    for flag in (*_CHROME_FLAGS, f"--user-data-dir={tempfile.mkdtemp(prefix='bench-maps-')}"):
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    out: list[float | None] = []
+    try:
+        for path in paths:
+            times = []
+            for _ in range(repeats):
+                driver.get("about:blank")
+                driver.get(Path(path).resolve().as_uri())
+                ms = driver.execute_script(
+                    "var t = performance.timing; return t.loadEventEnd - t.navigationStart;")
+                if not driver.execute_script("return !!window.TT_EDITOR"):
+                    raise RuntimeError(f"{path}: the map's editor did not start")
+                times.append(ms / 1000.0)
+            out.append(round(float(np.median(times)), 3))
+    finally:
+        driver.quit()
+    return out
+
+
+def national_map(out_dir: str | os.PathLike, n_accounts: int = 800, n_reps: int = 10
+                 ) -> dict[str, Any]:
+    """Plan the national book (``contiguity = false``) and save its ``map.html`` in ``out_dir``.
 
     Returns
     -------
     dict
-        ``{"maps_1000_units": {...}, "maps_30000_units": {...}}`` (the second
-        one only when ``quick`` is false); each entry as :func:`measure_map_size`
-        reports it.
+        ``path, n_units, n_groups, html_bytes, html_mb, editor_bytes, plan_seconds,
+        build_seconds``.
     """
-    sizes = [1000] if quick else [1000, 30000]
-    return {f"maps_{n}_units": measure_map_size(n) for n in sizes}
+    from bench.instances import national_book
+    from territory.config import config_from_dict
+    from territory.pipeline import plan, prepare
+
+    out = Path(out_dir)
+    book = national_book(out / "book", n_accounts=n_accounts)
+    cfg = config_from_dict({"contiguity": False})
+    t0 = time.perf_counter()
+    res = plan(prepare(book.accounts, n_reps, cfg), cfg)
+    t1 = time.perf_counter()
+    m = scenario_map(res.units, res.reps, res.accounts, res.scorecard, res.summary,
+                     isochrones=res.isochrones, adjacency=res.adjacency)
+    path = out / "map.html"
+    save_map(m, path)
+    t2 = time.perf_counter()
+    text = path.read_text(encoding="utf-8")
+    call = text[text.index("TT.scenario(") + len("TT.scenario("):]
+    data = json.JSONDecoder().raw_decode(call[call.index(",") + 1:].lstrip())[0]
+    size = path.stat().st_size
+    return {"path": str(path), "n_units": int(len(res.units)),
+            "n_groups": len(data["editor"]["unitIds"]), "html_bytes": size,
+            "html_mb": round(size / 1e6, 2),
+            "editor_bytes": len(json.dumps(data["editor"], separators=(",", ":"))),
+            "plan_seconds": round(t1 - t0, 1), "build_seconds": round(t2 - t1, 2)}
+
+
+def run(quick: bool = False) -> dict:
+    """HTML bytes, build seconds and load seconds in Chromium per map.
+
+    Returns
+    -------
+    dict
+        ``{"maps_1000_units": {...}, "maps_30000_units": {...}, "national_map": {...}}``
+        (the last two only when ``quick`` is false); each entry as
+        :func:`measure_map_size` or :func:`national_map` reports it, plus
+        ``load_seconds`` and ``load_ratio`` (to the 1,000-unit map, same session).
+    """
+    with tempfile.TemporaryDirectory(prefix="bench-maps-") as tmp:
+        res = {f"maps_{n}_units": measure_map_size(n, tmp) for n in ([1000] if quick
+                                                                       else [1000, 30000])}
+        pages = [Path(tmp) / f"map_{r['n_units']}.html" for r in res.values()]
+        if not quick:
+            res["national_map"] = national_map(Path(tmp) / "national")
+            pages.append(Path(res["national_map"].pop("path")))
+        loads = load_seconds(pages)
+        for entry, sec in zip(res.values(), loads):
+            entry["load_seconds"] = sec
+            entry["load_ratio"] = round(sec / loads[0], 2) if sec and loads[0] else None
+    return res
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from test_maps import XSS_IMG, tiny_scenario, write_result_dir
+from test_maps import XSS_IMG, national_scenario, tiny_scenario, write_result_dir
 
 pytestmark = pytest.mark.browser
 
@@ -448,6 +448,97 @@ def test_editor_round_trip_score_and_relock(tmp_path):
     assert all(units[u] == r for u, r in moves)
     s = json.loads((relocked / "summary.json").read_text())
     assert s["violations"] == [] and s["contiguous"]
+
+
+@pytest.fixture(scope="module")
+def national_page(tmp_path_factory) -> Path:
+    from territory.web.maps import save_map, scenario_map
+
+    s = national_scenario()
+    path = tmp_path_factory.mktemp("national") / "map.html"
+    save_map(scenario_map(s["units"], s["reps"], s["accounts"], s["scorecard"], s["summary"]),
+             path)
+    return path
+
+
+def _group_moves(E: dict, planned: list[int]) -> tuple[int, int, int]:
+    """A group on R1's border with R2 whose move keeps both connected, and a group inside R1.
+
+    Returns ``(border group, inner group, rep index of R2)``.
+    """
+    import networkx as nx
+
+    nb = E["neighbours"]
+
+    def connected(rep: list[int], r: int) -> bool:
+        g = nx.Graph()
+        g.add_nodes_from(i for i, x in enumerate(rep) if x == r)
+        g.add_edges_from((i, j) for i in g for j in nb[i] if rep[j] == r)
+        return nx.is_connected(g)
+
+    r1, r2 = E["repIds"].index("R1"), E["repIds"].index("R2")
+    inner = next(i for i, x in enumerate(planned) if x == r1 and all(planned[j] == r1 for j in nb[i]))
+    for i, x in enumerate(planned):
+        if x == r1 and i != inner and E["members"][i] and any(planned[j] == r2 for j in nb[i]):
+            rep = list(planned)
+            rep[i] = r2
+            if connected(rep, r1) and connected(rep, r2):
+                return i, inner, r2
+    raise AssertionError("no safe border group")
+
+
+def test_national_map_editor_moves_groups(driver, national_page):
+    import csv
+    import io
+
+    from selenium.webdriver.common.keys import Keys
+
+    _load(driver, national_page)
+    driver.execute_script("localStorage.clear()")
+    _load(driver, national_page)
+    assert _errors(driver) == [] and _network(driver) == []
+    E = driver.execute_script("return TT_EDITOR.data")
+    planned = driver.execute_script("return TT_EDITOR.assignment.slice()")
+    n_units = len(E["unitIds"]) + sum(len(m.split()) for m in E["members"])
+    assert n_units == 6400 and len(E["unitIds"]) < 640
+    assert driver.execute_script("return TT_EDITOR.layers.length") == len(E["unitIds"])
+    size = [1 + len(m.split()) for m in E["members"]]
+    tam = driver.execute_script(
+        "var t = []; TT_EDITOR.D.units.features.forEach(function (f) {"
+        " t[f.properties.index] = f.properties.tam; }); return t;")
+    border, inner, r2 = _group_moves(E, planned)
+    before = _figures(driver)["reps"]
+    driver.find_element("css selector", ".tt-ed-toggle").click()
+    # a group moves whole: its units, TAM and pieces follow at once
+    _click_unit(driver, E["unitIds"][border])
+    assert driver.execute_script("return TT_EDITOR.selection()") == [E["unitIds"][border]]
+    _press(driver, str(r2 + 1))
+    after = _figures(driver)["reps"]
+    assert after[0]["units"] == before[0]["units"] - size[border]
+    assert after[r2]["units"] == before[r2]["units"] + size[border]
+    assert after[r2]["tam"] == pytest.approx(before[r2]["tam"] + tam[border])
+    assert all(f["pieces"] == 1 for f in after)
+    # a group inside R1 handed to R3 splits R3: the contiguity check on groups says so
+    _press(driver, Keys.ESCAPE)
+    _click_unit(driver, E["unitIds"][inner])
+    _press(driver, "3")
+    f = _figures(driver)
+    assert f["reps"][2]["pieces"] == 2 and f["edits"] == 2
+    assert "Split territory" in driver.find_element("css selector", ".tt-ed-warn").text
+    # an empty unit's id typed in the box selects its group
+    member = E["members"][border].split()[0] if E["members"][border] else E["unitIds"][border]
+    box = driver.find_element("css selector", ".tt-ed-find")
+    box.send_keys(member + "\n")
+    assert E["unitIds"][border] in driver.execute_script("return TT_EDITOR.selection()")
+    # the downloaded plan has every unit; the moved groups' units are marked edited
+    rows = list(csv.DictReader(io.StringIO(driver.execute_script("return TT_EDITOR.planCsv()"))))
+    assert len(rows) == n_units and len({r["unit_id"] for r in rows}) == n_units
+    edited = [r for r in rows if r["edited"] == "true"]
+    assert len(edited) == size[border] + size[inner]
+    group = {E["unitIds"][border], *E["members"][border].split()}
+    assert {r["rep_id"] for r in rows if r["unit_id"] in group} == {"R2"}
+    assert _errors(driver) == []
+    driver.execute_script("TT_EDITOR.reset()")
 
 
 def screenshot(page: Path, out: Path, width: int = 1400, height: int = 900, *,

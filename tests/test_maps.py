@@ -18,6 +18,7 @@ import pytest
 import shapely
 
 from territory.web import maps
+from territory.web.html import offline_assets
 from territory.web.maps import rep_colours, save_map, scenario_map
 
 HOSTILE = "<script>alert('x')</script> Supply"
@@ -393,3 +394,167 @@ def test_editor_data_targets_and_adjacency():
     cur = maps.scenario_data(s["units"], reps, s["accounts"], s["scorecard"],
                              {**s["summary"], "status": "current alignment"}, editor=True)
     assert cur["editor"]["tamTarget"] == pytest.approx([total / 3] * 3)
+
+
+# ----------------------------------------------------------------------------- national maps
+
+
+def national_scenario(n: int = 80, seed: int = 0) -> dict:
+    """A national-scale map: ``n`` x ``n`` cells (6,400: above ``MAX_DISPLAY_UNITS``) of
+    0.1 degree with many-vertex borders, 300 accounts clustered in six metros (most
+    cells empty), four reps by quadrant; some accounts owned by another rep today."""
+    rng = np.random.default_rng(seed)
+    cells = np.arange(n * n)
+    col, row = cells % n, cells // n
+    geoms = shapely.segmentize(shapely.box(-95 + 0.1 * col, 35 + 0.1 * row,
+                                           -95 + 0.1 * (col + 1), 35 + 0.1 * (row + 1)), 0.01)
+    ids = np.array([f"{10000 + i}" for i in cells])
+    rep = np.array(["R1", "R2", "R3", "R4"])[(col >= n // 2) + 2 * (row >= n // 2)]
+    metros = rng.uniform(5, n - 5, (6, 2))
+    xy = np.clip(np.rint(metros[rng.integers(0, 6, 300)] + rng.normal(0, 3, (300, 2))), 0, n - 1)
+    at = (xy[:, 1] * n + xy[:, 0]).astype(int)
+    tiers = rng.choice(["A", "B", "C"], 300, p=[0.2, 0.3, 0.5])
+    accounts = pd.DataFrame({
+        "account_id": [f"a{i}" for i in range(300)], "name": [f"Account {i}" for i in range(300)],
+        "unit_id": ids[at], "lon": -95 + 0.1 * (xy[:, 0] + 0.5), "lat": 35 + 0.1 * (xy[:, 1] + 0.5),
+        "tier": tiers, "revenue": rng.lognormal(10, 1, 300).round(0),
+        "account_units": [{"A": 3, "B": 2, "C": 1}[t] for t in tiers], "rep_id": rep[at]})
+    other = rng.random(300) < 0.2
+    accounts["current_rep"] = np.where(other, np.roll(rep[at], 7), rep[at])
+    accounts["moved"] = accounts["rep_id"] != accounts["current_rep"]
+    g = accounts.groupby("unit_id")
+    units = gpd.GeoDataFrame({"unit_id": ids, "rep_id": rep}, geometry=geoms, crs="EPSG:4326")
+    units["tam"] = units["unit_id"].map(g["revenue"].sum()).fillna(0.0)
+    units["account_units"] = units["unit_id"].map(g["account_units"].sum()).fillna(0).astype(int)
+    units["n_accounts"] = units["unit_id"].map(g.size()).fillna(0).astype(int)
+    for t in "ABC":
+        units[f"n_{t}"] = units["unit_id"].map(
+            accounts[accounts["tier"] == t].groupby("unit_id").size()).fillna(0).astype(int)
+    reps = pd.DataFrame({"rep_id": ["R1", "R2", "R3", "R4"], "name": ["Ann", "Bo", "Cy", "Di"],
+                         "lon": [-93, -89, -93, -89], "lat": [37, 37, 41, 41], "base_kind": "home"})
+    gu = units.groupby("rep_id")
+    card = reps[["rep_id", "name"]].assign(
+        tam=reps["rep_id"].map(gu["tam"].sum()), account_units=reps["rep_id"].map(
+            gu["account_units"].sum()), n_units=reps["rep_id"].map(gu.size()),
+        drive_hours_per_month=[10.0, 12.0, 14.0, 16.0], flags="")
+    summary = {"scenario": "national", "unit_level": "zip", "n_units": n * n, "n_reps": 4,
+               "travel_source": "estimate", "tam_tolerance": 0.15,
+               "account_units_band": [50, 200], "max_drive_hours_per_month": 30}
+    return {"units": units, "reps": reps, "accounts": accounts, "scorecard": card,
+            "summary": summary}
+
+
+def _queen_grid(n: int, ids: list[str]) -> "nx.Graph":
+    """The full unit graph of ``national_scenario``, built from the grid (not from shapes)."""
+    import networkx as nx
+
+    g = nx.Graph()
+    g.add_nodes_from(ids)
+    for i in range(n * n):
+        c, r = i % n, i // n
+        for dc, dr in ((1, 0), (0, 1), (1, 1), (-1, 1)):
+            if 0 <= c + dc < n and r + dr < n:
+                g.add_edge(ids[i], ids[(r + dr) * n + c + dc])
+    return g
+
+
+def _assert_groups_sound(graph, unit_ids, n_accounts, rep_of, of_unit, labels, rng) -> None:
+    """Groups partition the units, each connected on the FULL graph and of one rep, with at
+    most one account-bearing unit (its label); and for random moves of whole groups the
+    pieces of every rep on the group graph are its pieces on the full graph."""
+    import networkx as nx
+
+    ids = np.asarray(unit_ids)
+    n_groups = len(labels)
+    assert sorted(set(of_unit.tolist())) == list(range(n_groups))
+    assert (of_unit[labels] == np.arange(n_groups)).all()
+    for g in range(n_groups):
+        members = np.flatnonzero(of_unit == g)
+        assert len(set(rep_of[members])) == 1
+        assert nx.is_connected(graph.subgraph(ids[members]))
+        assert (n_accounts[members] > 0).sum() <= 1
+        assert n_accounts[labels[g]] == n_accounts[members].max()
+    pos = {u: k for k, u in enumerate(ids)}
+    quotient = nx.Graph()
+    quotient.add_nodes_from(range(n_groups))
+    quotient.add_edges_from((of_unit[pos[a]], of_unit[pos[b]]) for a, b in graph.edges
+                            if of_unit[pos[a]] != of_unit[pos[b]])
+    group_rep = rep_of[labels].copy()
+    for _ in range(5):
+        moved = rng.choice(n_groups, size=max(1, n_groups // 10), replace=False)
+        group_rep[moved] = rng.choice(np.unique(rep_of), size=len(moved))
+        unit_rep = group_rep[of_unit]
+        for r in np.unique(unit_rep):
+            on_groups = nx.number_connected_components(
+                quotient.subgraph(np.flatnonzero(group_rep == r).tolist()))
+            on_units = nx.number_connected_components(graph.subgraph(ids[unit_rep == r]))
+            assert on_groups == on_units
+
+
+def page_data(page: Path) -> dict:
+    """The data a saved map hands to ``TT.scenario`` (what its JavaScript draws)."""
+    text = page.read_text(encoding="utf-8")
+    call = text[text.index("TT.scenario(") + len("TT.scenario("):]
+    return json.JSONDecoder().raw_decode(call[call.index(",") + 1:].lstrip())[0]
+
+
+def test_national_map_edits_connected_groups_of_one_rep(tmp_path):
+    s = national_scenario()
+    u = s["units"]
+    m = scenario_map(u, s["reps"], s["accounts"], s["scorecard"], s["summary"])
+    save_map(m, tmp_path / "map.html")
+    d = page_data(tmp_path / "map.html")
+    E, feats = d["editor"], d["units"]["features"]
+    n_groups = len(E["unitIds"])
+    # one drawn feature per group, in the editor's order, each with its figures summed
+    assert [f["properties"]["index"] for f in feats] == list(range(n_groups))
+    assert (u["n_accounts"] > 0).sum() <= n_groups < len(u) / 10
+    members = [[E["unitIds"][g]] + (E["members"][g].split() if E["members"][g] else [])
+               for g in range(n_groups)]
+    assert sorted(x for m in members for x in m) == sorted(u["unit_id"])
+    tam = dict(zip(u["unit_id"], u["tam"]))
+    for f, m in zip(feats, members):
+        assert f["properties"]["tam"] == pytest.approx(sum(tam[x] for x in m))
+        assert f["properties"].get("more", 0) == len(m) - 1
+    # the groups and their graph are sound on the full graph (built from the grid)
+    graph = _queen_grid(80, u["unit_id"].tolist())
+    pos = {x: k for k, x in enumerate(u["unit_id"])}
+    of_unit = np.empty(len(u), dtype=int)
+    for g, m in enumerate(members):
+        of_unit[[pos[x] for x in m]] = g
+    labels = np.array([pos[x] for x in E["unitIds"]])
+    rep_of = u["rep_id"].to_numpy()
+    _assert_groups_sound(graph, u["unit_id"].to_numpy(), u["n_accounts"].to_numpy(), rep_of,
+                         of_unit, labels, np.random.default_rng(1))
+    expect = [sorted({int(of_unit[pos[b]]) for a in m for b in graph[a]} - {g})
+              for g, m in enumerate(members)]
+    assert E["neighbours"] == expect
+    # owners by group: every current owner's accounts are counted once
+    assert sum(c for o in E["owners"] for _, c in o) == len(s["accounts"])
+    # the page stays light: under 3 MB for 30,000 units is 100 bytes a unit (plus the inlined
+    # Leaflet and scripts, ~0.25 MB); the editor's data grows with the groups, not the units
+    assets = len(offline_assets(editor=True).encode())
+    assert (tmp_path / "map.html").stat().st_size - assets < 100 * len(u)
+    assert len(json.dumps(E["neighbours"])) < 10 * len(u)
+
+
+def test_display_groups_on_a_multistate_book(tmp_path):
+    """Groups on real approximate ZIP areas of three states, for a plan that did not follow
+    the contraction (reps by the nearest of three points): proved with networkx."""
+    from books import multistate_book
+
+    from territory.config import ScenarioConfig
+    from territory.pipeline import prepare
+
+    book = multistate_book(tmp_path, n_accounts=200, states=("OH", "IN", "KY"), seed=1)
+    inputs = prepare(book.accounts, book.reps, ScenarioConfig())
+    units = inputs.units
+    lon, lat = units["lon"].to_numpy(), units["lat"].to_numpy()
+    centres = np.array([[-86.5, 39.5], [-83.0, 40.5], [-85.0, 37.5]])
+    rep_of = np.argmin(np.hypot(lon[:, None] - centres[:, 0], lat[:, None] - centres[:, 1]), axis=1)
+    xy = np.c_[lon, lat] * 100.0
+    n_acc = units["n_accounts"].to_numpy()
+    of_unit, labels = maps.display_groups(units["unit_id"], n_acc, rep_of, inputs.adjacency, xy)
+    assert (n_acc > 0).sum() <= len(labels) < len(units) / 4
+    _assert_groups_sound(inputs.adjacency, units["unit_id"].astype(str).to_numpy(), n_acc,
+                         rep_of, of_unit, labels, np.random.default_rng(2))

@@ -193,7 +193,7 @@ def test_auto_level_splits_the_county_that_alone_breaks_a_band(tmp_path):
 # ----------------------------------------------------------------------------- light maps
 
 
-def test_a_map_of_many_units_is_simplified_and_hovers_only_units_with_accounts():
+def test_a_map_of_many_units_is_simplified_and_drawn_in_groups():
     n = 80                                            # 6,400 unit squares
     geoms = [shapely.box(-90 + 0.1 * (i % n), 35 + 0.1 * (i // n),
                          -90 + 0.1 * (i % n + 1), 35 + 0.1 * (i // n + 1)) for i in range(n * n)]
@@ -208,12 +208,14 @@ def test_a_map_of_many_units_is_simplified_and_hovers_only_units_with_accounts()
                          "lat": [38, 38]})
     card = pd.DataFrame({"rep_id": ["R1", "R2"]})
     d = maps.scenario_data(units, reps, None, card, {}, background=False)
-    assert len(d["units"]["features"]) == with_acc.sum()
-    # the hover layer keeps each unit's position in the full list (the plan editor's order)
-    assert [f["properties"]["index"] for f in d["units"]["features"]] == \
-        np.flatnonzero(with_acc).tolist()
-    assert [f["properties"]["unit"] for f in d["units"]["features"]] == \
-        units["unit_id"][with_acc].tolist()
+    # the hover layer: one group per unit with accounts (with the empty units contracted into
+    # it, split where the plan's reps split it), in the plan editor's order
+    feats = d["units"]["features"]
+    assert with_acc.sum() <= len(feats) < 2 * with_acc.sum()
+    assert [f["properties"]["index"] for f in feats] == list(range(len(feats)))
+    assert {f["properties"]["unit"] for f in feats if f["properties"]["accounts"]} == \
+        set(units["unit_id"][with_acc])
+    assert sum(1 + f["properties"].get("more", 0) for f in feats) == n * n
     assert len(d["territories"]["features"]) == 2
     # the territories still cover every unit (no holes where units are empty)
     cover = shapely.union_all([shapely.geometry.shape(f["geometry"])

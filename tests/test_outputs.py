@@ -109,7 +109,7 @@ def test_a_time_limited_rerun_on_a_multistate_book(tmp_path: Path):
 
     def run(name: str, limit: float) -> int:
         cfg = tmp_path / f"{name}.toml"
-        cfg.write_text(f'name = "{name}"\nunit_level = "county"\n[solver]\n'
+        cfg.write_text(f'name = "{name}"\nunit_level = "county"\nregion = "accounts"\n[solver]\n'
                        f'time_limit_seconds = {limit}\n[travel]\nsource = "estimate"\n')
         return main(["-q", "plan", "--accounts", str(book.accounts), "--reps", str(book.reps),
                      "--config", str(cfg), "--out", str(out)])
@@ -191,7 +191,7 @@ def test_out_holding_the_current_folder_is_refused(tmp_path: Path, capsys, monke
     monkeypatch.chdir(work)
     code = _plan(tmp_path, _config(work, "ok"), "--overwrite")
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "current or home folder" in err[0]
+    assert code == 2 and len(err) == 1 and "holds the current folder" in err[0]
     assert work.is_dir()
 
 
@@ -322,3 +322,23 @@ def test_a_sweep_replaces_the_previous_sweep_whole(tmp_path: Path):
     assert len([p for p in out.iterdir() if p.is_dir()]) == 1  # none of the first sweep's
     assert json.loads((out / RUN_MARKER).read_text())["complete"] is False
     assert not (out / "sweep.html").exists() and not _leftovers(tmp_path)
+
+
+def test_a_symlinked_out_is_followed_and_kept(tmp_path: Path):
+    real = tmp_path / "real"
+    write_no_plan(_no_plan("a"), real)
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    write_no_plan(_no_plan("b"), link)
+    assert link.is_symlink() and link.resolve() == real
+    assert json.loads((real / "summary.json").read_text())["scenario"] == "b"
+    assert not _leftovers(tmp_path)
+
+
+def test_a_killed_run_s_staging_folder_is_reported_not_deleted(tmp_path: Path, caplog):
+    killed = tmp_path / ".out.territory-tmp-abcd1234"  # as SIGKILL mid-write leaves it
+    killed.mkdir()
+    with caplog.at_level("WARNING", logger="territory"):
+        write_no_plan(_no_plan("a"), tmp_path / "out")
+    assert f"{killed}: left by a run that was killed" in caplog.text
+    assert killed.is_dir() and (tmp_path / "out" / "summary.json").is_file()

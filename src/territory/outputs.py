@@ -116,6 +116,15 @@ def _target(out: str | Path) -> Path:
     return p.resolve() if p.is_symlink() else p
 
 
+def _precious() -> set[Path]:
+    """Folders a run must never replace: the current one with its ancestors, and home."""
+    cwd = Path.cwd().absolute()
+    out = {cwd, *cwd.parents}
+    with contextlib.suppress(RuntimeError, KeyError):  # no HOME and no passwd entry
+        out.add(Path.home().absolute())
+    return out
+
+
 def check_target(out: str | Path, *, overwrite: bool = False, what: str = "--out",
                  flag: str = "--overwrite") -> Path:
     """The absolute folder a run may replace; refuse one it must not touch, before any work.
@@ -129,10 +138,10 @@ def check_target(out: str | Path, *, overwrite: bool = False, what: str = "--out
     p = _target(out)
     if p.exists() and not p.is_dir():
         raise InputError(f"{what} {out}: {p} is a file, not a folder")
-    cwd = Path.cwd().absolute()
-    if p == cwd or p in cwd.parents or p == Path.home().absolute():
-        raise InputError(f"{what} {out}: the run replaces this folder as a whole, and it holds "
-                         "the current or home folder; choose a folder of its own")
+    if p in _precious():
+        raise InputError(f"{what} {out}: the run replaces this folder as a whole, and it is or "
+                         "holds the current folder or the home folder; choose a folder of its "
+                         "own")
     if p.is_dir() and os.path.ismount(p):
         raise InputError(f"{what} {out}: {p} is a mount point, which cannot be replaced; "
                          "choose a folder inside it")

@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -27,10 +28,13 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import scipy.sparse
+import scipy.sparse.csgraph
 import shapely
 from branca.element import Element, MacroElement
 
-from ..geo.reference import outlines_in_bbox
+from ..geo.contract import contract_units
+from ..geo.reference import EQUAL_AREA_CRS, outlines_in_bbox
 from ..metrics import unit_owner
 from ..result import Summary, as_summary
 from .assets import render_template
@@ -38,8 +42,8 @@ from .colours import MAX_DISTINCT, colour_distance, distinct_palette
 from .html import (FLAG_RED, MONEY_SCALES, esc, finite_or_none,
                    fmt_hours, fmt_money, js_data, offline_assets, strip_remote_assets)
 
-__all__ = ["ACCOUNT_COLUMNS", "TerritoryMap", "rep_colours", "save_map", "scenario_data",
-           "scenario_map"]
+__all__ = ["ACCOUNT_COLUMNS", "DisplayItems", "TerritoryMap", "display_groups", "display_items",
+           "rep_colours", "save_map", "scenario_data", "scenario_map"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,10 @@ def _rep_adjacency(territory_sets: Sequence[gpd.GeoDataFrame]) -> nx.Graph:
     graph = nx.Graph()
     for gdf in territory_sets:
         g = _rep_geoms(gdf).to_crs("EPSG:4326").reset_index(drop=True)
+        if len(g) > 4 * g["rep_id"].nunique():  # units: one shape per rep touches the same reps
+            merged = _dissolve(g.geometry.values, g["rep_id"])
+            g = gpd.GeoDataFrame({"rep_id": list(merged)}, geometry=list(merged.values()),
+                                 crs="EPSG:4326")
         graph.add_nodes_from(sorted(g["rep_id"].unique()))
         if len(g) < 2:
             continue
@@ -226,9 +234,14 @@ def rep_colours(territory_sets: list[gpd.GeoDataFrame]) -> dict[str, str]:
 # ----------------------------------------------------------------------------- geometry
 
 
-#: above this many units a map's unit layer (hover details) holds only the units with
-#: accounts: every empty unit is still drawn, inside its territory's dissolved shape
+#: above this many units a map's unit layer (hover details, the plan editor) holds one
+#: group per account-bearing unit (it and the empty units contracted into it, see
+#: :func:`display_groups`) instead of one feature per unit
 MAX_DISPLAY_UNITS = 5000
+
+#: above this many counties around the map the background draws the state outlines only
+#: (a national map: county lines are a grey mesh at that zoom and weigh most of the page)
+MAX_BACKGROUND_COUNTIES = 1500
 
 
 def display_tolerance(bounds: Sequence[float], n_units: int | None = None) -> float:
@@ -236,8 +249,10 @@ def display_tolerance(bounds: Sequence[float], n_units: int | None = None) -> fl
 
     1/4000 of the extent is sub-pixel at full view. A map of ``n_units`` more than
     2,500 units is opened at a zoom where each unit is a few pixels, so the
-    tolerance grows with ``sqrt(n_units / 2500)`` (x3.5 for 30,000 ZIPs): a national
-    ``map.html`` stays a few MB and opens in a second; exports keep full geometry.
+    tolerance grows with ``sqrt(n_units / 2500)`` (x3.5 for 30,000 ZIPs, about a pixel
+    of the national view); with the units drawn in groups (:func:`display_items`) a
+    national ``map.html`` stays near 1 MB and opens in half a second
+    (``bench/bench_maps.py``); exports keep full geometry.
     """
     minx, miny, maxx, maxy = bounds
     span = max(maxx - minx, (maxy - miny) * 1.3, 1e-3)
@@ -246,7 +261,8 @@ def display_tolerance(bounds: Sequence[float], n_units: int | None = None) -> fl
 
 
 def _decimals(tol: float) -> int:
-    return int(min(6, max(3, math.ceil(-math.log10(tol / 3)))))
+    """Decimals of the coordinates: a third of the tolerance (0.01 degree for a national map)."""
+    return int(min(6, max(2, math.ceil(-math.log10(tol / 3)))))
 
 
 def simplify_for_display(geoms: np.ndarray, tol: float) -> np.ndarray:
@@ -281,22 +297,218 @@ def _feature_collection(geoms: Sequence, props: Sequence[dict], d: int) -> dict:
 
 
 def _dissolve(geoms: np.ndarray, keys: Sequence) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    frame = pd.DataFrame({"k": list(keys), "g": list(geoms)})
-    for k, grp in frame.groupby("k", sort=True):
-        u = shapely.union_all(shapely.make_valid(np.asarray(grp["g"].tolist(), dtype=object)),
-                              grid_size=None)
-        out[str(k)] = u
+    """The union of ``geoms`` per key, keys sorted (as text)."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    codes, uniques = pd.factorize(pd.Series(keys, dtype=object), sort=True)
+    merged = _union_by(np.asarray(geoms, dtype=object), codes, len(uniques))
+    return {str(k): g for k, g in zip(uniques, merged)}
+
+
+def _union_by(geoms: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
+    """``n`` shapes: the union of ``geoms`` with key ``k`` at position ``k``.
+
+    Parts that form a clean coverage (units, or what :func:`simplify_for_display`
+    returns) are merged edge by edge (``coverage_union_all``, many times faster);
+    when the result is invalid or loses area (overlapping parts), by a full union.
+    """
+    keys = np.asarray(keys, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    cuts = np.searchsorted(keys[order], np.arange(n + 1))
+    out = np.empty(n, dtype=object)
+    for k in range(n):
+        part = geoms[order[cuts[k]:cuts[k + 1]]]
+        if len(part) == 1:
+            out[k] = shapely.make_valid(part[0])
+            continue
+        whole = shapely.area(part).sum()
+        try:
+            u = shapely.coverage_union_all(part)
+            if not u.is_valid or abs(u.area - whole) > 1e-9 * max(whole, 1.0):
+                raise ValueError("not a coverage")
+        except Exception:  # noqa: BLE001 - overlaps or invalid parts: the robust union
+            u = shapely.union_all(shapely.make_valid(part))
+        out[k] = u
     return out
+
+
+# ----------------------------------------------------------------------------- display groups
+
+
+@dataclass(frozen=True)
+class DisplayItems:
+    """What a map's unit layer draws and its plan editor moves: units, or groups of units.
+
+    Attributes
+    ----------
+    frame
+        One row per item: ``unit_id`` (the item's label: its account-bearing unit)
+        and the item's summed ``tam, account_units, n_accounts, n_A, n_B, n_C``
+        (``current_rep`` of the label unit).
+    geoms
+        The item shapes (unions of the simplified unit shapes).
+    rep_of
+        Rep index (into the map's rep rows) of every item, -1 when unassigned.
+    of_unit
+        ``(n_units,)`` item of every unit.
+    members
+        Per item, the positions of its units other than the label; None when
+        every item is one unit.
+    neighbours
+        Per item, the items it touches (None unless asked for).
+    """
+
+    frame: pd.DataFrame
+    geoms: np.ndarray
+    rep_of: list[int]
+    of_unit: np.ndarray
+    members: list[list[int]] | None
+    neighbours: list[list[int]] | None
+
+
+def _km_points(u: gpd.GeoDataFrame) -> np.ndarray:
+    """Unit points in equal-area km (the contraction's tie-break, as in the pipeline)."""
+    if {"lon", "lat"} <= set(u.columns) and u[["lon", "lat"]].notna().all().all():
+        lon, lat = u["lon"].to_numpy(float), u["lat"].to_numpy(float)
+    else:
+        pts = shapely.point_on_surface(u.geometry.values)
+        lon, lat = shapely.get_x(pts), shapely.get_y(pts)
+    pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs(EQUAL_AREA_CRS)
+    return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()]) / 1000.0
+
+
+def _unit_edges(ids: np.ndarray, adjacency: nx.Graph) -> tuple[np.ndarray, np.ndarray]:
+    """The graph's edges between positions of ``ids``, each once (``i < j``)."""
+    pos = {u: k for k, u in enumerate(ids)}
+    get = pos.get
+    pairs = [(get(str(x), -1), get(str(y), -1)) for x, y in adjacency.edges]
+    arr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    arr = arr[(arr >= 0).all(axis=1) & (arr[:, 0] != arr[:, 1])]
+    return arr.min(axis=1), arr.max(axis=1)
+
+
+def display_groups(unit_ids: Sequence[str], n_accounts: np.ndarray, rep_of: Sequence[int],
+                   adjacency: nx.Graph, xy: np.ndarray, *,
+                   edges: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Groups of units that a hand edit moves together: each connected and of one rep.
+
+    Rule: every empty unit joins the account-bearing unit it is contracted into
+    (:func:`territory.geo.contract.contract_units`, the rule by which the optimizer
+    moves units; ``xy`` in km breaks its ties), and each such group is split into
+    the connected pieces (on ``adjacency``) of its units of one rep, so a plan
+    that did not contract keeps its own choices. Every group is then connected and
+    inside one territory, and a territory made of whole groups is connected on
+    the unit graph exactly when it is connected on the group graph (groups joined
+    where two of their units touch): the editor's contiguity check on groups is
+    the check on units.
+
+    ``edges``: the graph's edges as positions (``_unit_edges``), when known.
+
+    Returns
+    -------
+    (of_unit, labels)
+        ``of_unit[i]``: the group of unit ``i``; ``labels[g]``: the position of the
+        unit naming group ``g`` (most accounts, then the first). Groups are
+        ordered by their label's position.
+    """
+    ids = np.asarray([str(x) for x in unit_ids], dtype=object)
+    n = len(ids)
+    n_acc = np.asarray(n_accounts, dtype=float)
+    rep = np.asarray(rep_of, dtype=np.int64)
+    anchor = contract_units(ids, n_acc > 0, adjacency, xy).anchor
+    key = anchor * (int(rep.max(initial=0)) + 2) + rep + 1
+    i, j = edges if edges is not None else _unit_edges(ids, adjacency)
+    keep = key[i] == key[j]
+    same = scipy.sparse.coo_matrix((np.ones(int(keep.sum())), (i[keep], j[keep])), shape=(n, n))
+    _, comp = scipy.sparse.csgraph.connected_components(same, directed=False)
+    first: dict[int, int] = {}
+    for p in np.lexsort((np.arange(n), -n_acc)):  # most accounts first, then position
+        first.setdefault(int(comp[p]), int(p))
+    labels = np.array(sorted(first.values()), dtype=np.int64)
+    renumber = np.empty(len(labels), dtype=np.int64)
+    renumber[comp[labels]] = np.arange(len(labels))
+    return renumber[comp], labels
+
+
+def _item_neighbours(of_unit: np.ndarray, i: np.ndarray, j: np.ndarray,
+                     n_items: int) -> list[list[int]]:
+    a, b = of_unit[i], of_unit[j]
+    cross = a != b
+    pairs = np.unique(np.concatenate([np.column_stack([a[cross], b[cross]]),
+                                      np.column_stack([b[cross], a[cross]])]), axis=0)
+    out: list[list[int]] = [[] for _ in range(n_items)]
+    for x, y in pairs.tolist():
+        out[x].append(y)
+    return out
+
+
+def _border_graph(u: gpd.GeoDataFrame) -> nx.Graph:
+    """Units touching at a border or a corner (the optimizer's default "queen" adjacency)."""
+    ids = u["unit_id"].astype(str).tolist()
+    graph = nx.Graph()
+    graph.add_nodes_from(ids)
+    for a, nb in enumerate(_neighbours(u, None)):
+        graph.add_edges_from((ids[a], ids[b]) for b in nb if b > a)
+    return graph
+
+
+_SUMMED = ("tam", "account_units", "n_accounts", "n_A", "n_B", "n_C")
+
+
+def display_items(u: gpd.GeoDataFrame, geoms: np.ndarray, rep_of: list[int],
+                  adjacency: nx.Graph | None, tol: float, *,
+                  neighbours: bool = False) -> DisplayItems:
+    """The unit layer's items, their shapes simplified for display (tolerance ``tol``).
+
+    Every unit is an item, or above :data:`MAX_DISPLAY_UNITS` units with
+    ``n_accounts`` every group of :func:`display_groups` (its units' full shapes
+    merged, then simplified: fewer vertices than merging simplified units).
+    ``geoms`` are the units' full shapes; ``adjacency`` the plan's unit graph
+    (default: units sharing a border); ``neighbours`` adds the items' graph (the
+    plan editor's contiguity check).
+    """
+    grouped = (len(u) > MAX_DISPLAY_UNITS and "n_accounts" in u
+               and (pd.to_numeric(u["n_accounts"], errors="coerce") > 0).any())
+    if not grouped:
+        return DisplayItems(u, simplify_for_display(geoms, tol), list(rep_of), np.arange(len(u)),
+                            None, _neighbours(u, adjacency) if neighbours else None)
+    graph = adjacency if adjacency is not None else _border_graph(u)
+    ids = u["unit_id"].astype(str).to_numpy()
+    n_acc = pd.to_numeric(u["n_accounts"], errors="coerce").fillna(0).to_numpy()
+    edges = _unit_edges(ids, graph)
+    of_unit, labels = display_groups(ids, n_acc, rep_of, graph, _km_points(u), edges=edges)
+    frame = u.iloc[labels][[c for c in ("unit_id", "current_rep") if c in u]].reset_index(drop=True)
+    for col in (c for c in _SUMMED if c in u):
+        frame[col] = np.bincount(of_unit, pd.to_numeric(u[col], errors="coerce").fillna(0)
+                                 .to_numpy(float), minlength=len(labels))
+    is_label = np.zeros(len(u), bool)
+    is_label[labels] = True
+    members: list[list[int]] = [[] for _ in labels]
+    for p in np.flatnonzero(~is_label):
+        members[of_unit[p]].append(int(p))
+    shapes = simplify_for_display(_union_by(np.asarray(geoms, dtype=object), of_unit, len(labels)),
+                                  tol)
+    log.info("map: %d units drawn as %d groups", len(u), len(labels))
+    return DisplayItems(frame, shapes, [rep_of[p] for p in labels], of_unit, members,
+                        _item_neighbours(of_unit, *edges, len(labels))
+                        if neighbours else None)
 
 
 # ----------------------------------------------------------------------------- background
 
 
 def background_outlines(bounds: Sequence[float], tol: float) -> dict | None:
-    """State and county outlines around ``bounds`` as two GeoJSON dicts (or None)."""
+    """State and county outlines around ``bounds`` as two GeoJSON dicts (or None).
+
+    The margin around ``bounds`` is room to pan (1.5 times the width, at most 8
+    degrees); counties are left out (``None``) when more than
+    :data:`MAX_BACKGROUND_COUNTIES` lie in it.
+    """
     minx, miny, maxx, maxy = bounds
-    dx, dy = max((maxx - minx) * 1.5, 0.5), max((maxy - miny) * 1.0, 0.4)
+    dx = min(max((maxx - minx) * 1.5, 0.5), 8.0)
+    dy = min(max((maxy - miny) * 1.0, 0.4), 6.0)
     box = (round(minx - dx, 2), round(miny - dy, 2), round(maxx + dx, 2), round(maxy + dy, 2))
     try:
         states = outlines_in_bbox("states", box)
@@ -304,6 +516,9 @@ def background_outlines(bounds: Sequence[float], tol: float) -> dict | None:
     except Exception as exc:  # noqa: BLE001 - no background is not fatal
         log.warning("no background outlines: %s", exc)
         return None
+    if len(counties) > MAX_BACKGROUND_COUNTIES:
+        log.info("background: %d counties around the map, state outlines only", len(counties))
+        counties = counties.iloc[:0]
     clip = shapely.box(*box)
     out = {}
     d = _decimals(tol)
@@ -311,7 +526,9 @@ def background_outlines(bounds: Sequence[float], tol: float) -> dict | None:
         if g.empty:
             out[key] = None
             continue
-        geoms = shapely.intersection(shapely.make_valid(g.geometry.values), clip)
+        geoms = shapely.make_valid(g.geometry.values)
+        cut = ~shapely.contains_properly(clip, geoms)  # only shapes crossing the edge are cut
+        geoms[cut] = shapely.intersection(geoms[cut], clip)
         geoms = shapely.simplify(geoms, tol * 5, preserve_topology=True)  # context only
         out[key] = _feature_collection(geoms, [{}] * len(geoms), d)
     return out
@@ -472,8 +689,11 @@ def _count(x: Any) -> int:
 
 
 def _unit_layer(u: gpd.GeoDataFrame, geoms: np.ndarray, rep_of: list[int],
-                reps: pd.DataFrame, d: int) -> dict:
-    """The units with their tooltip figures (readable keys, text escaped)."""
+                reps: pd.DataFrame, d: int, members: list[list[int]] | None = None) -> dict:
+    """The units (or groups) with their tooltip figures (readable keys, text escaped).
+
+    ``members``: per row, the other units of its group (``more`` counts them).
+    """
     _require(u, ("unit_id",), "units")
 
     def col(name: str, default: Any = 0) -> list:
@@ -490,18 +710,22 @@ def _unit_layer(u: gpd.GeoDataFrame, geoms: np.ndarray, rep_of: list[int],
              "tierB": _count(nb), "tierC": _count(nc)}
         if c is not None and not (isinstance(c, float) and math.isnan(c)) and c is not pd.NA:
             p["current"] = name_of.get(str(c), esc(c))
+        if members is not None and members[len(props)]:
+            p["more"] = len(members[len(props)])
         props.append(p)
     return _feature_collection(geoms, props, d)
 
 
 def _current_layer(u: gpd.GeoDataFrame, geoms: np.ndarray, current: gpd.GeoDataFrame | None,
                    reps: pd.DataFrame, tol: float, d: int) -> dict | None:
-    """The current alignment's outlines, one per current rep (None when unknown)."""
+    """The current alignment's outlines, one per current rep (None when unknown).
+
+    ``geoms`` are the units' full shapes: merged per current rep, then simplified.
+    """
     if current is not None:
         cur_src = current.to_crs("EPSG:4326") if current.crs is not None else current
         key = "current_rep" if "current_rep" in cur_src.columns else "rep_id"
-        cur_geoms = simplify_for_display(shapely.make_valid(cur_src.geometry.values), tol)
-        cur_keys = cur_src[key]
+        cur_geoms, cur_keys = shapely.make_valid(cur_src.geometry.values), cur_src[key]
     elif "current_rep" in u.columns and u["current_rep"].notna().any():
         cur_geoms, cur_keys = geoms, u["current_rep"]
     else:
@@ -509,9 +733,10 @@ def _current_layer(u: gpd.GeoDataFrame, geoms: np.ndarray, current: gpd.GeoDataF
     mask = pd.notna(pd.Series(list(cur_keys))).to_numpy()
     cur = _dissolve(np.asarray(cur_geoms, dtype=object)[mask],
                     [str(k) for k in np.asarray(list(cur_keys), dtype=object)[mask]])
+    shapes = simplify_for_display(np.array(list(cur.values()), dtype=object), tol)
     names = {str(r): n for r, n in zip(reps["rep_id"], reps["name"])}
     return _feature_collection(
-        [shapely.boundary(g) if g.geom_type.endswith("Polygon") else g for g in cur.values()],
+        [shapely.boundary(g) if g.geom_type.endswith("Polygon") else g for g in shapes],
         [{"name": esc(names.get(k, k))} for k in cur], d)
 
 
@@ -585,26 +810,30 @@ def _neighbours(u: gpd.GeoDataFrame, adjacency: nx.Graph | None) -> list[list[in
     return [sorted(x) for x in out]
 
 
-def _owners(u: gpd.GeoDataFrame, accounts: pd.DataFrame | None,
+def _owners(item_of: Mapping[str, int], n_items: int, accounts: pd.DataFrame | None,
             raw_index: dict[str, int]) -> list[list[list[int]]]:
-    """Per unit, ``[rep index, accounts]`` of its current owners (-1: a rep not in the plan)."""
-    out: list[list[list[int]]] = [[] for _ in range(len(u))]
+    """Per item, ``[rep index, accounts]`` of its current owners (-1: a rep not in the plan).
+
+    ``item_of`` maps a unit id to its item.
+    """
+    out: list[list[list[int]]] = [[] for _ in range(n_items)]
     if accounts is None or "current_rep" not in accounts or "unit_id" not in accounts:
         return out
     owned = accounts[accounts["current_rep"].notna()]
-    counts = owned.groupby([owned["unit_id"].astype(str), owned["current_rep"].astype(str)]).size()
-    pos = {str(x): i for i, x in enumerate(u["unit_id"].astype(str))}
-    for (unit, rep), n in counts.items():
-        if unit in pos:
-            out[pos[unit]].append([raw_index.get(rep, -1), int(n)])
+    counts = owned.groupby([owned["unit_id"].astype(str).map(item_of),
+                            owned["current_rep"].astype(str)]).size()
+    for (item, rep), n in counts.items():
+        out[int(item)].append([raw_index.get(rep, -1), int(n)])
     return out
 
 
-def _editor_data(u: gpd.GeoDataFrame, rows: list[dict], reps: pd.DataFrame,
-                 accounts: pd.DataFrame | None, summary: Summary,
-                 adjacency: nx.Graph | None) -> dict:
+def _editor_data(u: gpd.GeoDataFrame, items: DisplayItems, rows: list[dict], reps: pd.DataFrame,
+                 accounts: pd.DataFrame | None, summary: Summary) -> dict:
     """What the plan editor needs beyond the drawn layers (ids and names raw: JS uses text).
 
+    The editor moves ``items`` (units, or on a national map the groups of
+    :func:`display_groups`: ``members`` lists each group's other units, space
+    separated, for the downloaded plan); ``neighbours`` is the items' graph.
     Band rules are those of :func:`territory.metrics.rep_scorecard`: TAM within
     ``tam_tolerance`` of the rep's target (total TAM split by capacity), account
     units within the scenario's band.
@@ -617,31 +846,25 @@ def _editor_data(u: gpd.GeoDataFrame, rows: list[dict], reps: pd.DataFrame,
         capacity = np.ones(len(rows))
     total = float(pd.to_numeric(u["tam"], errors="coerce").fillna(0).sum()) if "tam" in u else 0.0
     band = summary.account_units_band
-    points = shapely.point_on_surface(u.geometry.values)
+    ids = u["unit_id"].astype(str).to_numpy()
+    points = shapely.point_on_surface(items.geoms)
     return {
-        "planId": plan_id(summary.scenario, u["unit_id"].astype(str), u["rep_id"]),
+        "planId": plan_id(summary.scenario, ids, u["rep_id"]),
         "scenario": summary.scenario,
-        "unitIds": u["unit_id"].astype(str).tolist(),
+        "unitIds": items.frame["unit_id"].astype(str).tolist(),
+        "members": (None if items.members is None
+                    else [" ".join(ids[m]) for m in items.members]),
         "repIds": [r["id"] for r in rows],
         "repNames": [r["name"] for r in rows],
         "tamTarget": (total * capacity / capacity.sum()).round(6).tolist() if len(rows) else [],
         "tamTolerance": finite_or_none(summary.tam_tolerance),
         "unitsBand": [finite_or_none(band[0]), finite_or_none(band[1])],
-        "neighbours": _neighbours(u, adjacency),
-        "owners": _owners(u, accounts, raw_index),
+        "neighbours": items.neighbours,
+        "owners": _owners(dict(zip(ids, items.of_unit.tolist())), len(items.frame), accounts,
+                          raw_index),
         "points": [[round(float(y), 5), round(float(x), 5)]
                    for x, y in zip(shapely.get_x(points), shapely.get_y(points))],
     }
-
-
-def _shown_unit_layer(u: gpd.GeoDataFrame, geoms: np.ndarray, rep_of: list[int],
-                      reps: pd.DataFrame, d: int, shown: np.ndarray) -> dict:
-    """The unit layer of the units at positions ``shown``; ``index`` stays the position in
-    ``u`` (the plan editor's unit order)."""
-    fc = _unit_layer(u.iloc[shown], geoms[shown], [rep_of[i] for i in shown], reps, d)
-    for f in fc["features"]:
-        f["properties"]["index"] = int(shown[f["properties"]["index"]])
-    return fc
 
 
 def scenario_data(
@@ -683,14 +906,15 @@ def scenario_data(
     bounds = tuple(u.total_bounds) if len(u) else (-84, 39, -82, 41)
     tol = display_tolerance(bounds, len(u))
     d = _decimals(tol)
-    geoms = simplify_for_display(shapely.make_valid(u.geometry.values), tol)
+    full = shapely.make_valid(u.geometry.values)
     rep_of = [raw_index.get(str(r), -1) if pd.notna(r) else -1 for r in u["rep_id"]]
-    # a national map: hover details only where there are accounts (see MAX_DISPLAY_UNITS)
-    shown = (np.flatnonzero(u["n_accounts"].to_numpy() > 0)
-             if len(u) > MAX_DISPLAY_UNITS and "n_accounts" in u else np.arange(len(u)))
-    terr_fc = _territory_layer(geoms, rep_of, rows, d)
+    # a national map draws (and edits) groups of units (see MAX_DISPLAY_UNITS)
+    items = (display_items(u, full, rep_of, adjacency, tol, neighbours=editor)
+             if unit_layer and len(u) else None)
+    terr_fc = (_territory_layer(items.geoms, items.rep_of, rows, d) if items is not None
+               else _territory_layer(simplify_for_display(full, tol), rep_of, rows, d))
     acc_rows = _account_rows(accounts, reps, raw_index)
-    cur_layer = _current_layer(u, geoms, current, reps, tol, d)
+    cur_layer = _current_layer(u, full, current, reps, tol, d)
     iso_layer = _isochrone_layer(isochrones, raw_index, tol, d)
 
     src, kind = source_label(summary, routed_share(scorecard))
@@ -701,7 +925,8 @@ def scenario_data(
     return {
         "reps": _escaped_rows(rows),
         "territories": terr_fc,
-        "units": _shown_unit_layer(u, geoms, rep_of, reps, d, shown) if unit_layer else None,
+        "units": (_unit_layer(items.frame, items.geoms, items.rep_of, reps, d, items.members)
+                  if items is not None else None),
         "current": cur_layer,
         "isochrones": iso_layer,
         "accounts": acc_rows,
@@ -718,8 +943,8 @@ def scenario_data(
         "sourceKind": kind,
         "unitsNote": esc(approx) if approx else None,
         "attribution": "© OpenStreetMap contributors" if kind == "osm" else "",
-        "editor": (_editor_data(u, rows, reps, accounts, summary, adjacency)
-                   if editor and unit_layer and len(u) else None),
+        "editor": (_editor_data(u, items, rows, reps, accounts, summary)
+                   if editor and items is not None else None),
     }
 
 
@@ -805,7 +1030,8 @@ def scenario_map(
         Pass the colours of all scenarios to keep them equal across maps.
     adjacency
         The plan's unit graph (``ScenarioResult.adjacency``): the editor's split
-        warning walks it. By default units sharing a border are neighbours.
+        warning walks it (on a national map, the graph of the groups it makes,
+        :func:`display_groups`). By default units sharing a border are neighbours.
     editor
         Include the plan editor (Edit mode, live balance panel, download of the
         edited plan for ``territory score``).

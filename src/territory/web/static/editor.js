@@ -3,7 +3,9 @@
 // Edit mode: click a unit (Ctrl/Cmd-click toggles, Shift-click adds), Shift-drag a box to add
 // every unit whose inner point is inside; pick the receiving rep in the panel or press its
 // number key (1-9, 0 for the tenth). Ctrl+Z / Ctrl+Y undo and redo; Esc clears the selection;
-// E toggles Edit mode. Edits are replayed on the planned assignment and kept in localStorage
+// E toggles Edit mode. On a national map an item is a group (an account-bearing unit and the empty
+// units contracted into it, E.members; territory.web.maps.display_groups): it moves whole, and the
+// contiguity check on groups is the check on units. Edits are replayed on the planned assignment and kept in localStorage
 // under the plan's id. Every figure of the panel follows territory.metrics.rep_scorecard (TAM,
 // TAM index, bands), metrics.disruption (accounts moved) and metrics.contiguity_report (pieces,
 // a breadth-first search over the plan's adjacency). Names are data: the panel writes text
@@ -41,6 +43,14 @@
     });
     D.units.features.forEach(function (f) { planned[f.properties.index] = f.properties.rep; });
     for (var i = 0; i < n; i++) { index[E.unitIds[i]] = i; if (planned[i] === undefined) planned[i] = -1; }
+    // a group's other units (national maps): found by id, written to the downloaded plan
+    var members = (E.members || []).map(function (s) { return s ? s.split(" ") : []; });
+    var size = new Array(n);
+    for (i = 0; i < n; i++) {
+      size[i] = 1 + (members[i] ? members[i].length : 0);
+      (members[i] || []).forEach(function (u) { if (index[u] === undefined) index[u] = i; });
+    }
+    function unitsOf(i) { return [E.unitIds[i]].concat(members[i] || []); }
     var repIndex = {};
     E.repIds.forEach(function (r, k) { repIndex[r] = k; });
 
@@ -92,7 +102,7 @@
       for (i = 0; i < n; i++) {
         r = a[i];
         if (r < 0 || !props[i]) continue;
-        tam[r] += props[i].tam; au[r] += props[i].accountUnits; units[r] += 1;
+        tam[r] += props[i].tam; au[r] += props[i].accountUnits; units[r] += size[i];
         (E.owners[i] || []).forEach(function (o) { if (o[0] !== r) moved[r] += o[1]; });
       }
       var changed = [];
@@ -117,7 +127,7 @@
       }
       return {reps: reps, tamCv: mean > 0 ? Math.sqrt(varsum / m) / mean : 0,
               moved: moved.reduce(function (s, x) { return s + x; }, 0),
-              changed: a.filter(function (x, k) { return x !== planned[k]; }).length,
+              changed: a.reduce(function (s, x, k) { return s + (x !== planned[k] ? size[k] : 0); }, 0),
               edits: self.done};
     };
     // Connected pieces of rep r's units (breadth-first search over the plan's adjacency).
@@ -142,6 +152,7 @@
       if (mode === "only") self.selected = {};
       ids.forEach(function (u) {
         if (index[u] === undefined) return;
+        u = E.unitIds[index[u]];  // a group's unit selects its group
         if (mode === "toggle" && self.selected[u]) delete self.selected[u]; else self.selected[u] = true;
       });
       refresh();
@@ -181,9 +192,8 @@
     this.planCsv = function () {
       var rows = [["unit_id", "rep_id", "edited", "plan", "scenario"]];
       for (var i = 0; i < n; i++) {
-        var r = self.assignment[i];
-        rows.push([E.unitIds[i], r >= 0 ? E.repIds[r] : "", self.assignment[i] !== planned[i] ? "true" : "false",
-                   E.planId, E.scenario]);
+        var r = self.assignment[i], rep = r >= 0 ? E.repIds[r] : "", ed = r !== planned[i] ? "true" : "false";
+        unitsOf(i).forEach(function (u) { rows.push([u, rep, ed, E.planId, E.scenario]); });
       }
       return csv(rows);
     };
@@ -194,7 +204,9 @@
         ed.units.forEach(function (u) {
           var i = index[u];
           if (i === undefined) return;
-          rows.push([k + 1, u, a[i] >= 0 ? E.repIds[a[i]] : "", ed.to, E.planId, E.scenario]);
+          unitsOf(i).forEach(function (v) {
+            rows.push([k + 1, v, a[i] >= 0 ? E.repIds[a[i]] : "", ed.to, E.planId, E.scenario]);
+          });
           a[i] = repIndex[ed.to];
         });
       }

@@ -72,7 +72,9 @@ var TT = (function () {
         var p = f.properties;
         layer.bindTooltip(function () {
           var r = rep(D, D.view && D.view.repOf ? D.view.repOf(p) : p.rep);
-          var h = "<b>" + D.unitLabel + " " + p.unit + "</b><br>Rep: " + (r ? r.name : "unassigned") +
+          var h = "<b>" + D.unitLabel + " " + p.unit + "</b>" +
+            (p.more ? " and " + p.more + " " + D.unitLabel + (p.more === 1 ? "" : "s") + " without accounts" : "") +
+            "<br>Rep: " + (r ? r.name : "unassigned") +
             "<br>TAM: " + money(p.tam) + "<br>Account units: " + p.accountUnits + " (" + p.accounts +
             " accounts: " + p.tierA + " A / " + p.tierB + " B / " + p.tierC + " C)" +
             "<br>Rep drive hours: " + (r ? hours(r.hours) + " h/month" : "\u2014");
