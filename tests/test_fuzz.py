@@ -165,7 +165,7 @@ def books(draw) -> Book:
             if with_coords and draw(st.booleans()):
                 lat, lon = DC_POINTS[z]
                 cells.update(lat=_fmt_coord(lat, style), lon=_fmt_coord(lon, style))
-            if "account_id" in fields and "revenue" in fields:
+            if {"account_id", "zip", "revenue"} <= set(fields):
                 real[aid] = (float(round(revenue, 2)) if style != "int" else float(round(revenue)), z)
         else:
             text = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=12))

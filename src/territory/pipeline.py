@@ -44,7 +44,8 @@ import pandas as pd
 
 from . import __version__
 from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_accounts
-from .io.roster import build_roster, incumbent_report, name_seats, read_locks, read_reps
+from .io.roster import (build_roster, incumbent_report, name_seats, read_locks, read_reps,
+                        territory_count)
 from .optimize import (AssignProblem, BandRules, Disruption, RepTargets, Solver, check_plan,
                        inertia_cost, rep_targets, solve)
 from .optimize.problem import Balancing
@@ -120,9 +121,9 @@ def _roster(reps: TableSource | int, config: ScenarioConfig, accounts: pd.DataFr
     """The roster's size early (it sizes ``unit_level = "auto"``); :func:`build_roster` is final."""
     if str(reps).strip().lower() == "current" and not Path(reps).is_file():
         return read_reps(config.n_reps or max(1, int(accounts["current_rep"].nunique())))
-    if isinstance(reps, int) or str(reps).isdigit():
-        # a number of territories to design; the scenario's n_reps overrides it
-        return read_reps(config.n_reps or int(reps))
+    n = None if isinstance(reps, pd.DataFrame) else territory_count(reps)
+    if n is not None:  # a number of territories to design; the scenario's n_reps overrides it
+        return read_reps(config.n_reps or n)
     return read_reps(reps, n_reps=config.n_reps)
 
 
