@@ -38,6 +38,7 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
+from territory.errors import InfeasibleError
 from territory.optimize import AssignProblem, BandRules, Solver, check_plan, lp_relaxation, solve
 from territory.optimize.backends import solve_highs
 from territory.optimize.formulation import build_formulation
@@ -225,18 +226,26 @@ def run_national(seconds: float = 600.0, *, n_units: int = 21_068, n_reps: int =
     p = problem(units, centres, contiguity=contiguity)
     k = 6
     cfg = Solver(time_limit=seconds, mip_gap=0.005, candidates=k)
-    res, secs, peak = _timed(solve, p, cfg, seed=0)
-    out = {"instance": f"{p.n_units} ZIPs x {p.n_reps} reps, TAM ±15% + 100–150 units, "
-                       f"{'contiguity (Delaunay adjacency)' if contiguity else 'no contiguity'}, k={k}",
-           "seed_seconds": round(seed_seconds, 1),
-           "lp_bound": res.lp_bound,
-           "ours": _figures(p, res, secs, peak, res.lp_bound)}
+    name = (f"{p.n_units} ZIPs x {p.n_reps} reps, TAM ±15% + 100–150 units, "
+            f"{'contiguity (Delaunay adjacency)' if contiguity else 'no contiguity'}, k={k}")
+    t0 = time.perf_counter()
+    out: dict = {"instance": name, "seed_seconds": round(seed_seconds, 1)}
+    try:
+        res, secs, peak = _timed(solve, p, cfg, seed=0)
+    except InfeasibleError as exc:  # no plan in the budget is a figure, not a crash
+        res = None
+        out["ours"] = {"seconds": round(time.perf_counter() - t0, 1), "objective": None,
+                       "status": f"no plan: {str(exc).splitlines()[0][:300]}",
+                       "timings": (exc.diagnosis or {}).get("timings"),
+                       "process_peak_rss_mb": round(_peak_rss_mb(), 1)}
+    if res is not None:
+        out.update(lp_bound=res.lp_bound, ours=_figures(p, res, secs, peak, res.lp_bound))
     if baseline:
         base = plain_highs(p, k, seconds)
         base["gap_vs_lp_bound"] = ((base["objective"] - res.lp_bound) / base["objective"]
-                                   if base["objective"] else None)
+                                   if base["objective"] and res is not None else None)
         out["plain_highs"] = base
-        if base["objective"]:
+        if base["objective"] and res is not None:
             out["objective_ratio_ours_over_plain"] = round(res.objective / base["objective"], 4)
     return out
 

@@ -23,7 +23,7 @@ Methods
     improving). ``territory, balance_first``: the same model with
     ``objective.mode = "balance_first"``; ``territory, balance_weight sweep``:
     with ``balance_weight`` = each of ``BALANCE_SHARES`` x the travel plan's
-    travel, the plan with the lowest TAM CV whose medoid travel is within
+    travel / reps, the plan with the lowest TAM CV whose medoid travel is within
     ``BALANCE_TRAVEL_SLACK`` (2%) of the travel plan's (issue 17: match
     GerryChain's TAM CV at no more than 2% extra travel); the sweep's solves
     share the one time limit. ``PuLP + CBC``: the same model through PuLP's CBC.
@@ -71,8 +71,9 @@ REPO = BENCH_DIR.parent
 CURVE_PNG = BENCH_DIR / "peers_time_to_quality.png"
 MIP_GAP = 0.01
 PEER_PACKAGES = ("spopt", "libpysal", "gerrychain", "matplotlib")
-#: balance_weight sweep: the weight as a share of the travel plan's travel (see bench_balance)
-BALANCE_SHARES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+#: balance_weight sweep: the weight as a multiple of the travel plan's travel per rep
+#: (see bench_balance: 1.0 prices a mean deviation of one mean target at the whole travel)
+BALANCE_SHARES = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 #: issue 17: GerryChain's TAM CV at no more than this much extra (medoid) travel
 BALANCE_TRAVEL_SLACK = 0.02
 OURS = ("territory", "free_centres", "cbc", "balance_first", "balance_sweep")
@@ -205,7 +206,7 @@ def _balanced(inst, p, spec: dict) -> dict:
     """Ours with the balance term: ``balance_first``, or a ``balance_weight`` sweep.
 
     The sweep shares ``spec["limit"]`` evenly between the travel plan and one
-    solve per weight (``BALANCE_SHARES`` x the travel plan's travel) and keeps
+    solve per weight (``BALANCE_SHARES`` x the travel plan's travel / reps) and keeps
     the plan with the lowest TAM CV among those in both bands whose medoid
     travel is at most ``1 + BALANCE_TRAVEL_SLACK`` times the travel plan's.
     """
@@ -236,7 +237,7 @@ def _balanced(inst, p, spec: dict) -> dict:
     travel0 = ref["base_travel"]
     sweep, best, best_labels = [], None, base.rep_of_unit
     for share in BALANCE_SHARES:
-        res, status = one(Balancing(weight=share * travel0), limit)
+        res, status = one(Balancing(weight=share * travel0 / inst.n_reps), limit)
         row = {"share": share, "status": status}
         if res is not None:
             s = score(inst, res.rep_of_unit, inst.bases_xy)
@@ -482,8 +483,19 @@ def _build(kind: str, kw: dict):
     return I.zip_instance(**kw)
 
 
-def run_peers(quick: bool, workdir: Path, only: list[str] | None = None) -> dict:
-    """Every method on every instance of the plan, scored alike."""
+def _planned_name(kind: str, kw: dict) -> str:
+    """The name :mod:`bench.instances` will give the instance (to filter before building)."""
+    if kind == "county":
+        return f"{kw['state'].lower()}_counties_x{kw['n_reps']}"
+    if kind == "zcta":
+        return f"columbus_zctas_x{kw['n_reps']}"
+    return f"zips_{kw['n_units']}x{kw['n_reps']}"
+
+
+def run_peers(quick: bool, workdir: Path, only: list[str] | None = None,
+              instances: list[str] | None = None) -> dict:
+    """Every method on every instance of the plan (or those whose name contains one of
+    ``instances``), scored alike."""
     missing = missing_peers()
     out: dict = {"instances": {}, "missing": missing}
     if missing:
@@ -492,6 +504,8 @@ def run_peers(quick: bool, workdir: Path, only: list[str] | None = None) -> dict
         _log(reason)
         out["skipped_reason"] = reason
     for kind, kw in _instances(quick):
+        if instances and not any(x in _planned_name(kind, kw) for x in instances):
+            continue
         inst = _build(kind, kw)
         if inst is None:
             _log(f"{kind}: no data (shared ZCTA file absent), skipped")
@@ -684,7 +698,7 @@ def render(res: dict) -> str:
             if r.get("vs_best_peer"):
                 notes.append(f"vs best peer ({r['best_peer']}): {r['vs_best_peer']:.3f}")
             if r.get("sweep"):
-                notes.append(f"weight = {_fmt(r.get('chosen_share'), '{:g}')} × travel chosen of "
+                notes.append(f"weight = {_fmt(r.get('chosen_share'), '{:g}')} × travel / reps chosen of "
                              + ", ".join(f"{x['share']:g}: CV {_fmt(x.get('tam_cv'), '{:.1%}')} "
                                          f"medoid ×{_fmt(x.get('medoid_x'), '{:.3f}')}"
                                          for x in r["sweep"]))
@@ -728,6 +742,10 @@ def render(res: dict) -> str:
         L.append("")
     elif res.get("curve_skipped"):
         L.append(f"Time-to-quality curve: {res['curve_skipped']}\n")
+    for name, stamp in (res.get("refreshed") or {}).items():
+        L.append(f"- `{name}` re-measured alone (`python -m bench.bench_peers --instances ... "
+                 f"--into bench/results.json`) on {stamp}; the other instances are from the "
+                 "section's own run.")
     return "\n".join(L)
 
 
@@ -741,10 +759,11 @@ def _versions() -> dict:
     return out
 
 
-def run(quick: bool, *, curve: bool | None = None, only: list[str] | None = None) -> dict:
+def run(quick: bool, *, curve: bool | None = None, only: list[str] | None = None,
+        instances: list[str] | None = None) -> dict:
     """Figures for the harness (``bench.run``): a dict with ``markdown`` and the raw rows."""
     with tempfile.TemporaryDirectory(prefix="territory-peers-") as tmp:
-        res = run_peers(quick, Path(tmp), only)
+        res = run_peers(quick, Path(tmp), only, instances)
     res["versions"] = _versions()
     if curve if curve is not None else not quick:
         res["curve"] = run_curve()
@@ -774,6 +793,43 @@ def merge(parts: list[dict]) -> dict:
     return out
 
 
+def refresh_into(results_json: Path, new: dict) -> None:
+    """Replace the instances of ``new`` in ``results.json``'s peers section and re-render it.
+
+    The other instances (and the curve) keep their earlier figures; each refreshed
+    instance is stamped with its date, commit and load, shown under the table.
+    """
+    import datetime as dt
+
+    from bench import run as harness
+
+    res = json.loads(results_json.read_text())
+    mod = res.setdefault("modules", {}).setdefault("bench_peers", {})
+    old = mod.get("result") or {"instances": {}}
+    order = {m["label"]: i for i, m in enumerate(_methods(False, 0))}
+    for name, inst in new["instances"].items():
+        prev = old.setdefault("instances", {}).get(name)
+        if prev:  # rows by label: a run with --only replaces just its methods
+            labels = {r["label"] for r in inst["rows"]}
+            inst = dict(inst, rows=[r for r in prev["rows"] if r["label"] not in labels]
+                        + inst["rows"])
+            inst["rows"].sort(key=lambda r: order.get(r["label"], 99))
+            _ratios(inst["rows"])
+        old["instances"][name] = inst
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
+                            capture_output=True, check=False).stdout.strip()
+    stamp = (f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC at git {commit}, load average "
+             + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+    for name in new["instances"]:
+        old.setdefault("refreshed", {})[name] = stamp
+    old["versions"] = new.get("versions", old.get("versions", {}))
+    old["markdown"] = render(old)
+    mod["result"] = old
+    mod.pop("error", None)
+    results_json.write_text(json.dumps(res, default=float, indent=1))
+    harness.main(["--render", str(results_json)])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -781,6 +837,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only-curve", action="store_true")
     ap.add_argument("--only", help="comma-separated substrings of method labels")
     ap.add_argument("--json", help="write the result dict here")
+    ap.add_argument("--instances", help="comma-separated substrings of instance names "
+                    "(oh_counties, columbus_zctas, zips_500x10, zips_1000x20)")
+    ap.add_argument("--into", metavar="RESULTS_JSON", help="replace these instances in the "
+                    "harness's results.json and re-render its RESULTS.md")
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="merge earlier --json results")
     ap.add_argument("--note", help="a paragraph for the merged report (how it was run, findings)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -802,7 +862,10 @@ def main(argv: list[str] | None = None) -> int:
         res["markdown"] = render(res)
     else:
         res = run(args.quick, curve=False if args.no_curve else None,
-                  only=args.only.split(",") if args.only else None)
+                  only=args.only.split(",") if args.only else None,
+                  instances=args.instances.split(",") if args.instances else None)
+    if args.into:
+        refresh_into(Path(args.into), res)
     if args.json:
         Path(args.json).write_text(json.dumps(res, default=float, indent=1))
     print(res["markdown"])

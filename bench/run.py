@@ -49,7 +49,7 @@ import numpy as np
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 OTHER_MODULES = ("bench_assign", "bench_matrix", "bench_units", "bench_maps", "bench_peers",
-                 "bench_national", "bench_travel", "bench_sweep", "bench_balance")
+                 "bench_national", "bench_travel", "bench_sweep", "bench_balance", "bench_writers")
 PACKAGES = ("numpy", "pandas", "geopandas", "shapely", "pyproj", "pulp", "highspy", "osmnx",
             "networkx", "scikit-learn", "scipy", "folium", "zipcodes", "plotly-geo")
 REPEAT_BELOW_SECONDS = 30.0
@@ -608,12 +608,14 @@ def render_markdown(res: dict) -> str:
              "shared (several engineers' sessions build, test and benchmark on the same 2 cores) "
              "and loaded, so every figure here was measured under that load: compare ratios "
              "measured in the same run, not absolute seconds across runs.\n")
-    up = res.get("last_update")
-    if up:
-        L.append(f"**Refreshed since:** {', '.join(f'`{p}`' for p in up['parts'])} by "
-                 f"`python -m bench --only {','.join(up['parts'])}` on {up['started_utc']} (UTC), "
-                 f"git {up.get('git_commit') or '?'}; every section below says when it was "
-                 "measured and under what load. The machine line above is the full run's.\n")
+    newer = {p: st for p, st in (res.get("sections") or {}).items()
+             if st.get("started_utc") != res["started_utc"]}
+    if newer:
+        L.append("**Refreshed since** (`python -m bench --only PART`): "
+                 + ", ".join(f"`{p}` on {st['started_utc']} UTC at git {st.get('git_commit') or '?'}"
+                             for p, st in newer.items())
+                 + "; every section below says when it was measured and under what load. The "
+                 "machine line above is the full run's.\n")
     L.append("**Versions:** " + ", ".join(f"{k} {val}" for k, val in v.items() if k != "cbc_available")
              + f"; CBC binary (PuLP) available: {v.get('cbc_available')}.\n")
     L.append("**Method.** Each case runs in its own fresh subprocess; *peak MB* is the larger of "
@@ -992,7 +994,11 @@ def module_headline(res: dict) -> list[str]:
     a = _module_result(res, "bench_assign") or {}
     for key, label in (("national", "National"), ("national_contiguity", "National with contiguity")):
         ours = (a.get(key) or {}).get("ours")
-        if ours:
+        if ours and ours.get("objective") is None:
+            out.append(f"{label}, {a[key]['instance']}: {ours.get('status')} (after "
+                       f"{_f(ours.get('seconds'), '{:.0f}')} s, peak "
+                       f"{_f(ours.get('process_peak_rss_mb'), '{:,.0f}')} MB).")
+        elif ours:
             out.append(f"{label}, {a[key]['instance']}: {ours.get('status')} in "
                        f"{_f(ours.get('seconds'), '{:.0f}')} s, gap to the LP bound "
                        f"{_f(ours.get('gap_vs_lp_bound'), '{:.2%}')}, {ours.get('violations')} "
@@ -1082,6 +1088,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="run only these parts and merge them into the existing results.json: "
                     "module names (bench_peers or peers, ...), 'sweep' (the assignment cases) "
                     "or 'demo'; every other section keeps its earlier figures and date")
+    ap.add_argument("--from", dest="from_json", metavar="RESULTS_JSON", help="with --only: run "
+                    "nothing, take those parts (with their dates) from another results.json, "
+                    "e.g. one written with --out elsewhere while this one was in use")
     ap.add_argument("--cases", default=None, help="comma-separated substrings: run only the "
                     "assignment cases whose instance name contains one")
     ap.add_argument("--render", metavar="RESULTS_JSON", help="only re-render RESULTS.md (next to "
@@ -1128,6 +1137,7 @@ def merge_results(old: dict | None, new: dict, parts: tuple[str, ...]) -> dict:
         if name not in sections and stamp_old:
             sections[name] = stamp_old
     out.setdefault("modules", {})
+    merged: list[str] = []
     for part in parts:
         if part == "sweep":
             if not new.get("instances"):
@@ -1143,9 +1153,11 @@ def merge_results(old: dict | None, new: dict, parts: tuple[str, ...]) -> dict:
         else:
             continue
         sections[part] = (new.get("sections") or {}).get(part) or _stamp(new)
+        merged.append(part)
     if old:
         out["notes"] = list(dict.fromkeys((old.get("notes") or []) + (new.get("notes") or [])))
-        out["last_update"] = {"parts": [p for p in parts if p in sections], **_stamp(new)}
+        if merged:
+            out["last_update"] = {"parts": merged, **sections[merged[-1]]}
     return out
 
 
@@ -1244,6 +1256,14 @@ def main(argv: list[str] | None = None) -> int:
             old = json.loads((out_dir / "results.json").read_text())
         except (OSError, json.JSONDecodeError):
             _log(f"--only: no readable {out_dir / 'results.json'}; the report has only these parts")
+    if args.from_json:
+        if not args.only or old is None:
+            _log("--from needs --only and an existing results.json in --out")
+            return 2
+        res = merge_results(old, json.loads(Path(args.from_json).read_text()), args.only)
+        res["headline"] = headlines(res)
+        _write(res, out_dir, partial=False)
+        return 0
     parts = args.only or (("sweep",) + (() if args.skip_demo else ("demo",))
                           + (() if args.skip_modules else OTHER_MODULES))
     started = _dt.datetime.now(_dt.UTC)

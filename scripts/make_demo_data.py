@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """Make the demo data shipped in ``data/`` (and the tiny test inputs in ``tests/data/``).
 
-Run from the repository root::
+Run from the repository root, after ``scripts/build_demo_road_graph.py``::
 
     python scripts/make_demo_data.py [--source /work/shared/data/columbus_oh_zctas.geojson]
 
 Everything is synthetic except the ZCTA polygons, which are real Census
-geography (public domain). The script is deterministic: a fixed seed
+geography (public domain), and the road graph they are fitted to (OpenStreetMap,
+ODbL 1.0). The script is deterministic: a fixed seed
 (:data:`SEED`) drives one :func:`numpy.random.default_rng`, every output is
 written in a fixed order with fixed number formatting, and running it twice
 gives byte-identical files (check with ``sha256sum data/*.csv data/*.geojson``).
@@ -16,23 +17,28 @@ Inputs (read only when a developer re-makes the data; users never need them):
 * the 73 Columbus-area ZCTA polygons, ``columbus_oh_zctas.geojson`` from the
   project's shared test data (Census ``cb_2019_us_zcta510_500k`` via
   mitre/PQViz), path given by ``--source``;
+* the demo road graph ``data/columbus_drive.graphml.gz`` (``--graph``): the book
+  lives where the graph has roads, so that its visits are routed on them;
 * ZIP centroids, cities and counties from the offline PyPI ``zipcodes`` package.
 
 Outputs:
 
-* ``data/columbus_zctas.geojson``: the 73 ZCTAs, properties ``ZCTA5CE10`` and
-  ``ALAND10`` only, coordinates rounded to 6 decimals (EPSG:4326);
+* ``data/columbus_zctas.geojson``: the ZCTAs of the graph's coverage (:func:`graph_region`:
+  at least half the land within 1 km of a graph node, the representative point
+  within 1.5 km of one; 24 of the 73, inner Columbus), properties ``ZCTA5CE10``
+  and ``ALAND10`` only, coordinates rounded to 6 decimals (EPSG:4326);
 * ``data/accounts.csv``: 844 rows, 818 clean synthetic accounts and 26
-  deliberately messy rows (listed in ``data/README.md``; about 825 accounts,
-  1,345 account units pass validation);
-* ``data/reps.csv``: 11 reps;
+  deliberately messy rows (listed in ``data/README.md``; about 825 accounts
+  pass validation);
+* ``data/reps.csv``: 7 reps;
 * ``tests/data/accounts_small.csv`` and ``tests/data/reps_small.csv``: 60 clean
   accounts over 12 inner ZCTAs plus one messy row of each kind, 3 reps.
 
 The account counts and revenues are tuned so that the demo scenarios are
 feasible: tiers by revenue (A >= $100K = 3 account units, B >= $25K = 2,
-C = 1), 11 or 10 reps, each within +-15% of the mean TAM and 100-150 account
-units, with whole contiguous ZCTAs. The aggregate checks are printed and
+C = 1), 7 or 6 reps, each within +-15% of the mean TAM and 160-240 account
+units (a dense city book: short drives leave room for more accounts than the
+100-150 of a rural or complex-sale book), with whole contiguous ZCTAs. The aggregate checks are printed and
 checked (the script stops with an error when one fails). The default source
 path is only available on the project's development machines.
 """
@@ -59,25 +65,32 @@ from shapely.geometry import Point, mapping, shape
 SEED = 20261123
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = Path("/work/shared/data/columbus_oh_zctas.geojson")
+DEFAULT_GRAPH = ROOT / "data" / "columbus_drive.graphml.gz"
+N_SOURCE_ZCTAS = 73
+# The book's region: ZCTAs the road graph covers (see graph_region).
+COVER_KM = 1.0              # land "on the graph": within this distance of a graph node
+COVER_SHARE_MIN = 0.5       # at least this share of a ZCTA's land on the graph
+POINT_SNAP_KM = 1.5         # and its representative point (its visits' site) this close
+COVER_GRID_M = 250.0        # spacing of the land sample (equal-area metres)
 DOWNTOWN_LONLAT = (-83.00, 39.96)
 EQUAL_AREA_CRS = "EPSG:5070"
 
 # Balance rules the demo scenarios use (see data/scenarios/*.toml).
 A_MIN, B_MIN = 100_000, 25_000
 UNITS_OF_TIER = {"A": 3, "B": 2, "C": 1}
-N_REPS = 11
-N_REPS_FEWER = 10
-UNITS_BAND = (100, 150)
+N_REPS = 7
+N_REPS_FEWER = 6
+UNITS_BAND = (160, 240)
 # No single ZCTA may outweigh a territory: generation aims below the *_TARGET values
 # (revenues are swapped until it does) and the final check asserts the *_MAX values.
-ZCTA_TAM_SHARE_TARGET = 0.28  # largest ZCTA TAM / mean territory TAM with 11 reps
-ZCTA_TAM_SHARE_MAX = 0.35
-ZCTA_UNITS_TARGET = 38
-ZCTA_UNITS_MAX = 45
+ZCTA_TAM_SHARE_TARGET = 0.40  # largest ZCTA TAM / mean territory TAM with 7 reps
+ZCTA_TAM_SHARE_MAX = 0.45
+ZCTA_UNITS_TARGET = 78
+ZCTA_UNITS_MAX = 86
 
-N_CLEAN_ACCOUNTS = 825      # valid accounts; about 1,350 account units
-MAX_ACCOUNTS_PER_ZCTA = 23.0
-HUBS = {"43215": 1.6, "43240": 4.0, "43219": 1.3, "43017": 1.4, "43085": 1.3, "43054": 1.2}
+N_CLEAN_ACCOUNTS = 818      # clean rows; with the 7 accepted messy rows, 825 valid accounts
+MAX_ACCOUNTS_PER_ZCTA = 48.0
+HUBS = {"43215": 1.6, "43219": 1.3}
 REVENUE_MEDIAN = 24_000.0
 REVENUE_SIGMA = 1.22
 REVENUE_CAP = 450_000.0
@@ -85,8 +98,8 @@ COORD_SHARE = 0.028         # rows that carry their own lat/lon
 MIN_COORD_ROWS = 2
 # The current (old) alignment: centres about 4 km from today's homes, balanced only
 # until the richest territory has 1.5x the TAM of the poorest.
-OLD_CENTRE_JITTER_M = 4000.0
-OLD_TAM_RATIO = 1.5
+OLD_CENTRE_JITTER_M = 2000.0
+OLD_TAM_RATIO = 1.7
 UNOWNED_SHARE = 0.02        # accounts without a current rep (new, unassigned)
 
 # ----------------------------------------------------------------------------- reps
@@ -101,16 +114,12 @@ class Rep:
 
 REPS: tuple[Rep, ...] = (
     Rep("R01", "Dana Whitfield", "43215", "2013-03-18"),     # downtown
-    Rep("R02", "Marcus Oyelaran", "43017", "2016-06-01"),    # Dublin
-    Rep("R03", "Priya Raman", "43081", "2018-09-10"),        # Westerville
-    Rep("R04", "Tom Kowalski", "43068", "2011-01-10"),       # Reynoldsburg
-    Rep("R05", "Elena Vasquez", "43123", "2019-04-22"),      # Grove City
-    Rep("R06", "James Hartley", "43026", "2015-08-03"),      # Hilliard
-    Rep("R07", "Keisha Brooks", "43214", "2020-02-18"),      # Clintonville
-    Rep("R08", "Ryan O'Connell", "43054", "2021-10-04"),     # New Albany
-    Rep("R09", "Mei-Ling Zhao", "43209", "2023-05-15"),      # Bexley
-    Rep("R10", "Sofia Rinaldi", "43110", "2026-03-02"),      # Canal Winchester, ramping
-    Rep("R11", "Aaron Feldman", "43065", "2026-08-17"),      # Powell, ramping
+    Rep("R02", "Marcus Oyelaran", "43221", "2016-06-01"),    # Upper Arlington
+    Rep("R03", "Priya Raman", "43214", "2018-09-10"),        # Clintonville
+    Rep("R04", "Tom Kowalski", "43230", "2011-01-10"),       # Gahanna
+    Rep("R05", "Elena Vasquez", "43227", "2019-04-22"),      # Eastmoor
+    Rep("R06", "James Hartley", "43207", "2015-08-03"),      # South Side
+    Rep("R07", "Keisha Brooks", "43204", "2026-03-02"),      # Hilltop, ramping
 )
 
 # The tiny test set: 12 inner ZCTAs and 3 reps.
@@ -122,6 +131,10 @@ SMALL_REPS: tuple[Rep, ...] = (
     Rep("T3", "Casey Morgan", "43209", "2026-04-06"),
 )
 N_SMALL_CLEAN = 60
+# The small book draws from its own stream: the state the generator had reached after the
+# first (2025) demo book, so that the test files stay byte-identical when the demo changes.
+SMALL_STREAM = {"state": 200543115940640958434872497690881852042,
+                "inc": 209522357492818607662160294580516993191}
 SMALL_UNITS_BAND = (20, 60)
 SMALL_ZCTA_TAM_SHARE_TARGET = 0.38
 SMALL_ZCTA_TAM_SHARE_MAX = 0.50
@@ -315,6 +328,42 @@ def adjacency(zctas: gpd.GeoDataFrame, tolerance_m: float = 50.0) -> nx.Graph:
     return g
 
 
+def load_graph(graph: Path) -> Any:
+    """The demo road graph as territory reads it (a ``RoadNetwork``)."""
+    from territory.config import TravelConfig
+    from territory.travel.matrix import load_road_network
+
+    return load_road_network(TravelConfig(source="file", path=str(graph)))
+
+
+def graph_region(zctas: gpd.GeoDataFrame, net: Any) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """The ZCTAs the demo road graph covers, and every ZCTA's coverage figures.
+
+    A ZCTA is in when at least ``COVER_SHARE_MIN`` of its land (a 250 m grid of
+    sample points) lies within ``COVER_KM`` of a graph node and its
+    representative point, where its ZIP-only accounts are visited, within
+    ``POINT_SNAP_KM``: its visits are then routed on roads, not estimated.
+    """
+    rows = []
+    for zcta, geom, eq in zip(zctas["ZCTA5CE10"], zctas.geometry,
+                              zctas.geometry.to_crs(EQUAL_AREA_CRS)):
+        minx, miny, maxx, maxy = eq.bounds
+        gx, gy = np.meshgrid(np.arange(minx + COVER_GRID_M / 2, maxx, COVER_GRID_M),
+                             np.arange(miny + COVER_GRID_M / 2, maxy, COVER_GRID_M))
+        inside = shapely.contains_xy(eq, gx.ravel(), gy.ravel())
+        pts = gpd.GeoSeries(gpd.points_from_xy(gx.ravel()[inside], gy.ravel()[inside]),
+                            crs=EQUAL_AREA_CRS).to_crs("EPSG:4326")
+        rp = geom.representative_point()
+        _, land_km = net.snap(np.r_[pts.x.to_numpy(), rp.x], np.r_[pts.y.to_numpy(), rp.y])
+        share = float((land_km[:-1] <= COVER_KM).mean()) if len(pts) else float(land_km[-1] <= COVER_KM)
+        rows.append({"zcta": zcta, "land_share": share, "point_km": float(land_km[-1])})
+    cover = pd.DataFrame(rows)
+    keep = ((cover["land_share"] >= COVER_SHARE_MIN) & (cover["point_km"] <= POINT_SNAP_KM)).to_numpy()
+    print(f"graph region: {int(keep.sum())} of {len(zctas)} ZCTAs have >= {COVER_SHARE_MIN:.0%} "
+          f"of their land within {COVER_KM:g} km of the road graph ({net.n_nodes:,} nodes)")
+    return zctas[keep].reset_index(drop=True), cover
+
+
 def point_in(geom: Any, rng: np.random.Generator) -> tuple[float, float]:
     """A random point inside ``geom``, rounded to 6 decimals and still inside."""
     minx, miny, maxx, maxy = geom.bounds
@@ -413,13 +462,18 @@ def repair_hot_zctas(rng: np.random.Generator, zips: np.ndarray, revenue: np.nda
 
 
 def old_alignment(table: pd.DataFrame, tam: np.ndarray, reps: Sequence[Rep],
-                  rng: np.random.Generator, target_ratio: float, jitter_m: float) -> np.ndarray:
+                  rng: np.random.Generator, target_ratio: float, jitter_m: float,
+                  drifted: bool = False) -> np.ndarray:
     """The current (older) design: a drifted, imbalanced power diagram around old centres.
 
     Old centres are the reps' home ZCTAs moved by about ``jitter_m`` metres. Each
     ZCTA goes to the centre with the smallest ``distance² - weight``; weights are nudged
     toward balance only until the largest territory has ``target_ratio`` times
-    the TAM of the smallest, so the old design is plausible but unbalanced.
+    the TAM of the smallest, so the old design is plausible but unbalanced. With
+    ``drifted``, every rep owns the home ZCTA, and where the diagram is closer to
+    balance than ``target_ratio`` the book has grown unevenly since it was drawn: the
+    richer territories took the growing ZCTAs (weights nudged the other way) until
+    the ratio is reached.
     """
     by_zip = table.set_index("zcta")
     jitter = rng.normal(0.0, jitter_m, (len(reps), 2))
@@ -427,14 +481,36 @@ def old_alignment(table: pd.DataFrame, tam: np.ndarray, reps: Sequence[Rep],
     cy = np.array([by_zip.at[r.home_zip, "y"] for r in reps]) + jitter[:, 1]
     x, y = table["x"].to_numpy(), table["y"].to_numpy()
     d2 = ((x[:, None] - cx[None, :]) ** 2 + (y[:, None] - cy[None, :]) ** 2) / 1e6  # km²
-    weights = np.zeros(len(reps))
-    owner = np.argmin(d2 - weights, axis=1)
-    for _ in range(2000):
+    home = [int(np.flatnonzero(table["zcta"].to_numpy() == r.home_zip)[0]) for r in reps]
+
+    def diagram(weights: np.ndarray) -> tuple[np.ndarray, float]:
         owner = np.argmin(d2 - weights, axis=1)
+        if drifted:
+            owner[home] = np.arange(len(reps))  # a rep lives in the territory
         per_rep = np.bincount(owner, weights=tam, minlength=len(reps))
-        if per_rep.min() > 0 and per_rep.max() / per_rep.min() <= target_ratio:
+        return owner, (per_rep.max() / per_rep.min() if per_rep.min() > 0 else np.inf)
+
+    weights = np.zeros(len(reps))
+    plain = diagram(weights)[1]
+    best: tuple[float, np.ndarray, float] | None = None
+    for _ in range(2000):
+        owner, ratio = diagram(weights)
+        if ratio <= target_ratio:
             break
+        if drifted and (best is None or ratio < best[0]):
+            best = (ratio, owner, ratio)
+        per_rep = np.bincount(owner, weights=tam, minlength=len(reps))
         weights += 2.0 * (per_rep.mean() - per_rep) / per_rep.mean()
+    else:
+        if best is not None:  # lumpy ZCTAs: the closest the nudging came
+            _, owner, ratio = best
+    for _ in range(2000 if drifted and plain < target_ratio else 0):
+        if ratio >= target_ratio:
+            break
+        per_rep = np.bincount(owner, weights=tam, minlength=len(reps))
+        weights -= 0.05 * (per_rep.mean() - per_rep) / per_rep.mean()
+        owner, ratio = diagram(weights)
+    print(f"  old design: max/min TAM {ratio:.2f} (aimed at {target_ratio:g})")
     return owner
 
 
@@ -485,7 +561,7 @@ def describe_accounts(
 MESSY: tuple[tuple[str, str | None, str | None, str, str, str], ...] = (
     ("ZIP+4", "43215-1234", None, "", "", "accepted, ZIP read as 43215"),
     ("ZIP+4", "43201-4410", None, "", "", "accepted, ZIP read as 43201"),
-    ("ZIP+4", "43085-2231", None, "", "", "accepted, ZIP read as 43085"),
+    ("ZIP+4", "43214-2231", None, "", "", "accepted, ZIP read as 43214"),
     ("leading zero lost", "2134", None, "", "", "padded to 02134 (Boston, MA): "
      "rejected, 'ZIP not in any unit of the region'"),
     ("leading zero lost", "1002", None, "", "", "padded to 01002 (Amherst, MA): "
@@ -534,7 +610,7 @@ def messy_kinds_small() -> list[tuple[str, str | None, str | None, str, str, str
 def build_book(
     rng: np.random.Generator, zctas: gpd.GeoDataFrame, table: pd.DataFrame, counts: np.ndarray,
     reps: Sequence[Rep], messy: Sequence[tuple[str, str | None, str | None, str, str, str]],
-    n_duplicates: int, id_prefix: str, n_reps: int, old_design: tuple[float, float],
+    n_duplicates: int, id_prefix: str, n_reps: int, old_design: tuple[float, float, bool],
     limits: tuple[float, int],
 ) -> tuple[list[dict[str, str]], list[dict[str, str]], np.ndarray, np.ndarray, dict[str, str]]:
     """Clean accounts + messy rows, shuffled and numbered; duplicates follow their original.
@@ -685,7 +761,8 @@ def current_balance(label: str, rows: Sequence[dict[str, str]], zips: np.ndarray
     print(f"[{label}] current design units by rep: "
           + ", ".join(f"{r} {u}" for r, u in units.items()))
     print(f"[{label}] current design max/min TAM {tam.max() / tam.min():.2f}, "
-          f"max/mean {tam.max() / tam.mean():.2f}, min/mean {tam.min() / tam.mean():.2f}; "
+          f"max/mean {tam.max() / tam.mean():.2f}, min/mean {tam.min() / tam.mean():.2f}, "
+          f"CV {tam.std(ddof=0) / tam.mean():.1%}; "
           f"rows without current_rep: {unowned}")
 
 
@@ -704,7 +781,7 @@ def make_book(
     label: str, rng: np.random.Generator, zctas: gpd.GeoDataFrame, table: pd.DataFrame,
     counts: np.ndarray, reps: Sequence[Rep], messy: Sequence[tuple[str, str | None, str | None,
                                                                   str, str, str]],
-    n_duplicates: int, id_prefix: str, old_design: tuple[float, float],
+    n_duplicates: int, id_prefix: str, old_design: tuple[float, float, bool],
     limits: tuple[float, int], checks: tuple[Sequence[int], tuple[int, int], float, int],
     accounts_path: Path, reps_path: Path,
 ) -> None:
@@ -731,6 +808,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
                         help="the 73 Columbus ZCTA polygons (columbus_oh_zctas.geojson)")
+    parser.add_argument("--graph", type=Path, default=DEFAULT_GRAPH,
+                        help="the demo road graph the book must fit (columbus_drive.graphml.gz)")
     parser.add_argument("--out", type=Path, default=ROOT, help="repository root to write into")
     args = parser.parse_args(argv)
     if not args.source.is_file():
@@ -740,31 +819,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     tests.mkdir(parents=True, exist_ok=True)
 
     rng = np.random.default_rng(SEED)
-    zctas = load_zctas(args.source)
-    check(len(zctas) == 73 and zctas["ZCTA5CE10"].is_unique, "expected 73 distinct ZCTAs")
+    source = load_zctas(args.source)
+    check(len(source) == N_SOURCE_ZCTAS and source["ZCTA5CE10"].is_unique,
+          f"expected {N_SOURCE_ZCTAS} distinct ZCTAs")
+    net = load_graph(args.graph)
+    zctas, _ = graph_region(source, net)
     write_geojson(zctas, data / "columbus_zctas.geojson")
     table = zcta_table(zctas)
     graph = adjacency(zctas)
-    print(f"ZCTAs: {len(zctas)}, adjacency edges: {graph.number_of_edges()}, "
+    print(f"ZCTAs: {len(zctas)} ({', '.join(zctas['ZCTA5CE10'])}), {table['km2'].sum():.0f} km² "
+          f"of land; adjacency edges: {graph.number_of_edges()}, "
           f"components: {nx.number_connected_components(graph)}")
+    check(nx.is_connected(graph), "the demo region is not connected")
     for r in (*REPS, *SMALL_REPS):
         check(r.home_zip in set(table["zcta"]), f"home ZIP of {r.rep_id} is not a demo ZCTA")
+        c = zipcodes.matching(r.home_zip)[0]  # territory places a home at its ZIP's centroid
+        _, km = net.snap(np.array([float(c["long"])]), np.array([float(c["lat"])]))
+        check(float(km[0]) <= POINT_SNAP_KM, f"home of {r.rep_id} is {km[0]:.1f} km off the graph")
 
-    # The demo book: about 850 rows over all 73 ZCTAs, 11 reps.
+    # The demo book: about 850 rows over the region's ZCTAs, 7 reps.
     expected = expected_counts(table, N_CLEAN_ACCOUNTS, MAX_ACCOUNTS_PER_ZCTA)
-    noisy = expected * np.exp(rng.normal(0.0, 0.15, len(expected)))
-    counts = round_counts(np.minimum(noisy, MAX_ACCOUNTS_PER_ZCTA + 1))
+    noisy = np.minimum(expected * np.exp(rng.normal(0.0, 0.15, len(expected))),
+                       MAX_ACCOUNTS_PER_ZCTA + 1)
+    counts = round_counts(noisy * N_CLEAN_ACCOUNTS / noisy.sum())  # the jitter keeps the total
     make_book("demo", rng, zctas, table, counts, REPS, MESSY, N_DUPLICATES, "ACC-",
-              (OLD_TAM_RATIO, OLD_CENTRE_JITTER_M), (ZCTA_TAM_SHARE_TARGET, ZCTA_UNITS_TARGET),
+              (OLD_TAM_RATIO, OLD_CENTRE_JITTER_M, True), (ZCTA_TAM_SHARE_TARGET, ZCTA_UNITS_TARGET),
               ((N_REPS, N_REPS_FEWER), UNITS_BAND, ZCTA_TAM_SHARE_MAX, ZCTA_UNITS_MAX),
               data / "accounts.csv", data / "reps.csv")
 
     # The small test book: 60 clean accounts over 12 inner ZCTAs, 3 reps.
+    rng = np.random.Generator(np.random.PCG64())
+    rng.bit_generator.state = {"bit_generator": "PCG64", "state": dict(SMALL_STREAM),
+                               "has_uint32": 0, "uinteger": 0}
     small = table[table["zcta"].isin(SMALL_ZCTAS)].reset_index(drop=True)
     check(nx.is_connected(graph.subgraph(SMALL_ZCTAS)), "the small ZCTAs are not connected")
     small_counts = round_counts(expected_counts(small, N_SMALL_CLEAN, 8.0))
     make_book("small", rng, zctas, small, small_counts, SMALL_REPS, messy_kinds_small(), 1, "T-",
-              (1.3, 2500.0), (SMALL_ZCTA_TAM_SHARE_TARGET, SMALL_ZCTA_UNITS_TARGET),
+              (1.3, 2500.0, False), (SMALL_ZCTA_TAM_SHARE_TARGET, SMALL_ZCTA_UNITS_TARGET),
               ((len(SMALL_REPS),), SMALL_UNITS_BAND, SMALL_ZCTA_TAM_SHARE_MAX,
                SMALL_ZCTA_UNITS_MAX),
               tests / "accounts_small.csv", tests / "reps_small.csv")

@@ -42,7 +42,7 @@ def test_bad_values_are_one_line_errors_naming_key_value_and_rule(tmp_path: Path
 def test_shipped_scenarios_keep_their_values() -> None:
     cfg = load_config(ROOT / "data" / "scenarios" / "limited_moves.toml")
     assert cfg.name == "limited_moves" and cfg.unit_level == "zip" and cfg.contiguity is True
-    assert cfg.balance.account_units_min == 100 and cfg.disruption.max_moved_share == 0.25
+    assert cfg.balance.account_units_min == 160 and cfg.disruption.max_moved_share == 0.25
     assert cfg.solver.time_limit_seconds == 60 and Path(cfg.travel.path).is_absolute()
 
 

@@ -25,11 +25,11 @@ def test_a_csv_with_carriage_returns_in_cells_reads_back_row_for_row(tmp_path):
     assert p.read_bytes().endswith(b"plain,1.5\n")  # records still end in \n only
 
 
-def test_a_workbook_takes_control_characters(tmp_path):
+def test_a_workbook_takes_control_characters_in_cells_and_sheet_names(tmp_path):
     df = pd.DataFrame({"name": HOSTILE, "n": range(len(HOSTILE))})
-    p = write_excel({"all\x00 accounts": df, "R\x01": df}, tmp_path / "x.xlsx")
-    wb = load_workbook(p)
+    p = write_excel({"all\x00 accounts": df, "\u202eR2\x00": df}, tmp_path / "x.xlsx")
+    wb = load_workbook(p)  # a NUL in a sheet name made workbook.xml unreadable
+    assert wb.sheetnames == ["all accounts", "R2"]
     names = [c.value for c in wb.worksheets[0]["A"]][1:]
-    assert names[2] == "nulbyte" and names[3] == "bell"  # what Excel cannot hold is dropped
+    assert names[2] == "nul_x0000_byte" and names[3] == "bell_x0007_"  # Excel's own escapes
     assert names[4].startswith("'=")  # and the formula guard still applies
-    assert len(wb.worksheets) == 2

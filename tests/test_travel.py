@@ -483,6 +483,17 @@ def test_isochrones(network):
     assert (gdf.geometry.geom_type == "Polygon").all()
 
 
+def test_isochrones_drawn_once_returned_fresh(network):
+    lon, lat = float(network.node_lon[0]), float(network.node_lat[0])
+    first = isochrones(network, lon, lat, minutes=(1, 2, 60))
+    first["minutes"] = -1  # a caller's change must not reach the next caller
+    again = isochrones(network, lon, lat, minutes=(60, 2, 1))
+    assert list(again["minutes"]) == [60, 2, 1]
+    assert again.geometry.geom_equals_exact(first.geometry, 0).all()
+    # the whole small graph is within 60 min (and 2 min is not): a hull of its own
+    assert not again.geometry.iat[0].equals(again.geometry.iat[1])
+
+
 # ----------------------------------------------------------------------------- download
 
 

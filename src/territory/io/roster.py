@@ -171,17 +171,23 @@ def read_locks(path: str | Path | None) -> pd.DataFrame:
 
 def nearest_account_km(reps: pd.DataFrame, accounts: pd.DataFrame) -> np.ndarray:
     """Great-circle km from each rep's home to the nearest placed account (NaN: no home)."""
-    from sklearn.neighbors import BallTree
+    from scipy.spatial import cKDTree  # not sklearn's BallTree: sklearn alone imports for 1-2 s
 
     pts = accounts[["lat", "lon"]].drop_duplicates().to_numpy(float)
     out = np.full(len(reps), np.nan)
     has = reps["lat"].notna().to_numpy()
     if not has.any() or len(pts) == 0:
         return out
-    tree = BallTree(np.radians(pts), metric="haversine")
-    d, _ = tree.query(np.radians(reps.loc[has, ["lat", "lon"]].to_numpy(float)), k=1)
-    out[has] = d[:, 0] * EARTH_RADIUS_KM
+    # nearest by chord on the unit sphere = nearest by great circle; chord -> arc
+    chord, _ = cKDTree(_unit_xyz(pts)).query(_unit_xyz(reps.loc[has, ["lat", "lon"]].to_numpy(float)))
+    out[has] = 2.0 * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0)) * EARTH_RADIUS_KM
     return out
+
+
+def _unit_xyz(lat_lon: np.ndarray) -> np.ndarray:
+    """(n, 3) points on the unit sphere of (lat, lon) rows in degrees."""
+    la, lo = np.radians(lat_lon[:, 0]), np.radians(lat_lon[:, 1])
+    return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
 
 
 def check_homes(reps: pd.DataFrame, accounts: pd.DataFrame, max_km: float, *,

@@ -21,7 +21,6 @@ import time
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
 
 from ..errors import InputError
 from ..geo.reference import EQUAL_AREA_CRS
@@ -58,6 +57,8 @@ def kmeans_centres(units: pd.DataFrame, k: int, *, seed: int = 0) -> np.ndarray:
     xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
     if k > len(units):
         raise InputError(f"cannot seed {k} territories from {len(units)} units")
+    from sklearn.cluster import KMeans  # 1-2 s to import: only plans without home bases seed here
+
     km = KMeans(n_clusters=k, n_init=10, random_state=seed)
     km.fit(xy, sample_weight=_weights(units))
     centres = km.cluster_centers_

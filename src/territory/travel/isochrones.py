@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -15,6 +17,10 @@ if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
 
 __all__ = ["isochrones"]
+
+#: Reach polygons already drawn, per road graph: every scenario of a run draws them around the
+#: same homes, and the concave hull of thousands of nodes is the costly part.
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def isochrones(network: RoadNetwork, lon: float, lat: float,
@@ -41,26 +47,47 @@ def isochrones(network: RoadNetwork, lon: float, lat: float,
     geopandas.GeoDataFrame
         Columns ``minutes``, ``geometry``, CRS EPSG:4326, largest first (so a
         map draws the smaller ones on top). A time that reaches fewer than 3
-        nodes gives an empty polygon.
+        nodes gives an empty polygon. The same graph, point, times and ratio
+        give the same polygons, computed once (a fresh frame each call).
     """
-    import geopandas as gpd
-    import shapely
-
     mins = sorted({float(m) for m in minutes}, reverse=True)
     if not mins or min(mins) <= 0:
         raise InputError("isochrones: minutes must be positive")
+    cache = _CACHE.setdefault(network, {})
+    key = (float(lon), float(lat), tuple(mins), float(ratio))
+    if key not in cache:
+        cache[key] = _reach_polygons(network, float(lon), float(lat), mins, ratio)
+    return cache[key].copy()
+
+
+def _reach_polygons(network: RoadNetwork, lon: float, lat: float, mins: list[float],
+                    ratio: float) -> gpd.GeoDataFrame:
+    """The polygons of :func:`isochrones` (``mins`` sorted largest first); hulls are shared."""
+    import geopandas as gpd
+    import shapely
+
     node, _ = network.snap(np.array([lon]), np.array([lat]))
     dist = dijkstra(network.graph, directed=True, indices=int(node[0]), limit=max(mins) * 60.0)
+    # hulls by the node set they wrap: on a city graph most homes reach the whole graph
+    # within the shortest time, so every polygon of every home is the same hull
+    drawn = _CACHE.setdefault(network, {})
     geoms = []
     for m in mins:
         reach = np.flatnonzero(dist <= m * 60.0)
         if len(reach) < 3:
             geoms.append(shapely.Polygon())
             continue
-        pts = shapely.MultiPoint(np.column_stack([network.node_lon[reach], network.node_lat[reach]]))
+        key = ("hull", float(ratio), hashlib.blake2b(reach.tobytes(), digest_size=16).digest())
+        if key in drawn:
+            geoms.append(drawn[key])
+            continue
+        # straight from the coordinates: MultiPoint(array) builds a Point object per node first
+        pts = shapely.multipoints(np.column_stack([network.node_lon[reach],
+                                                   network.node_lat[reach]]))
         hull = shapely.concave_hull(pts, ratio=ratio) if ratio < 1 else pts.convex_hull
         if hull.geom_type != "Polygon" or hull.is_empty:
             hull = pts.convex_hull
+        drawn[key] = hull
         geoms.append(hull)
     return gpd.GeoDataFrame({"minutes": [int(m) if m.is_integer() else m for m in mins]},
                             geometry=geoms, crs="EPSG:4326")
