@@ -49,7 +49,7 @@ import numpy as np
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 OTHER_MODULES = ("bench_assign", "bench_matrix", "bench_units", "bench_maps", "bench_peers",
-                 "bench_national", "bench_travel", "bench_sweep", "bench_balance")
+                 "bench_national", "bench_travel", "bench_sweep", "bench_balance", "bench_writers")
 PACKAGES = ("numpy", "pandas", "geopandas", "shapely", "pyproj", "pulp", "highspy", "osmnx",
             "networkx", "scikit-learn", "scipy", "folium", "zipcodes", "plotly-geo")
 REPEAT_BELOW_SECONDS = 30.0

@@ -63,7 +63,10 @@ def test_travel_never_increases_bands_hold_and_bases_root_their_territories(cont
     out = free_centres(p, w, dist, SOLVER, max_rounds=8, pair_sweeps=1)
     assert out.rounds >= 2
     assert all(b <= a + 1e-9 for a, b in zip(out.travel, out.travel[1:]))
-    assert out.travel[-1] < out.travel[0] * 0.9  # the corners were bad bases
+    # the corners were bad bases (with contiguity the bases first move without it: the
+    # allocation from the corners is the relaxed phase's first)
+    assert out.travel[-1] < (out.relaxed_travel or out.travel)[0] * 0.9
+    assert bool(out.relaxed_travel) == contiguity
     assert check_plan(out.problem, out.rep_of_unit) == []
     assert plan_travel(out.problem.cost, out.rep_of_unit) == pytest.approx(out.travel[-1])
     # each base is its own territory's root, inside the territory

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import json
 import re
 from pathlib import Path
@@ -262,3 +263,76 @@ def test_impossible_rep_counts_exit_2_with_one_line(tmp_path: Path, capsys, reps
     assert code == 2 and len(err) == 1 and err[0].startswith(needle)
     if reps == "500":  # the counts the band allows, from the book's own account units
         assert re.search(r"the account-unit band 20–60 allows \d+–\d+ reps for its [\d,]+ account units$", err[0])
+
+
+def test_a_roster_with_more_reps_than_units_exits_2_with_one_line(tmp_path: Path, capsys):
+    """A roster file (homes given) larger than the book's units: one line, not a traceback."""
+    acc = tmp_path / "accounts.csv"
+    acc.write_text("account_id,name,zip,revenue\nA1,One,43215,50000\nA2,Two,43201,60000\n")
+    reps = tmp_path / "reps.csv"
+    reps.write_text("rep_id,name,home_zip\nR1,Ann,43215\nR2,Bob,43201\nR3,Cy,43206\n")
+    code = main(["-q", "plan", "--accounts", str(acc), "--reps", str(reps), "--zcta", str(ZCTA),
+                 "--config", str(small_config(tmp_path)), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"territory: error: {reps}: the roster has 3 reps but this book has "
+                             "only 2 units to make territories of"), err[0]
+
+
+def _plan_logs(tmp_path: Path, caplog, *flags: str) -> list[logging.LogRecord]:
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="territory.never"):  # a handler at every level
+        code = main([*flags, "plan", "--accounts", str(DATA / "accounts_small.csv"),
+                     "--reps", str(DATA / "reps_small.csv"), "--zcta", str(ZCTA),
+                     "--config", str(small_config(tmp_path)),
+                     "--out", str(tmp_path / f"v{len(flags)}")])
+    assert code == 0
+    return [r for r in caplog.records if r.name.startswith("territory")]
+
+
+def test_verbose_adds_stage_times_counts_network_decision_and_files(tmp_path: Path, caplog):
+    default = _plan_logs(tmp_path, caplog)
+    verbose = _plan_logs(tmp_path, caplog, "-v")
+    assert default and all(r.levelno >= logging.INFO for r in default)
+    debug = "\n".join(r.getMessage() for r in verbose if r.levelno == logging.DEBUG)
+    assert re.search(r"read .*accounts_small\.csv: 73 rows .* \d+\.\d\d s", debug)
+    assert re.search(r"units: \d+ zip units \(ZCTA polygons", debug)
+    assert "road network: none (travel.source = \"estimate\")" in debug
+    assert re.search(r"\[small\] solve by \w+: optimal; phases .*mip \d", debug)
+    assert re.search(r"wrote .*assignments\.xlsx \([\d,]+ bytes", debug)
+    assert re.search(r"wrote .*summary\.json", debug) and re.search(r"wrote .*map\.html", debug)
+    # -q: warnings only, and the caller's logging is left as it was
+    assert not [r for r in _plan_logs(tmp_path, caplog, "-q") if r.levelno < logging.WARNING]
+    assert logging.getLogger("territory").level == logging.NOTSET
+
+
+def test_footer_reports_the_share_of_visit_legs_routed_not_of_units():
+    from territory.cli import summary_table
+    from territory.result import Summary
+
+    card = pd.DataFrame({"rep_id": ["a", "b", "c"], "tam": [1.0, 2.0, 3.0],
+                         "account_units": [100, 110, 120], "drive_hours_per_month": [1.0] * 3,
+                         "routed_share": [1.0, 0.5, 0.0], "visits_per_month": [1.0, 1.0, 2.0]})
+    s = Summary(status="optimal", n_reps=3, tam_cv=0.1, travel_source="osm",
+                travel_coverage=0.9, objective=1.0, mip_gap=0.0)
+    foot = summary_table([("x", s, card)]).splitlines()[-1]
+    # (1 + 0.5 + 0) / 4 visits = 38%, as the scorecard's routed_share weighs it; not the 90% of units
+    assert foot == ("drive hours: OpenStreetMap road network (38% of visit legs road-routed); "
+                    "© OpenStreetMap contributors")
+    other = card.assign(routed_share=1.0)
+    foot = summary_table([("x", s, card), ("y", s, other)]).splitlines()[-1]
+    assert "(visit legs road-routed: x 38%, y 100%)" in foot
+
+
+def test_write_progress_is_shown_by_default_only():
+    from territory.io.export import progress
+
+    lg = logging.getLogger("territory")
+    # default: a bar; -q: none; -v: none either, its DEBUG lines say what is written
+    for level, shown in ((logging.INFO, True), (logging.WARNING, False), (logging.DEBUG, False)):
+        lg.setLevel(level)
+        try:
+            with progress(10, "x", "row") as bar:
+                assert bar.disable is (not shown)
+        finally:
+            lg.setLevel(logging.NOTSET)

@@ -200,3 +200,22 @@ def test_plan_with_a_half_capacity_rep_is_scored_against_its_capacity(tmp_path):
     assert "units_band" not in card.at[half, "flags"] and "tam_band" not in card.at[half, "flags"]
     assert card["tam_index"].between(1 - b.tam_tolerance - 1e-6, 1 + b.tam_tolerance + 1e-6).all()
     assert res.summary.violations == ()
+
+
+def test_streamed_workbook_keeps_types_blanks_and_guards(tmp_path):
+    from openpyxl import load_workbook
+
+    from territory.io.export import write_excel
+
+    df = pd.DataFrame({"id": ["a", "=cmd", "b"], "revenue": [1.5, np.nan, 3.0],
+                       "units": np.array([1, 2, 3], dtype="int64"), "moved": [True, False, True],
+                       "rep": pd.array(["R1", pd.NA, "R2"], dtype="string")})
+    p = write_excel({"all accounts": df, "R1/x:y": df.head(1), "r1/X:Y": df.tail(1)},
+                    tmp_path / "w.xlsx")
+    wb = load_workbook(p)
+    assert wb.sheetnames == ["all accounts", "R1xy", "r1XY (2)"]
+    rows = list(wb["all accounts"].iter_rows(values_only=True))
+    assert rows[0] == ("id", "revenue", "units", "moved", "rep")
+    assert rows[1] == ("a", 1.5, 1, True, "R1")
+    assert rows[2] == ("'=cmd", None, 2, False, None)      # guarded; NaN and NA are empty cells
+    assert len(rows) == 4

@@ -225,3 +225,4 @@ def test_a_map_of_many_units_is_simplified_and_drawn_in_groups():
         maps.display_tolerance(units.total_bounds)
     few = maps.scenario_data(units.iloc[:100], reps, None, card, {}, background=False)
     assert len(few["units"]["features"]) == 100
+

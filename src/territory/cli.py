@@ -42,11 +42,18 @@ def _demo_data_dir() -> Path:
 
 
 def _setup_logging(verbosity: int) -> None:
+    """``-q`` warnings only; default INFO from territory; ``-v`` territory's DEBUG lines (time
+    per stage, unit and contraction counts, the road-network decision, every file written);
+    ``-vv`` DEBUG from the libraries too."""
     level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    logging.basicConfig(format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stderr)
-    for noisy in ("pyogrio", "fiona", "urllib3", "matplotlib", "distributed"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # set on every call (basicConfig configures once per process): the level of this run
+    logging.getLogger().setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+    logging.getLogger("territory").setLevel(level)
+    if verbosity < 2:
+        for noisy in ("pyogrio", "fiona", "urllib3", "matplotlib", "distributed"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def summary_table(rows: list[tuple[str, Summary, pd.DataFrame | None]]) -> str:
@@ -213,7 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "travel burden -> interactive maps.",
         epilog="Exit codes: 0 ok, 2 unusable input, 3 infeasible plan (explained).")
     parser.add_argument("--version", action="version", version=f"territory {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="-v: debugging detail (time per stage and solver phase, unit "
+                             "counts, the road-network decision, files written); -vv: the "
+                             "libraries' debug logs too")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -350,7 +360,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``territory`` command (exit 0, 2 bad input, 3 no plan, 130 Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    loggers = [logging.getLogger(), logging.getLogger("territory")]
+    before = [lg.level for lg in loggers]
     _setup_logging(-1 if args.quiet else args.verbose)
+    try:
+        return _main(args)
+    finally:  # called in-process (tests, notebooks): leave the caller's logging as it was
+        for lg, level in zip(loggers, before):
+            lg.setLevel(level)
+
+
+def _main(args: argparse.Namespace) -> int:
+    """Run the parsed command; the exit code (errors as one line on stderr)."""
     try:
         if getattr(args, "out", None):
             check_out(args.out, is_file=args.command in ("compare", "geo"),  # these write a file

@@ -40,6 +40,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,7 +53,8 @@ import shapely
 from . import __version__
 from .errors import InputError
 from .io.accounts import REJECT_COLUMNS
-from .io.export import write_csv, write_excel, write_geojson, write_geopackage
+from .io.export import (progress, write_csv, write_excel, write_geojson, write_geopackage,
+                        wrote)
 from .result import NoPlan, RunResult, ScenarioResult, write_summary
 
 __all__ = ["RUN_MARKER", "RunFolders", "check_target", "is_run_folder", "replace_folder",
@@ -289,27 +291,46 @@ def _result_files(result: ScenarioResult, out: Path, *, map_html: bool, tiles: s
     if acc["current_rep"].notna().any():
         cols += ["current_rep", "moved"]
     card = result.scorecard[[c for c in SCORECARD_COLUMNS if c in result.scorecard]]
-    write_csv(acc[cols], out / "assignments.csv")
-    _inputs_files(result.rejects, result.substitutions, out)
-    write_csv(card, out / "scorecard.csv")
-    write_csv(result.units[["unit_id", "rep_id", "tam", "account_units", "n_accounts"]],
-              out / "units.csv")
-    write_csv(result.reps[["rep_id", "name", "lon", "lat", "base_kind"]], out / "reps.csv")
-    terr = territories(result.units, result.scorecard)
-    write_geojson(terr, out / "territories.geojson")
-    write_geopackage(terr, out / "territories.gpkg", layer="territories")
-    sheets = {"all accounts": acc[cols], "scorecard": card}
-    for rep in result.reps.itertuples():
-        sheets[str(rep.rep_id)] = acc.loc[acc["rep_id"] == rep.rep_id, cols]
-    write_excel(sheets, out / "assignments.xlsx")
-    write_summary(result.summary, out / "summary.json")
-    if map_html:
-        from .web.maps import save_map, scenario_map
+    # a bar over the steps (shown after half a second, never with -q): a 100k-account book
+    # spends seconds on the workbook and the map
+    with progress(4 + map_html, f"writing {result.config.name}", "step") as bar:
+        bar.set_postfix_str("tables")
+        write_csv(acc[cols], out / "assignments.csv")
+        _inputs_files(result.rejects, result.substitutions, out)
+        write_csv(card, out / "scorecard.csv")
+        write_csv(result.units[["unit_id", "rep_id", "tam", "account_units", "n_accounts"]],
+                  out / "units.csv")
+        write_csv(result.reps[["rep_id", "name", "lon", "lat", "base_kind"]], out / "reps.csv")
+        bar.update()
+        bar.set_postfix_str("territories")
+        terr = territories(result.units, result.scorecard)
+        write_geojson(terr, out / "territories.geojson")
+        write_geopackage(terr, out / "territories.gpkg", layer="territories")
+        bar.update()
+        bar.set_postfix_str("assignments.xlsx")
+        sheets = {"all accounts": acc[cols], "scorecard": card}
+        for rep in result.reps.itertuples():
+            sheets[str(rep.rep_id)] = acc.loc[acc["rep_id"] == rep.rep_id, cols]
+        write_excel(sheets, out / "assignments.xlsx")
+        bar.update()
+        write_summary(result.summary, out / "summary.json")
+        bar.update()
+        if map_html:
+            bar.set_postfix_str("map.html")
+            _map_file(result, out / "map.html", tiles=tiles, colours=colours)
+            bar.update()
 
-        m = scenario_map(result.units, result.reps, acc, result.scorecard, result.summary,
-                         tiles=tiles, colours=colours, isochrones=result.isochrones,
-                         adjacency=result.adjacency)
-        save_map(m, out / "map.html")
+
+def _map_file(result: ScenarioResult, path: Path, *, tiles: str | None,
+              colours: dict[str, str] | None) -> None:
+    from .web.maps import save_map, scenario_map
+
+    t0 = time.perf_counter()
+    m = scenario_map(result.units, result.reps, result.accounts, result.scorecard,
+                     result.summary, tiles=tiles, colours=colours, isochrones=result.isochrones,
+                     adjacency=result.adjacency)
+    save_map(m, path)
+    wrote(path, t0)
 
 
 def write_no_plan(no_plan: NoPlan, out_dir: str | Path, *, overwrite: bool = False,

@@ -44,7 +44,8 @@ import pandas as pd
 
 from . import __version__
 from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_accounts
-from .io.roster import build_roster, incumbent_report, name_seats, read_locks, read_reps
+from .io.roster import (build_roster, incumbent_report, name_seats, read_locks, read_reps,
+                        territory_count)
 from .optimize import (AssignProblem, BandRules, Disruption, RepTargets, Solver, check_plan,
                        inertia_cost, rep_targets, solve)
 from .optimize.problem import Balancing
@@ -120,9 +121,9 @@ def _roster(reps: TableSource | int, config: ScenarioConfig, accounts: pd.DataFr
     """The roster's size early (it sizes ``unit_level = "auto"``); :func:`build_roster` is final."""
     if str(reps).strip().lower() == "current" and not Path(reps).is_file():
         return read_reps(config.n_reps or max(1, int(accounts["current_rep"].nunique())))
-    if isinstance(reps, int) or str(reps).isdigit():
-        # a number of territories to design; the scenario's n_reps overrides it
-        return read_reps(config.n_reps or int(reps))
+    n = None if isinstance(reps, pd.DataFrame) else territory_count(reps)
+    if n is not None:  # a number of territories to design; the scenario's n_reps overrides it
+        return read_reps(config.n_reps or n)
     return read_reps(reps, n_reps=config.n_reps)
 
 
@@ -206,17 +207,27 @@ def _place_accounts(accounts: TableSource, config: ScenarioConfig, *, reps, zcta
                     unit_id, locks) -> PreparedInputs:
     """Every step of :func:`prepare` but the roster (the team's size sizes ``"auto"`` units)."""
     where = _source_name(accounts, "accounts")
+    t0 = time.perf_counter()
     raw, read_info = read_table(accounts)
     accounts, rejects = validate_accounts(raw, config.columns, checks=config.accounts)
     accounts = assign_tiers(accounts, config.tiers)
+    log.debug("read %s: %d rows (%s), %d valid, %d rejected, %.2f s", where, len(raw),
+              read_info.encoding, len(accounts), len(rejects), time.perf_counter() - t0)
+    t0 = time.perf_counter()
     accounts, geo_rejects = geocode_accounts(accounts)
     states = sorted(s for s in accounts["state"].unique() if s)
     n_reps = len(_roster(reps, config, accounts))
+    log.debug("geocoded %d accounts in %d state(s) (%d rejected), %.2f s", len(accounts),
+              len(states), len(geo_rejects), time.perf_counter() - t0)
+    t0 = time.perf_counter()
     units, unit_source = _load_units(config.unit_level, states, zcta, units_path, unit_id)
     if config.unit_level == "auto" and units_path is None:
         units, unit_source = _split_heavy(units, unit_source, accounts, n_reps, config, zcta)
     accounts, place_rejects, subs = locate_accounts(accounts, units, level=config.unit_level,
                                                       max_nearest_km=config.nearest_unit_km)
+    log.debug("units: %d %s units (%s); %d accounts placed, %d rejected, %d substituted, %.2f s",
+              len(units), config.unit_level, unit_source, len(accounts), len(place_rejects),
+              len(subs), time.perf_counter() - t0)
     coord_subs = coordinate_substitutions(accounts)
     if not coord_subs.empty:
         subs = pd.concat([coord_subs, subs], ignore_index=True)
@@ -228,8 +239,13 @@ def _place_accounts(accounts: TableSource, config: ScenarioConfig, *, reps, zcta
     if units.empty or accounts.empty:
         raise InputError(f"{where}: no account could be placed in any unit "
                          f"({len(rejects) + len(geo_rejects) + len(place_rejects)} rejected)")
+    t0 = time.perf_counter()
     units = aggregate_units(units, accounts)
     adjacency, bridges = unit_adjacency(units, contiguity=config.adjacency)
+    log.debug("region %r: %d units (%d with accounts), %s adjacency with %d edges and %d "
+              "bridge(s), %.2f s", config.region, len(units), int((units["n_accounts"] > 0).sum()),
+              config.adjacency, adjacency.number_of_edges(), len(bridges),
+              time.perf_counter() - t0)
     all_rejects = pd.concat([rejects, geo_rejects, place_rejects], ignore_index=True)
     all_rejects = all_rejects.sort_values("row", kind="stable").reset_index(drop=True)
     info = {
@@ -261,17 +277,29 @@ def road_network(inputs: PreparedInputs, config: ScenarioConfig):
     (a rep without a home is based in a unit, so it is covered too).
     """
     if config.travel.source == "estimate":
+        log.debug("road network: none (travel.source = \"estimate\"): straight-line drive times "
+                  "at the configured speeds")
         return None
     from .travel.burden import load_road_network
 
     lon = np.r_[inputs.units["lon"].to_numpy(float), inputs.reps["lon"].to_numpy(float)]
     lat = np.r_[inputs.units["lat"].to_numpy(float), inputs.reps["lat"].to_numpy(float)]
     ok = np.isfinite(lon) & np.isfinite(lat)
-    return load_road_network(config.travel, lon=lon[ok], lat=lat[ok])
+    t0 = time.perf_counter()
+    network = load_road_network(config.travel, lon=lon[ok], lat=lat[ok])
+    log.debug("road network: travel.source = %r%s, covering %d points, %s, %.2f s",
+              config.travel.source, f" ({config.travel.path})" if config.travel.path else "",
+              int(ok.sum()), "loaded" if network is not None else "none: straight-line estimates",
+              time.perf_counter() - t0)
+    return network
 
 
-def _check_seat_count(units: pd.DataFrame, n: int, config: ScenarioConfig) -> None:
-    """More territories than units is an input error; say which counts the band allows."""
+def _check_seat_count(units: pd.DataFrame, n: int, config: ScenarioConfig,
+                      roster: object = None) -> None:
+    """More territories than units is an input error; say which counts the band allows.
+
+    ``roster``: the roster file the reps come from (None: ``--reps N``).
+    """
     if n <= len(units):
         return
     total = float(units["account_units"].sum())
@@ -279,8 +307,8 @@ def _check_seat_count(units: pd.DataFrame, n: int, config: ScenarioConfig) -> No
     fits = (f"; the account-unit band {lo:g}–{hi:g} allows {max(1, math.ceil(total / hi))}–"
             f"{math.floor(total / lo)} reps for its {total:,.0f} account units"
             if lo > 0 and not config.balance.soft_account_units else "")
-    raise InputError(f"--reps {n}: this book has only {len(units)} units to make territories "
-                     f"of{fits}")
+    who = f"--reps {n}:" if roster is None else f"{roster}: the roster has {n} reps but"
+    raise InputError(f"{who} this book has only {len(units)} units to make territories of{fits}")
 
 
 def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame, np.ndarray]:
@@ -288,6 +316,7 @@ def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame
     reps = inputs.reps.copy()
     units = inputs.units
     if reps["lat"].notna().all():
+        _check_seat_count(units, len(reps), config, roster=inputs.info.get("roster_source", "reps"))
         roots = root_units(units, reps[["lon", "lat"]].to_numpy())
         reps["base_kind"] = "home"
     else:
@@ -500,6 +529,8 @@ def _solve_scenario(inputs: PreparedInputs, config: ScenarioConfig,
         reps = name_seats(reps, full.units["unit_id"], rep_of_unit, full.accounts,
                           basis=config.disruption.basis)
         problem = dataclasses.replace(problem, rep_ids=tuple(reps["rep_id"]))  # for messages
+    log.debug("[%s] solve by %s: %s; phases %s", config.name, solved.engine, solved.status,
+              ", ".join(f"{k} {v:.2f} s" for k, v in (solved.timings or {}).items()) or "none")
     violations = check_plan(problem, solved.rep_of_unit)
     if not config.contiguity:
         violations = [v for v in violations if not v.startswith("contiguity")]
@@ -559,7 +590,11 @@ def evaluate(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
     """
     units = inputs.units.assign(rep_id=np.asarray(reps["rep_id"])[rep_of_unit])
     acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
+    t0 = time.perf_counter()
     card = _plan_scorecard(acc, units, reps, targets, network, config)
+    log.debug("[%s] scorecard with drive hours on %s for %d reps, %.2f s", config.name,
+              "roads" if network is not None else "straight lines", len(reps),
+              time.perf_counter() - t0)
     moves = disruption(acc)
     fair = fairness(card, acc, (targets.account_units_lo, targets.account_units_hi))
     pieces = contiguity_report(units, inputs.adjacency)

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import highspy
@@ -377,11 +378,22 @@ def run_highs(h: highspy.Highs) -> None:
 def solve_highs(form: Formulation, solver: Solver, *, seed: int, time_limit: float,
                 gap: float | None = None, start: np.ndarray | None = None,
                 integer: bool = True, progress: Progress | None = None,
-                pulp_order: bool = False) -> HighsRun:
-    """Solve a formulation in highspy, optionally from a start plan (formulation column order)."""
+                pulp_order: bool = False, nodes: int | None = None,
+                stop: Callable[[np.ndarray], bool] | None = None) -> HighsRun:
+    """Solve a formulation in highspy, optionally from a start plan (formulation column order).
+
+    ``stop(values)`` is asked at every improving MIP solution (formulation column
+    order); once it says True the solve ends at HiGHS's next interrupt check, with
+    that solution (status ``"interrupted by user"``). HiGHS reaches its callbacks at
+    the same points on every machine, so this stop, unlike a time limit, repeats.
+    """
     h = solver.highs(seed=seed, time_limit=time_limit, gap=gap)
+    if nodes is not None:
+        h.setOptionValue("mip_max_nodes", int(nodes))
     if progress is not None:
         h.cbMipImprovingSolution += progress
+    if stop is not None:
+        _stop_at(h, stop, permuted=pulp_order)
     model, perm = to_highs(form, integer=integer, pulp_order=pulp_order)
     h.passModel(model)
     if start is not None:
@@ -403,6 +415,27 @@ def solve_highs(form: Formulation, solver: Solver, *, seed: int, time_limit: flo
                     seconds, mip_gap, h)
 
 
+def _stop_at(h: highspy.Highs, stop: Callable[[np.ndarray], bool], *, permuted: bool) -> None:
+    """Interrupt ``h`` once ``stop`` accepts an improving solution."""
+    if permuted:
+        raise ValueError("stop= needs the formulation's own column order")
+    hit: list[bool] = []
+
+    def improving(event) -> None:
+        try:
+            if not hit and stop(np.asarray(event.data_out.mip_solution)):
+                hit.append(True)
+        except Exception:  # never let a stop rule break the solve
+            log.debug("stop callback failed", exc_info=True)
+
+    def interrupt(event) -> None:
+        if hit:
+            event.data_in.user_interrupt = True
+
+    h.cbMipImprovingSolution += improving
+    h.cbMipInterrupt += interrupt
+
+
 @dataclass
 class ModelRun:
     """One solve of the whole model, by whichever backend."""
@@ -419,12 +452,16 @@ class ModelRun:
     history: tuple = ()
 
 
-def solve_model(form: Formulation, solver: Solver, *, seed: int, time_limit: float) -> ModelRun:
-    """The whole model: HiGHS from the arrays (laid out as PuLP would), or CBC through PuLP."""
+def solve_model(form: Formulation, solver: Solver, *, seed: int, time_limit: float,
+                start: np.ndarray | None = None) -> ModelRun:
+    """The whole model: HiGHS from the arrays (laid out as PuLP would), or CBC through PuLP.
+
+    ``start`` (column values, HiGHS only) is handed to the solver as its first incumbent.
+    """
     if solver.is_highs:
         progress = Progress()
         run = solve_highs(form, solver, seed=seed, time_limit=time_limit, progress=progress,
-                          pulp_order=True)
+                          pulp_order=True, start=start)
         ok = run.values is not None and not run.infeasible
         return ModelRun(ok, run.status, run.values, run.objective, run.bound, run.gap,
                         run.seconds, run.time_limit, run.infeasible, tuple(progress.history))

@@ -21,16 +21,21 @@ class AdjacencyIndex:
     """The adjacency among a problem's units as index arrays, plus territory helpers."""
 
     def __init__(self, p: AssignProblem) -> None:
-        index = {u: i for i, u in enumerate(p.unit_ids)}
-        edges = [(index[a], index[b]) for a, b in p.adjacency.edges()
-                 if a in index and b in index and a != b]
-        e = np.array(sorted(edges), dtype=np.int64).reshape(-1, 2)
+        e = self.edges_of(p)
         self.a, self.b = e[:, 0], e[:, 1]
         self.n, self.m = p.n_units, p.n_reps
         self.roots = np.asarray(p.roots, dtype=np.int64)
         self.graph = nx.Graph()
         self.graph.add_nodes_from(range(p.n_units))
         self.graph.add_edges_from(e.tolist())
+
+    @staticmethod
+    def edges_of(p: AssignProblem) -> np.ndarray:
+        """``(E, 2)`` sorted unit-index pairs of the adjacency edges among ``p``'s units."""
+        index = {u: i for i, u in enumerate(p.unit_ids)}
+        edges = [(index[a], index[b]) for a, b in p.adjacency.edges()
+                 if a in index and b in index and a != b]
+        return np.array(sorted(edges), dtype=np.int64).reshape(-1, 2)
 
     def graph_of(self, p: AssignProblem, units: np.ndarray) -> nx.Graph:
         """The adjacency among ``units``, labelled by unit id (for a sub-problem)."""
@@ -41,6 +46,24 @@ class AdjacencyIndex:
         sel = inside[self.a] & inside[self.b]
         g.add_edges_from((p.unit_ids[a], p.unit_ids[b]) for a, b in zip(self.a[sel], self.b[sel]))
         return g
+
+    def rings(self, units: np.ndarray, local_plan: np.ndarray, n_groups: int,
+              hops: int) -> np.ndarray:
+        """``(len(units), n_groups)``: unit within ``hops`` edges (inside ``units``) of group g.
+
+        ``local_plan[i]`` is the group of ``units[i]``; each unit is in its own group's ring.
+        """
+        pos = np.full(self.n, -1, dtype=np.int64)
+        pos[units] = np.arange(len(units))
+        sel = (pos[self.a] >= 0) & (pos[self.b] >= 0)
+        ia, ib = pos[self.a[sel]], pos[self.b[sel]]
+        k = len(units)
+        adj = sp.csr_matrix((np.ones(2 * len(ia)), (np.r_[ia, ib], np.r_[ib, ia])), shape=(k, k))
+        near = np.zeros((k, n_groups), dtype=bool)
+        near[np.arange(k), local_plan] = True
+        for _ in range(hops):
+            near |= (adj @ near.astype(np.float64)) > 0
+        return near
 
     def rep_weights(self, rep_of: np.ndarray) -> sp.csr_matrix:
         """Reps x reps: number of adjacency edges between their territories."""
@@ -64,26 +87,40 @@ class AdjacencyIndex:
         return np.flatnonzero(~ok)
 
     def join_strays(self, score: PlanScore, rep_of: np.ndarray) -> np.ndarray:
-        """Give every stray piece to a neighbouring territory, cheapest first, until none."""
+        """Give every stray piece to a neighbouring territory until none is left.
+
+        Each step moves one stray unit next to a rooted territory: the move that
+        adds least hard-band breach (donor and receiver), then the cheapest.
+        Measured on 3,000 national ZIPs x 86 reps (sparse Delaunay graph): joining
+        by cost alone turned an LP plan inside the bands into 57 reps outside
+        them (breach 21.5), which no repair recovered in the time.
+        """
         rep_of = rep_of.copy()
+        tam, au = score.loads(rep_of)
+        b = score.rep_breach(np.arange(score.m), tam, au)
         for _ in range(10 * self.n):
             stray = self.stray(rep_of)
             if stray.size == 0:
                 break
             stray_mask = np.zeros(self.n, dtype=bool)
             stray_mask[stray] = True
-            best = None
-            for x, y in ((self.a, self.b), (self.b, self.a)):
-                sel = stray_mask[x] & ~stray_mask[y]  # stray unit next to a rooted one
-                if sel.any():
-                    u, r = x[sel], rep_of[y[sel]]
-                    c = score.cost[u, r] - score.cost[u, rep_of[u]]
-                    i = int(np.lexsort((r, u, c))[0])
-                    if best is None or (c[i], u[i], r[i]) < best[0]:
-                        best = ((c[i], u[i], r[i]), int(u[i]), int(r[i]))
-            if best is None:
+            x, y = np.r_[self.a, self.b], np.r_[self.b, self.a]
+            sel = stray_mask[x] & ~stray_mask[y]  # stray unit next to a rooted one
+            if not sel.any():
                 break
-            rep_of[best[1]] = best[2]
+            u, r = x[sel], rep_of[y[sel]]
+            d = rep_of[u]
+            c = score.cost[u, r] - score.cost[u, d]
+            t, a_ = score.tam[u], score.account_units[u]
+            added = (score.rep_breach(r, tam[r] + t, au[r] + a_) - b[r]
+                     + score.rep_breach(d, tam[d] - t, au[d] - a_) - b[d])
+            i = int(np.lexsort((r, u, c, np.round(np.maximum(added, 0.0), 9)))[0])
+            uu, rr, dd = int(u[i]), int(r[i]), int(d[i])
+            rep_of[uu] = rr
+            for q, sign in ((dd, -1.0), (rr, 1.0)):
+                tam[q] += sign * score.tam[uu]
+                au[q] += sign * score.account_units[uu]
+            b[[dd, rr]] = score.rep_breach(np.array([dd, rr]), tam[[dd, rr]], au[[dd, rr]])
         return rep_of
 
     def connected_band_repair(self, score: PlanScore, rep_of: np.ndarray, deadline: float,

@@ -17,20 +17,33 @@ Strategy
        once the plan meets them, slack penalised while repairing), starting
        from the current plan. A move is kept only when it lowers the breach or
        the objective. With contiguity the sub-MIPs carry the flow rows, started
-       from a BFS-tree flow.
+       from a BFS-tree flow, and a unit may go only to the group's reps whose
+       territory lies within ``RING_HOPS`` hops of it (``REPAIR_RING_HOPS``
+       while repairing): far fewer pairs and flow arcs, a smaller big-M.
+       Measured on the 800-account national book (644 units x 10 reps): with
+       every rep of the group as a candidate of every unit, four repair
+       sub-MIPs of 5 s each left a 0.025 breach and no plan; with rings of 2-3
+       hops the first two met the bands and the search reached 0.49% in 8-12 s.
+       A repair sub-MIP ends at its first plan inside the bands (a HiGHS
+       interrupt callback). Contiguity sub-MIPs are limited by
+       ``SUB_MIP_NODES`` branch-and-bound nodes, with a time limit only as a
+       safety net, so they do the same work on a loaded machine as on an idle
+       one.
     4. **Hand-over.** When the search stalls with time left and the model is
        small enough, the incumbent is handed to HiGHS on the whole priced
        model to close or prove the gap.
 
 Randomness comes from ``numpy.random.default_rng(seed)`` only; ties are broken
-by index, so the same inputs and seed give the same plan whenever the search
-ends by itself (target gap reached, or no group improves). Under a wall-clock
-limit the number of sub-MIPs that fit depends on the machine; set
+by index and contiguity sub-MIPs stop by node counts and callbacks, not by the
+clock, so with contiguity the same inputs and seed give the same plan whenever
+the search ends by itself (target gap reached, or no group improves). Under a wall-clock limit the
+number of sub-MIPs that fit depends on the machine; set
 ``Solver.lns_iterations`` for a run that is reproducible bit for bit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -51,9 +64,27 @@ log = logging.getLogger(__name__)
 
 #: share of the time budget LNS may spend repairing band breaches before the full model takes over
 REPAIR_SHARE = 0.45
+#: with contiguity, groups grow to at most this many reps before the search ends
+MAX_GROUP_CONTIGUOUS = 4
+#: with contiguity (and no start plan to fall back on) the repair may use this share: the
+#: whole contiguous model it would hand over to found no plan in 7-15 s on 644 x 10, while
+#: the repair of 2,241 units x 58 reps was still lowering the breach (0.51 -> 0.26) at 45%
+REPAIR_SHARE_CONTIGUOUS = 0.9
+#: with a feasible start plan to fall back on, the repair of the LP's plan gets this share
+FALLBACK_REPAIR_SHARE = 0.25
 #: sub-MIP time limit (s) and relative gap
 SUB_MIP_SECONDS = 0.25
 SUB_MIP_GAP = 1e-4
+#: branch-and-bound nodes per sub-MIP (the limit that repeats on every machine)
+SUB_MIP_NODES = 200
+#: with contiguity the sub-MIP time limit is this multiple of 4 x SUB_MIP_SECONDS, a safety
+#: net only (without, the measured 0.25 s limits stay: many small sub-MIPs at national scale)
+SUB_MIP_SAFETY = 8.0
+#: contiguity sub-MIPs: a unit may go to a rep of the group only within this many hops
+#: (inside the group) of that rep's territory; the current plan always stays representable
+RING_HOPS = 3
+#: while repairing band breaches: small rings, so the sub-MIP reaches a plan in the bands fast
+REPAIR_RING_HOPS = 2
 #: hand the incumbent to the full HiGHS MIP only below this many columns
 FULL_MIP_MAX_PAIRS = 150_000
 
@@ -133,6 +164,39 @@ def start_values(form: Formulation, sub: AssignProblem, rep_of: np.ndarray,
     return values
 
 
+def _meets_bands(form: Formulation):
+    """Stop rule of a repair sub-MIP: the first plan with no band slack ends it."""
+    cols = np.concatenate([c for c in form.slack.values()] or [np.zeros(0, np.int64)])
+
+    def met(values: np.ndarray) -> bool:
+        return cols.size > 0 and float(np.asarray(values)[cols].sum()) <= 1e-9
+
+    return met
+
+
+def whole_start(form: Formulation, p: AssignProblem, rep_of: np.ndarray) -> np.ndarray | None:
+    """Column values of a plan for the whole (rooted) model, flows included.
+
+    None when the model cannot hold the plan as a start: a pair outside the
+    candidates, a root-free or balance model, or a territory in pieces.
+    """
+    rep_of = np.asarray(rep_of, dtype=np.int64)
+    m = p.n_reps
+    if len(form.root_pairs) or form.max_deviation >= 0 or (p.balancing is not None
+                                                            and p.balancing.active):
+        return None
+    if not np.isin(np.arange(p.n_units) * m + rep_of, form.pu * m + form.pr).all():
+        return None
+    flows = None
+    if len(form.flow_arcs):
+        index = AdjacencyIndex(p)
+        if index.stray(rep_of).size:
+            return None
+        flows = {(r, a, b): f for r in range(m)
+                 for (a, b), f in index.tree_flows(r, np.flatnonzero(rep_of == r)).items()}
+    return start_values(form, p, rep_of, flows)
+
+
 @dataclass
 class _Search:
     """State of one LNS run: the incumbent, its breach and objective, the clock."""
@@ -151,6 +215,8 @@ class _Search:
     breach: np.ndarray = field(init=False)
     iterations: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    #: a feasible plan to fall back on (the caller's start) while the LP's plan is repaired
+    fallback: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.score = PlanScore.of(self.p)
@@ -171,8 +237,18 @@ class _Search:
         self.obj, _ = self.score.objective(rep_of)
         self.breach = self.score.hard_breach(rep_of)
 
-    def warm_start(self) -> None:
-        """LP rounding, greedy band repair, then (contiguity) stray and connected repair."""
+    def warm_start(self, start: np.ndarray | None = None) -> None:
+        """LP rounding, greedy band repair, then (contiguity) stray and connected repair.
+
+        A feasible ``start`` plan (e.g. the last plan of an alternation) is
+        kept as the fallback: the search starts from it only when it beats a
+        feasible LP warm start, or once the repair of the LP's plan has used
+        its share of the budget. Measured on the 800-account national book
+        (644 units x 10 reps, contiguity, bases moved to medoids): from the
+        last plan LNS stalled at 2.25% above the LP bound in 20 s, from the
+        repaired LP plan it reached 1.23% in the same 20 s; the last plan is a
+        deep local optimum for pair moves.
+        """
         t0 = time.perf_counter()
         rep_of = lp_rounding(self.score, self.lp)
         rep_of = greedy_band_repair(self.score, rep_of, self.lp.pu, self.lp.pr, self.deadline)
@@ -180,12 +256,38 @@ class _Search:
             rep_of = self.adjacency.join_strays(self.score, rep_of)
             log.info("contiguity repair: %d stray units left", self.adjacency.stray(rep_of).size)
             rep_of = self.adjacency.connected_band_repair(self.score, rep_of, self.deadline)
+        if start is not None and not self._rank(start)[0]:
+            if self._rank(start) < self._rank(rep_of) and not self._rank(rep_of)[0]:
+                log.info("warm start: the given start plan is better than the LP's; starting there")
+                rep_of = np.asarray(start, dtype=np.int64).copy()
+            else:
+                self.fallback = np.asarray(start, dtype=np.int64).copy()
         self._set(rep_of)
-        log.info("warm start: objective %.6g, %d reps outside a hard band (breach %.3g)",
-                 self.obj, int((self.breach > 1e-9).sum()), self.breach.sum())
+        log.info("warm start: objective %.6g, %d reps outside a hard band (breach %.3g)%s",
+                 self.obj, int((self.breach > 1e-9).sum()), self.breach.sum(),
+                 "; the start plan is the fallback" if self.fallback is not None else "")
         if not self.repairing:
             self.progress.record(self.obj, self.lp.bound)
         self.timings["warm_start"] = time.perf_counter() - t0
+
+    def take_fallback(self) -> bool:
+        """Switch to the fallback plan when it beats the incumbent; True when switched."""
+        fallback, self.fallback = self.fallback, None
+        if fallback is None or self._rank(fallback) >= self._rank(self.rep_of):
+            return False
+        self._set(fallback)
+        self.progress.record(self.obj, self.lp.bound)
+        return True
+
+    def _rank(self, rep_of: np.ndarray) -> tuple[bool, float, float]:
+        """Order of candidate plans: feasible first, then smaller breach, then objective."""
+        rep_of = np.asarray(rep_of, dtype=np.int64)
+        breach = float(self.score.hard_breach(rep_of).sum())
+        stray = self.adjacency.stray(rep_of).size if self.adjacency is not None else 0
+        fixed = self.score.fixed
+        locked = bool((rep_of[fixed >= 0] != fixed[fixed >= 0]).any())
+        bad = breach > 1e-9 or stray > 0 or locked
+        return bad, breach + stray + locked, self.score.objective(rep_of)[0]
 
     def run(self, group_size: int | None = None) -> None:
         """Fix-and-optimise over groups of reps until the gap, the limits or a stall."""
@@ -193,13 +295,23 @@ class _Search:
         rng = np.random.default_rng(self.seed)
         m = self.p.n_reps
         size = group_size or min(2, m)
+        # contiguity sub-MIPs of more than a few reps rarely finish (flow rows per rep)
+        largest = m if self.adjacency is None else min(m, max(size, MAX_GROUP_CONTIGUOUS))
         neighbours = RepNeighbours.from_pairs(self.p.n_units, m, self.lp.pu, self.lp.pr)
         order: list[int] = []
         stall = fails = 0
         # Measured on 5,000 ZIPs x 100 reps: when repair has not met the bands by this
         # point it rarely does, while the plain model reaches 0.5% with the time left.
-        repair_deadline = self.t_start + REPAIR_SHARE * (self.deadline - self.t_start)
-        while self._keep_going(repair_deadline):
+        share = (FALLBACK_REPAIR_SHARE if self.fallback is not None
+                 else REPAIR_SHARE_CONTIGUOUS if self.adjacency is not None else REPAIR_SHARE)
+        repair_deadline = self.t_start + share * (self.deadline - self.t_start)
+        while True:
+            if (self.repairing and self.fallback is not None
+                    and time.perf_counter() > repair_deadline and self.take_fallback()):
+                log.info("LNS: bands still broken after %.0f%% of the time budget; going on "
+                         "from the start plan", 100 * share)
+            if not self._keep_going(repair_deadline):
+                break
             repairing = self.repairing
             if repairing:
                 bad = np.flatnonzero(self.breach > 1e-9)
@@ -210,14 +322,17 @@ class _Search:
             want = min(m, 2 * size + fails) if repairing else size
             links = (RepNeighbours(self.adjacency.rep_weights(self.rep_of))
                      if self.adjacency is not None else neighbours)
-            improved, lowered = self._try(links.grow(seed_rep, want, rng), repairing)
+            hops = REPAIR_RING_HOPS if repairing else RING_HOPS
+            improved, lowered = self._try(links.grow(seed_rep, want, rng), repairing, hops)
             if repairing:
                 fails = 0 if lowered else fails + 1
             stall = 0 if improved else stall + 1
             if stall >= m:  # a full pass without improvement: bigger neighbourhoods
-                if size >= m:
+                if size >= largest:
+                    log.info("LNS: no improvement in a full pass with groups of %d reps; done",
+                             size)
                     break
-                size = min(m, size + max(2, size // 2))
+                size = min(largest, size + max(2, size // 2))
                 log.info("LNS: no improvement in a full pass; groups of %d reps", size)
                 stall = 0
         self.timings["lns"] = time.perf_counter() - t0
@@ -227,19 +342,19 @@ class _Search:
         if now >= self.deadline - 0.05:
             return False
         if self.repairing and now > repair_deadline:
-            log.info("LNS: bands still broken after %.0f%% of the time budget", 100 * REPAIR_SHARE)
+            log.info("LNS: bands still broken after the repair's share of the time budget")
             return False
         if not self.repairing and self.gap_of(self.obj) <= max(self.solver.mip_gap, 1e-9):
             return False
         limit = self.solver.lns_iterations
         return limit is None or self.iterations < limit
 
-    def _try(self, group: np.ndarray, repairing: bool) -> tuple[bool, bool]:
+    def _try(self, group: np.ndarray, repairing: bool, hops: int) -> tuple[bool, bool]:
         """One sub-MIP over ``group``; keeps it when better. Returns (kept, breach lowered)."""
         limit = min(SUB_MIP_SECONDS * (5 if repairing else 1)
-                    * (4 if self.adjacency is not None else 1),
+                    * (4 * SUB_MIP_SAFETY if self.adjacency is not None else 1),
                     max(self.deadline - time.perf_counter(), 0.05))
-        new = self._sub_mip(group, repairing, limit)
+        new = self._sub_mip(group, repairing, limit, hops)
         self.iterations += 1
         if new is None:
             return False, False
@@ -257,7 +372,8 @@ class _Search:
                 self.progress.record(self.obj, self.lp.bound)
         return better, lowered
 
-    def _sub_mip(self, group: np.ndarray, repairing: bool, limit: float) -> np.ndarray | None:
+    def _sub_mip(self, group: np.ndarray, repairing: bool, limit: float,
+                 hops: int = RING_HOPS) -> np.ndarray | None:
         """Re-solve every unit of ``group``'s reps among them, started at the plan."""
         units = np.flatnonzero(np.isin(self.rep_of, group))
         if units.size == 0 or (self.adjacency is not None and len(group) < 2):
@@ -265,22 +381,27 @@ class _Search:
         sub = restrict(self.p, self.score, units, group, contiguity=self.adjacency,
                        soft=repairing,
                        penalty=self.repair_penalty if repairing else self.p.penalty)
-        pairs = self._local_pairs(units, group)
+        pairs = self._local_pairs(units, group, hops)
         form = build_formulation(sub, pairs)
         local_plan = np.searchsorted(group, self.rep_of[units])
         flows = self._local_flows(units, group, local_plan) if self.adjacency else None
         run = solve_highs(form, self.solver, seed=self.seed + self.iterations, time_limit=limit,
-                          gap=SUB_MIP_GAP, start=start_values(form, sub, local_plan, flows))
+                          gap=SUB_MIP_GAP, nodes=SUB_MIP_NODES,
+                          start=start_values(form, sub, local_plan, flows),
+                          stop=_meets_bands(form) if repairing else None)
+        log.debug("sub-MIP %d: %s after %.2f s, %d nodes", self.iterations + 1, run.status,
+                  run.seconds, run.highs.getInfo().mip_node_count if run.highs else -1)
         if run.values is None:
             return None
         new = self.rep_of.copy()
         new[units] = group[form.plan(run.values, len(units))]
         return new
 
-    def _local_pairs(self, units: np.ndarray, group: np.ndarray):
-        if self.adjacency is not None:  # contiguity sub-MIPs: every rep of the group
-            lu = np.repeat(np.arange(len(units)), len(group))
-            lr = np.tile(np.arange(len(group)), len(units))
+    def _local_pairs(self, units: np.ndarray, group: np.ndarray, hops: int):
+        if self.adjacency is not None:  # contiguity: each rep of the group, a ring around it
+            local_plan = np.searchsorted(group, self.rep_of[units])
+            near = self.adjacency.rings(units, local_plan, len(group), hops)
+            lu, lr = np.nonzero(near)
             fixed = self.score.fixed[units]
             keep = (fixed[lu] < 0) | (group[lr] == fixed[lu])
             return lu[keep], lr[keep]
@@ -349,16 +470,26 @@ class _Search:
                             timings=dict(self.timings))
 
 
+def _with_pairs(lp: LPRelaxation, m: int, pu: np.ndarray, pr: np.ndarray) -> LPRelaxation:
+    """The LP's pairs plus (``pu``, ``pr``) at share 0, sorted by unit then rep."""
+    key = np.r_[lp.pu * m + lp.pr, pu * m + pr]
+    uniq, first = np.unique(key, return_index=True)
+    x = np.r_[lp.x, np.zeros(len(pu))][first]
+    return dataclasses.replace(lp, pu=uniq // m, pr=uniq % m, x=x)
+
+
 def solve_lns(p: AssignProblem, solver: Solver, *, seed: int = 0, k: int | None = None,
               clock: Clock | None = None, group_size: int | None = None,
-              hand_over: bool | None = None) -> AssignResult | None:
+              hand_over: bool | None = None,
+              start: np.ndarray | None = None) -> AssignResult | None:
     """LP bound + warm start + LNS (+ hand-over) on the model of :mod:`.formulation`.
 
     ``clock`` is the budget of the whole solve (a new one of
     ``solver.time_limit`` when None); each phase adds its seconds to it.
     ``hand_over`` forces (True) or forbids (False) handing the incumbent to the
-    full MIP; None decides by model size and the time left. Returns None when
-    no plan meeting the hard bands was found.
+    full MIP; None decides by model size and the time left. ``start`` is a
+    plan to start from when it beats the LP's warm start (its pairs join the
+    candidates). Returns None when no plan meeting the hard bands was found.
     """
     clock = clock or Clock(solver.time_limit)
     t_start, deadline = time.perf_counter(), clock.deadline
@@ -370,11 +501,15 @@ def solve_lns(p: AssignProblem, solver: Solver, *, seed: int = 0, k: int | None 
     log.info("LP bound %.6g (%s, %d pairs, %.1f s)", lp.bound,
              "valid for every pair" if lp.priced else "over the candidate pairs", len(lp.pu),
              lp_seconds)
+    if start is not None:
+        lp = _with_pairs(lp, p.n_reps, np.arange(p.n_units), np.asarray(start, dtype=np.int64))
     search = _Search(p, solver, seed, lp, clock.start, deadline)
     search.timings["lp"] = lp_seconds
     try:
-        search.warm_start()
+        search.warm_start(start)
         search.run(group_size)
+        if search.take_fallback():
+            log.info("LNS: the start plan beats the search's plan; keeping it")
         if search.repairing:
             log.info("LNS: no plan meeting the hard bands (breach %.3g)", search.breach.sum())
             return None

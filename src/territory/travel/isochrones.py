@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -61,22 +62,24 @@ def isochrones(network: RoadNetwork, lon: float, lat: float,
 
 def _reach_polygons(network: RoadNetwork, lon: float, lat: float, mins: list[float],
                     ratio: float) -> gpd.GeoDataFrame:
-    """The polygons of :func:`isochrones` (``mins`` sorted largest first), drawn anew."""
+    """The polygons of :func:`isochrones` (``mins`` sorted largest first); hulls are shared."""
     import geopandas as gpd
     import shapely
 
     node, _ = network.snap(np.array([lon]), np.array([lat]))
     dist = dijkstra(network.graph, directed=True, indices=int(node[0]), limit=max(mins) * 60.0)
-    geoms, drawn = [], {}
+    # hulls by the node set they wrap: on a city graph most homes reach the whole graph
+    # within the shortest time, so every polygon of every home is the same hull
+    drawn = _CACHE.setdefault(network, {})
+    geoms = []
     for m in mins:
         reach = np.flatnonzero(dist <= m * 60.0)
         if len(reach) < 3:
             geoms.append(shapely.Polygon())
             continue
-        # the sets are nested, so one of the same size is the same set: on a city graph,
-        # reached whole within the shortest time, every polygon is the same hull
-        if len(reach) in drawn:
-            geoms.append(drawn[len(reach)])
+        key = ("hull", float(ratio), hashlib.blake2b(reach.tobytes(), digest_size=16).digest())
+        if key in drawn:
+            geoms.append(drawn[key])
             continue
         # straight from the coordinates: MultiPoint(array) builds a Point object per node first
         pts = shapely.multipoints(np.column_stack([network.node_lon[reach],
@@ -84,7 +87,7 @@ def _reach_polygons(network: RoadNetwork, lon: float, lat: float, mins: list[flo
         hull = shapely.concave_hull(pts, ratio=ratio) if ratio < 1 else pts.convex_hull
         if hull.geom_type != "Polygon" or hull.is_empty:
             hull = pts.convex_hull
-        drawn[len(reach)] = hull
+        drawn[key] = hull
         geoms.append(hull)
     return gpd.GeoDataFrame({"minutes": [int(m) if m.is_integer() else m for m in mins]},
                             geometry=geoms, crs="EPSG:4326")
