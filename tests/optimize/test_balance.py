@@ -54,3 +54,27 @@ def test_balance_weight_trades_travel_for_deviation(weight, plan):
     r = solve(four_units(Balancing(weight=weight)), SOLVER)
     assert r.rep_of_unit.tolist() == plan
     assert r.objective == pytest.approx(min(2 + weight * 0.8, 8.0))
+
+
+def test_a_plan_is_a_feasible_start_for_the_balance_models():
+    """Balance first hands phase 2 the travel plan (phase 3 its plan) as a start: the
+    deviation columns and z must be filled so that every row holds."""
+    from territory.optimize.formulation import build_formulation
+    from territory.optimize.lns import whole_start
+
+    p = four_units(Balancing(first=True))
+    pairs = (np.repeat(np.arange(4), 2), np.tile(np.arange(2), 4))
+    travel = np.array([0, 0, 1, 1])  # largest deviation 0.4
+    for options in ({"balance_phase": "minimise", "max_deviation": 0.4 + 1e-9},
+                    {"max_deviation": 0.5}, {}):
+        form = build_formulation(p, pairs, **options)
+        x = whole_start(form, p, travel)
+        assert x is not None
+        act = form.matrix @ x
+        assert (act >= form.row_lower - 1e-9).all() and (act <= form.row_upper + 1e-9).all()
+        assert (x >= form.lower - 1e-9).all() and (x <= form.upper + 1e-9).all()
+        assert x[form.max_deviation] == pytest.approx(0.4)
+    # a plan above the cap is no start
+    tight = build_formulation(p, pairs, balance_phase="minimise", max_deviation=0.1)
+    assert whole_start(tight, p, travel) is None
+

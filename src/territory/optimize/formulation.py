@@ -162,6 +162,8 @@ class Formulation:
     root_pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     #: column of the largest relative deviation z (balance), -1 when absent
     max_deviation: int = -1
+    #: the balance term's deviation columns: {"tam" | "units": (plus, minus)} per rep
+    deviation_cols: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     #: the rows of the TAM and account-unit bands (one per rep)
     tam_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     units_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -338,14 +340,15 @@ def build_formulation(p: AssignProblem, pairs: tuple[np.ndarray, np.ndarray], *,
         over = _add_disruption(b, p, pu, pr, soft=elastic)
         if over is not None:
             slack["disruption_over"] = over
-    z = -1
+    z, deviation_cols = -1, {}
     if p.balancing is not None and p.balancing.active and not elastic:
-        z = _add_balance(b, p, pu, pr, p.balancing.weight,
-                         with_max=p.balancing.first or max_deviation is not None,
-                         max_deviation=max_deviation)
+        z, deviation_cols = _add_balance(b, p, pu, pr, p.balancing.weight,
+                                         with_max=p.balancing.first or max_deviation is not None,
+                                         max_deviation=max_deviation)
     form = b.finish(pu, pr, slack=slack, lock_slack=lock_slack, flow_start=flow_start,
                     flow_arcs=arcs, tam_rows=tam_rows, units_rows=units_rows,
-                    root_start=root_start, root_pairs=root_pairs, max_deviation=z)
+                    root_start=root_start, root_pairs=root_pairs, max_deviation=z,
+                    deviation_cols=deviation_cols)
     if balance_phase == "minimise" and z >= 0:
         rest = np.abs(form.cost).sum()
         form.cost *= 1e-6 / max(float(rest), 1e-12)
@@ -492,8 +495,10 @@ def _add_free_contiguity(b: _Builder, p: AssignProblem, pu, pr, root_cost):
 
 
 def _add_balance(b: _Builder, p: AssignProblem, pu, pr, weight: float, *, with_max: bool,
-                 max_deviation: float | None) -> int:
-    """Deviation columns and rows of the balance term; returns the column of z (or -1)."""
+                 max_deviation: float | None
+                 ) -> tuple[int, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Deviation columns and rows of the balance term: the column of z (or -1), and the
+    ``(plus, minus)`` deviation columns of ``"tam"`` and ``"units"``."""
     m = p.n_reps
     targets = (("tam", np.asarray(p.tam, float), np.asarray(p.tam_target, float)),
                ("units", np.asarray(p.account_units, float), p.account_units_target))
@@ -509,8 +514,9 @@ def _add_balance(b: _Builder, p: AssignProblem, pu, pr, weight: float, *, with_m
         b.entries(rows, plus, -1.0)
         b.entries(rows, minus, 1.0)
         dev_cols.append((plus, minus, target, mean))
+    named = {name: (c[0], c[1]) for (name, _, _), c in zip(targets, dev_cols)}
     if not with_max:
-        return -1
+        return -1, named
     z = int(b.columns(1, 0.0, 0.0, INF if max_deviation is None else max_deviation)[0])
     for plus, minus, target, mean in dev_cols:
         ok = np.flatnonzero(target > 0)
@@ -518,7 +524,7 @@ def _add_balance(b: _Builder, p: AssignProblem, pu, pr, weight: float, *, with_m
         b.entries(rows, plus[ok], mean / target[ok])
         b.entries(rows, minus[ok], mean / target[ok])
         b.entries(rows, np.full(len(ok), z), -1.0)
-    return z
+    return z, named
 
 
 def _add_disruption(b: _Builder, p: AssignProblem, pu, pr, soft: bool) -> np.ndarray | None:

@@ -178,12 +178,12 @@ def whole_start(form: Formulation, p: AssignProblem, rep_of: np.ndarray) -> np.n
     """Column values of a plan for the whole (rooted) model, flows included.
 
     None when the model cannot hold the plan as a start: a pair outside the
-    candidates, a root-free or balance model, or a territory in pieces.
+    candidates, a root-free model, a territory in pieces, or a largest deviation
+    above the model's cap (balance first).
     """
     rep_of = np.asarray(rep_of, dtype=np.int64)
     m = p.n_reps
-    if len(form.root_pairs) or form.max_deviation >= 0 or (p.balancing is not None
-                                                            and p.balancing.active):
+    if len(form.root_pairs):
         return None
     if not np.isin(np.arange(p.n_units) * m + rep_of, form.pu * m + form.pr).all():
         return None
@@ -194,7 +194,35 @@ def whole_start(form: Formulation, p: AssignProblem, rep_of: np.ndarray) -> np.n
             return None
         flows = {(r, a, b): f for r in range(m)
                  for (a, b), f in index.tree_flows(r, np.flatnonzero(rep_of == r)).items()}
-    return start_values(form, p, rep_of, flows)
+    values = start_values(form, p, rep_of, flows)
+    return _with_deviations(form, p, rep_of, values)
+
+
+def _with_deviations(form: Formulation, p: AssignProblem, rep_of: np.ndarray,
+                     values: np.ndarray) -> np.ndarray | None:
+    """Fill the balance columns at the plan's deviations (the rows of ``_add_balance``):
+    ``plus - minus = (load - target) / mean`` per rep, and ``z`` = the largest
+    ``|load - target| / target``; None when ``z`` is above its cap."""
+    m = p.n_reps
+    largest = 0.0
+    for name, load_of in (("tam", np.asarray(p.tam, float)),
+                          ("units", np.asarray(p.account_units, float))):
+        if name not in form.deviation_cols:
+            continue
+        target = np.asarray(p.tam_target if name == "tam" else p.account_units_target, float)
+        mean = max(float(target.mean()), 1e-12)
+        load = np.bincount(rep_of, weights=load_of, minlength=m)
+        plus, minus = form.deviation_cols[name]
+        values[plus] = np.maximum(load - target, 0.0) / mean
+        values[minus] = np.maximum(target - load, 0.0) / mean
+        ok = target > 0
+        if ok.any():
+            largest = max(largest, float((np.abs(load - target)[ok] / target[ok]).max()))
+    if form.max_deviation >= 0:
+        if largest > form.upper[form.max_deviation] + 1e-9:
+            return None
+        values[form.max_deviation] = largest
+    return values
 
 
 @dataclass
