@@ -265,6 +265,20 @@ def test_impossible_rep_counts_exit_2_with_one_line(tmp_path: Path, capsys, reps
         assert re.search(r"the account-unit band 20–60 allows \d+–\d+ reps for its [\d,]+ account units$", err[0])
 
 
+def test_a_roster_with_more_reps_than_units_exits_2_with_one_line(tmp_path: Path, capsys):
+    """A roster file (homes given) larger than the book's units: one line, not a traceback."""
+    acc = tmp_path / "accounts.csv"
+    acc.write_text("account_id,name,zip,revenue\nA1,One,43215,50000\nA2,Two,43201,60000\n")
+    reps = tmp_path / "reps.csv"
+    reps.write_text("rep_id,name,home_zip\nR1,Ann,43215\nR2,Bob,43201\nR3,Cy,43206\n")
+    code = main(["-q", "plan", "--accounts", str(acc), "--reps", str(reps), "--zcta", str(ZCTA),
+                 "--config", str(small_config(tmp_path)), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"territory: error: {reps}: the roster has 3 reps but this book has "
+                             "only 2 units to make territories of"), err[0]
+
+
 def _plan_logs(tmp_path: Path, caplog, *flags: str) -> list[logging.LogRecord]:
     caplog.clear()
     with caplog.at_level(logging.DEBUG, logger="territory.never"):  # a handler at every level

@@ -158,3 +158,34 @@ def test_roster_numbers_may_use_a_decimal_comma(tmp_path: Path) -> None:
     p.write_text("rep_id;lat;lon;capacity\nR1;38,9072;-77,0369;0,5\n")
     reps = read_reps(p)
     assert reps.loc[0, ["lat", "lon", "capacity"]].tolist() == [38.9072, -77.0369, 0.5]
+
+
+@pytest.mark.parametrize("cell", ["inf", "nan", "1e400", "-inf"])
+def test_a_capacity_that_is_not_a_finite_number_is_refused(tmp_path: Path, cell: str) -> None:
+    p = tmp_path / "reps.csv"
+    p.write_text(f"rep_id,home_zip,capacity\nR1,43215,1\nR2,43211,{cell}\n")
+    with pytest.raises(InputError, match=rf"reps\.csv: row 2 \(R2\): capacity {cell} is not a "
+                                         r"finite positive number"):
+        read_reps(p)
+
+
+@pytest.mark.parametrize("lat, lon", [("inf", "-83"), ("1e999", "1"), ("nan", "nan"),
+                                      ("91", "-83"), ("40", "-181")])
+def test_home_coordinates_that_cannot_be_right_are_refused(tmp_path: Path, lat, lon) -> None:
+    p = tmp_path / "reps.csv"
+    p.write_text(f"rep_id,lat,lon\nR1,39.96,-83.0\nR2,{lat},{lon}\n")
+    with pytest.raises(InputError, match=rf"reps\.csv: row 2 \(R2\): home lat {lat}, lon {lon} "
+                                         r"is not a point \(lat -90..90, lon -180..180\)"):
+        read_reps(p)
+
+
+@pytest.mark.parametrize("text, n", [(" 3 ", 3), ("+3", 3), ("3", 3)])
+def test_a_number_of_territories_may_carry_spaces_or_a_sign(text: str, n: int) -> None:
+    assert len(read_reps(text)) == n
+
+
+@pytest.mark.parametrize("text", ["1.5", "99999999999999999999", "1e2", "0"])
+def test_an_impossible_number_of_territories_is_refused_at_once(text: str) -> None:
+    """Not "file not found", and never 10**20 rows built before the error."""
+    with pytest.raises(InputError, match=rf"^--reps {text}: "):
+        read_reps(text)

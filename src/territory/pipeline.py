@@ -44,7 +44,8 @@ import pandas as pd
 
 from . import __version__
 from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_accounts
-from .io.roster import build_roster, incumbent_report, name_seats, read_locks, read_reps
+from .io.roster import (build_roster, incumbent_report, name_seats, read_locks, read_reps,
+                        territory_count)
 from .optimize import (AssignProblem, BandRules, Disruption, RepTargets, Solver, check_plan,
                        inertia_cost, rep_targets, solve)
 from .optimize.problem import Balancing
@@ -120,9 +121,9 @@ def _roster(reps: TableSource | int, config: ScenarioConfig, accounts: pd.DataFr
     """The roster's size early (it sizes ``unit_level = "auto"``); :func:`build_roster` is final."""
     if str(reps).strip().lower() == "current" and not Path(reps).is_file():
         return read_reps(config.n_reps or max(1, int(accounts["current_rep"].nunique())))
-    if isinstance(reps, int) or str(reps).isdigit():
-        # a number of territories to design; the scenario's n_reps overrides it
-        return read_reps(config.n_reps or int(reps))
+    n = None if isinstance(reps, pd.DataFrame) else territory_count(reps)
+    if n is not None:  # a number of territories to design; the scenario's n_reps overrides it
+        return read_reps(config.n_reps or n)
     return read_reps(reps, n_reps=config.n_reps)
 
 
@@ -293,8 +294,12 @@ def road_network(inputs: PreparedInputs, config: ScenarioConfig):
     return network
 
 
-def _check_seat_count(units: pd.DataFrame, n: int, config: ScenarioConfig) -> None:
-    """More territories than units is an input error; say which counts the band allows."""
+def _check_seat_count(units: pd.DataFrame, n: int, config: ScenarioConfig,
+                      roster: object = None) -> None:
+    """More territories than units is an input error; say which counts the band allows.
+
+    ``roster``: the roster file the reps come from (None: ``--reps N``).
+    """
     if n <= len(units):
         return
     total = float(units["account_units"].sum())
@@ -302,8 +307,8 @@ def _check_seat_count(units: pd.DataFrame, n: int, config: ScenarioConfig) -> No
     fits = (f"; the account-unit band {lo:g}–{hi:g} allows {max(1, math.ceil(total / hi))}–"
             f"{math.floor(total / lo)} reps for its {total:,.0f} account units"
             if lo > 0 and not config.balance.soft_account_units else "")
-    raise InputError(f"--reps {n}: this book has only {len(units)} units to make territories "
-                     f"of{fits}")
+    who = f"--reps {n}:" if roster is None else f"{roster}: the roster has {n} reps but"
+    raise InputError(f"{who} this book has only {len(units)} units to make territories of{fits}")
 
 
 def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame, np.ndarray]:
@@ -311,6 +316,7 @@ def _bases(inputs: PreparedInputs, config: ScenarioConfig) -> tuple[pd.DataFrame
     reps = inputs.reps.copy()
     units = inputs.units
     if reps["lat"].notna().all():
+        _check_seat_count(units, len(reps), config, roster=inputs.info.get("roster_source", "reps"))
         roots = root_units(units, reps[["lon", "lat"]].to_numpy())
         reps["base_kind"] = "home"
     else:

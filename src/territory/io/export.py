@@ -3,7 +3,9 @@
 CSV and Excel cells that a spreadsheet would run as a formula (starting with
 ``= + - @``, tab or carriage return) are prefixed with an apostrophe, the
 OWASP-recommended defence against CSV injection. Numbers are written as
-numbers (a negative number is not text and is left alone).
+numbers (a negative number is not text and is left alone). A cell holding a
+carriage return is quoted like one holding a line feed, so every CSV reads back
+row for row.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -48,9 +51,30 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A copy with every text cell passed through :func:`safe_csv_value`."""
     out = df.copy()
     for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+        if _is_text(out[col]):
             out[col] = out[col].map(safe_csv_value)
     return out
+
+
+def _is_text(s: pd.Series) -> bool:
+    return s.dtype == object or pd.api.types.is_string_dtype(s)
+
+
+def _has_cr(df: pd.DataFrame) -> bool:
+    return any(df[c].map(lambda v: isinstance(v, str) and "\r" in v).any()
+               for c in df.columns if _is_text(df[c]))
+
+
+def _records_lf(text: str) -> str:
+    """CSV text with ``\\r\\n`` record ends turned to ``\\n``; line breaks inside quotes kept."""
+    records, start, quoted = [], 0, False
+    for m in re.finditer(r'"|\r\n', text):
+        if m.group() == '"':
+            quoted = not quoted  # an escaped "" toggles twice
+        elif not quoted:
+            records.append(text[start:m.start()])
+            start = m.end()
+    return "\n".join(records) + "\n"
 
 
 def wrote(path: Path, started: float) -> Path:
@@ -64,7 +88,15 @@ def wrote(path: Path, started: float) -> Path:
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a formula-injection-safe UTF-8 CSV with ``\\n`` line ends (byte-stable)."""
     p, t0 = Path(path), time.perf_counter()
-    safe_frame(df).to_csv(p, index=False, lineterminator="\n", float_format="%.10g")
+    safe = safe_frame(df)
+    if not _has_cr(safe):
+        safe.to_csv(p, index=False, lineterminator="\n", float_format="%.10g")
+        return wrote(p, t0)
+    # The csv module quotes a cell only for the characters of the line terminator, so a bare
+    # \r in a cell would end the record for every reader: write \r\n records (quoting it),
+    # then end them in \n as usual.
+    text = safe.to_csv(index=False, lineterminator="\r\n", float_format="%.10g")
+    p.write_bytes(_records_lf(text).encode("utf-8"))
     return wrote(p, t0)
 
 
@@ -81,11 +113,14 @@ def progress(total: int, desc: str, unit: str):
 
 
 def _sheet_names(names: list[str]) -> list[str]:
-    """Excel sheet names: at most 31 characters, none of ``[]:*?/\\``, unique ignoring case."""
+    """Excel sheet names: at most 31 printable characters, none of ``[]:*?/\\``, unique
+    ignoring case."""
     out: list[str] = []
     seen: set[str] = set()
     for name in names:
-        clean = "".join(c for c in str(name) if c not in "[]:*?/\\")[:31] or "sheet"
+        # control characters (a NUL in a rep id) would make workbook.xml unreadable
+        clean = "".join(c for c in str(name) if c not in "[]:*?/\\" and c.isprintable())[:31] \
+            or "sheet"
         base, k = clean, 2
         while clean.lower() in seen:
             tail = f" ({k})"

@@ -11,6 +11,7 @@ the accounts the territories are named after them, :func:`name_seats`), or
 from __future__ import annotations
 
 import logging
+import math
 import re
 from pathlib import Path
 
@@ -21,8 +22,9 @@ from ..errors import InputError
 from ..geo.reference import EARTH_RADIUS_KM, haversine_km, zip_table
 from .accounts import normalise_zip, read_table
 
-__all__ = ["OWNER_MATCH_WARN_SHARE", "check_homes", "incumbent_report", "match_owners",
-           "name_seats", "nearest_account_km", "read_locks", "read_reps", "roster_from_owners"]
+__all__ = ["MAX_TERRITORIES", "OWNER_MATCH_WARN_SHARE", "check_homes", "incumbent_report",
+           "match_owners", "name_seats", "nearest_account_km", "read_locks", "read_reps",
+           "roster_from_owners", "territory_count"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,57 @@ def _number(text: object) -> float:
     return float(t)
 
 
+#: More territories than any sales team has: a larger ``--reps`` is a typo, refused before
+#: a roster of that size is built.
+MAX_TERRITORIES = 10_000
+
+_NUMBER = re.compile(r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*")
+
+
+def territory_count(source: object) -> int | None:
+    """The number of territories ``--reps`` asks for, or None when it names a file or ``current``.
+
+    Raises
+    ------
+    InputError
+        A number that is not a whole count from 1 to :data:`MAX_TERRITORIES`.
+    """
+    if isinstance(source, (int, np.integer)) and not isinstance(source, bool):
+        text, value = str(source), int(source)
+    elif isinstance(source, str) and _NUMBER.fullmatch(source) and not Path(source).exists():
+        text = source.strip()
+        try:
+            value = int(text)
+        except ValueError:
+            raise InputError(f"--reps {text}: the number of territories must be a whole number "
+                             "(or give a reps file)") from None
+    else:
+        return None
+    if value < 1:
+        raise InputError(f"--reps {text}: the number of territories must be at least 1")
+    if value > MAX_TERRITORIES:
+        raise InputError(f"--reps {text}: at most {MAX_TERRITORIES:,} territories can be designed")
+    return value
+
+
+def _capacities(raw: pd.DataFrame, rep_ids: pd.Series, source: object) -> list[float]:
+    """Each rep's FTE: blank is 1; anything but a finite positive number is refused."""
+    cap = raw.get("capacity", pd.Series([""] * len(raw)))
+    out = []
+    for i, c in enumerate(cap):
+        try:
+            value = _number(c) if str(c).strip() else 1.0
+        except ValueError:
+            raise InputError(f"{source}: capacity must be a number (FTE, e.g. 1 or 0.5)") from None
+        if value <= 0 and math.isfinite(value):
+            raise InputError(f"{source}: capacity must be positive")
+        if not (0 < value < math.inf):  # inf or NaN: every band of the rep would be too
+            raise InputError(f"{source}: row {i + 1} ({rep_ids.iat[i]}): capacity "
+                             f"{str(c).strip()} is not a finite positive number (FTE, e.g. 1 or 0.5)")
+        out.append(value)
+    return out
+
+
 def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.DataFrame:
     """The rep roster: a CSV / Excel file, or a number of territories to design.
 
@@ -47,13 +100,8 @@ def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.Data
     Returns ``rep_id, name, home_zip, lon, lat, capacity, start_date``
     (``lon/lat`` NaN when the territory centre is to be chosen).
     """
-    if (isinstance(source, str) and re.fullmatch(r"\s*[-+]?\d+\s*", source)
-            and not Path(source).exists() and int(source) < 1):
-        raise InputError(f"--reps {source.strip()}: the number of territories must be at least 1")
-    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
-        n = int(source)
-        if n < 1:
-            raise InputError("--reps must be a positive number of territories or a reps file")
+    n = territory_count(source)
+    if n is not None:
         width = max(2, len(str(n)))
         ids = [f"T{i + 1:0{width}d}" for i in range(n)]
         return pd.DataFrame({"rep_id": ids, "name": [f"Territory {i + 1}" for i in range(n)],
@@ -80,9 +128,14 @@ def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.Data
         z = raw["home_zip"].iat[i] if "home_zip" in raw else ""
         if str(lat).strip() and str(lon).strip():
             try:
-                reps.loc[i, ["lat", "lon"]] = _number(lat), _number(lon)
+                y, x = _number(lat), _number(lon)
             except ValueError:
                 raise InputError(f"{source}: row {i + 1} has non-numeric lat/lon") from None
+            if not (-90 <= y <= 90 and -180 <= x <= 180):  # also false for NaN
+                raise InputError(f"{source}: row {i + 1} ({reps['rep_id'].iat[i]}): home lat "
+                                 f"{str(lat).strip()}, lon {str(lon).strip()} is not a point "
+                                 "(lat -90..90, lon -180..180)")
+            reps.loc[i, ["lat", "lon"]] = y, x
         elif str(z).strip():
             z5, _ = normalise_zip(z)
             if z5 is None or z5 not in table.index:
@@ -93,13 +146,7 @@ def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.Data
         row = int(np.flatnonzero(reps["lat"].isna())[0]) + 1
         raise InputError(f"{source}: row {row} has no home (home_zip or lat/lon); give every "
                          "rep a home or none")
-    cap = raw.get("capacity", pd.Series([""] * len(raw)))
-    try:
-        reps["capacity"] = [_number(c) if str(c).strip() else 1.0 for c in cap]
-    except ValueError:
-        raise InputError(f"{source}: capacity must be a number (FTE, e.g. 1 or 0.5)") from None
-    if (reps["capacity"] <= 0).any():
-        raise InputError(f"{source}: capacity must be positive")
+    reps["capacity"] = _capacities(raw, reps["rep_id"], source)
     reps["start_date"] = raw.get("start_date", pd.Series([""] * len(raw))).astype(str)
     if n_reps is not None:
         if n_reps > len(reps):
@@ -350,10 +397,12 @@ def build_roster(source: str | Path | int, accounts: pd.DataFrame, units: pd.Dat
     Returns
     -------
     (roster, accounts, info)
-        ``info``: ``roster`` (the kind) and ``owner_match`` (the report, or None).
+        ``info``: ``roster`` (the kind), ``owner_match`` (the report, or None) and, for a
+        file, ``roster_source`` (how messages name it).
     """
-    if isinstance(source, int) or (isinstance(source, str) and source.strip().isdigit()):
-        return read_reps(n_reps or int(source)), accounts, {"roster": "seats", "owner_match": None}
+    n = territory_count(source)
+    if n is not None:
+        return read_reps(n_reps or n), accounts, {"roster": "seats", "owner_match": None}
     if str(source).strip().lower() == "current" and not Path(source).is_file():
         roster = roster_from_owners(accounts, units, basis=basis, n_reps=n_reps)
         return roster, accounts, {"roster": "current", "owner_match": None}
@@ -362,4 +411,6 @@ def build_roster(source: str | Path | int, accounts: pd.DataFrame, units: pd.Dat
     if accounts["current_rep"].notna().any():
         accounts, report = match_owners(accounts, roster)
     check_homes(roster, accounts, max_home_km, source=source)
-    return roster, accounts, {"roster": "file", "owner_match": report}
+    return roster, accounts, {"roster": "file", "owner_match": report,
+                              "roster_source": "reps (DataFrame)"
+                              if isinstance(source, pd.DataFrame) else str(source)}
