@@ -96,6 +96,7 @@ def scale_contiguity(seconds: float = 600.0, n_units: int = 21_068, n_reps: int 
     (contiguity on the Delaunay adjacency included), and the set-up seconds.
     """
     from bench import bench_assign as A
+    from territory.errors import InfeasibleError
     from territory.optimize import Solver, check_plan, solve
 
     t0 = time.perf_counter()
@@ -103,7 +104,14 @@ def scale_contiguity(seconds: float = 600.0, n_units: int = 21_068, n_reps: int 
     p = A.problem(units, A.bases(units, n_reps), contiguity=True)
     setup = time.perf_counter() - t0
     t0 = time.perf_counter()
-    res = solve(p, Solver(time_limit=seconds, mip_gap=0.005, candidates=6), seed=0)
+    try:
+        res = solve(p, Solver(time_limit=seconds, mip_gap=0.005, candidates=6), seed=0)
+    except InfeasibleError as exc:  # no plan in time is a figure too
+        return {"instance": f"{p.n_units} ZIPs x {p.n_reps} reps, both bands, contiguity",
+                "setup_seconds": round(setup, 1), "seconds": round(time.perf_counter() - t0, 1),
+                "status": exc.diagnosis.get("constraint", "infeasible"),
+                "explanation": str(exc)[:300],
+                "timings": {k: round(v, 1) for k, v in exc.diagnosis.get("timings", {}).items()}}
     wall = time.perf_counter() - t0
     bound = res.lp_bound if res.lp_bound is not None else res.bound
     return {"instance": f"{p.n_units} ZIPs x {p.n_reps} reps, both bands, contiguity",
