@@ -565,3 +565,40 @@ if __name__ == "__main__":  # python tests/test_browser.py DEMO_DIR OUT_DIR
     dest.mkdir(parents=True, exist_ok=True)
     print(screenshot(demo / "balanced" / "map.html", dest / "map.png", 1400, 900))
     print(screenshot(demo / "compare.html", dest / "compare.png", 1500, 900, full_page=True))
+
+
+def test_editor_panel_scores_a_half_capacity_rep_as_the_scorecard_does(tmp_path):
+    """Index against the capacity-scaled target and the band scaled by capacity, not the mean."""
+    import pandas as pd
+
+    from books import multistate_book
+    from territory.config import ScenarioConfig
+    from territory.outputs import write_result
+    from territory.pipeline import plan, prepare
+
+    book = multistate_book(tmp_path, n_accounts=200, states=("OH", "IN", "KY"), n_reps=3, seed=1)
+    reps = pd.read_csv(book.reps, dtype=str)
+    reps.loc[0, "capacity"] = "0.5"
+    reps.to_csv(book.reps, index=False)
+    cfg = ScenarioConfig().replace(contiguity=False)
+    res = plan(prepare(book.accounts, book.reps, cfg), cfg)
+    out = write_result(res, tmp_path / "out")
+    card = res.scorecard.set_index("rep_id")
+    d = make_driver()
+    try:
+        _load(d, out / "map.html")
+        panel = _figures(d)
+        assert _errors(d) == []
+    finally:
+        d.quit()
+    half = reps["rep_id"].iat[0]
+    for f in panel["reps"]:
+        row = card.loc[f["id"]]
+        assert f["tamIndex"] == pytest.approx(row["tam_index"], abs=1e-4)
+        flags = str(row["flags"]) if pd.notna(row["flags"]) else ""
+        assert (f["tamBand"] != "in") == ("tam_band" in flags)
+        assert (f["unitsBand"] != "in") == ("units_band" in flags)
+    # the half-time rep is on target: an index near 1 (TAM / mean would read about 0.6)
+    assert next(f for f in panel["reps"] if f["id"] == half)["tamIndex"] == pytest.approx(
+        1.0, abs=cfg.balance.tam_tolerance + 1e-6)
+    assert next(f for f in panel["reps"] if f["id"] == half)["unitsBand"] == "in"

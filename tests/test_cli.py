@@ -336,3 +336,13 @@ def test_write_progress_is_shown_by_default_only():
                 assert bar.disable is (not shown)
         finally:
             lg.setLevel(logging.NOTSET)
+
+
+def test_a_scenario_named_current_beside_others_exits_2(tmp_path: Path, capsys):
+    """Its folder would be the current alignment's (out/current): one would overwrite the other."""
+    a, b = small_config(tmp_path, name="current"), small_config(tmp_path, name="other")
+    code = main(["-q", "plan", "--accounts", str(DATA / "accounts_small.csv"), "--reps", "3",
+                 "--zcta", str(ZCTA), "--config", str(a), str(b), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == ['territory: error: scenario name "current" is the current '
+                                 "alignment's folder; set another name = \"...\""], err

@@ -63,3 +63,16 @@ def test_frozen_and_replace_validates() -> None:
         dataclasses.replace(SolverConfig(), candidates=0)
     with pytest.raises(InputError, match="tam_tolerance"):
         BalanceConfig(tam_tolerance=-0.1)
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "a\\b", ".", "..", "a\x00b", "tab\there"])
+def test_a_scenario_name_must_be_a_folder_name(name: str) -> None:
+    """Several scenarios are written to --out/NAME: "../x" wrote outside --out."""
+    with pytest.raises(InputError, match=r"config: name = .* is not allowed: .*folder name"):
+        config_from_dict({"name": name})
+
+
+def test_a_seed_beyond_32_bits_is_refused_not_a_traceback() -> None:
+    with pytest.raises(InputError, match=r"config: seed = 4294967296 is not allowed"):
+        config_from_dict({"seed": 2**32})
+    assert config_from_dict({"seed": 2**32 - 1}).seed == 2**32 - 1

@@ -393,7 +393,9 @@ def test_editor_data_targets_and_adjacency():
     assert d["repNames"][0] == "Ann <b>Lee</b>"  # raw: the editor writes text nodes only
     cur = maps.scenario_data(s["units"], reps, s["accounts"], s["scorecard"],
                              {**s["summary"], "status": "current alignment"}, editor=True)
-    assert cur["editor"]["tamTarget"] == pytest.approx([total / 3] * 3)
+    # the current alignment's scorecard uses the same capacity-scaled targets and bands
+    assert cur["editor"]["tamTarget"] == pytest.approx([total / 3, total / 6, total / 2])
+    assert cur["editor"]["capacity"] == [1.0, 0.5, 1.5] == d["capacity"]
 
 
 # ----------------------------------------------------------------------------- national maps

@@ -164,6 +164,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
         raise InputError(f"scenario names must differ (got {names}); set name = \"...\"")
+    if len(configs) > 1 and "current" in names:  # its folder would be the baseline's
+        raise InputError('scenario name "current" is the current alignment\'s folder; '
+                         'set another name = "..."')
     if args.lock and not args.locks:
         raise InputError("--lock COLUMN needs --locks FILE")
     with tempfile.TemporaryDirectory(prefix="territory-locks-") as tmp:  # no temp left behind

@@ -473,7 +473,7 @@ class ScenarioConfig:
     n_reps: Annotated[int, Field(ge=1)] | None = None
     contiguity: bool = True
     contract_empty_units: bool = True
-    seed: Annotated[int, Field(ge=0)] = 42
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42  # what NumPy and scikit-learn take
     columns: ColumnsConfig = field(default_factory=ColumnsConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     tiers: TierConfig = field(default_factory=TierConfig)
@@ -483,6 +483,15 @@ class ScenarioConfig:
     disruption: DisruptionConfig = field(default_factory=DisruptionConfig)
     travel: TravelConfig = field(default_factory=TravelConfig)
     quota: QuotaConfig = field(default_factory=QuotaConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, v: str) -> str:
+        # several scenarios are written to --out/NAME: the name must stay inside --out
+        if v in (".", "..") or any(c in "/\\" or not c.isprintable() for c in v):
+            raise ValueError("a scenario's name is its folder name: no /, \\, control "
+                             "characters, '.' or '..'")
+        return v
 
     def replace(self, **changes: Any) -> "ScenarioConfig":
         """A validated copy with some top-level fields changed."""

@@ -853,16 +853,16 @@ def _editor_data(u: gpd.GeoDataFrame, items: DisplayItems, rows: list[dict], rep
     The editor moves ``items`` (units, or on a national map the groups of
     :func:`display_groups`: ``members`` lists each group's other units, space
     separated, for the downloaded plan); ``neighbours`` is the items' graph.
-    Band rules are those of :func:`territory.metrics.rep_scorecard`: TAM within
+    Band rules are those of :func:`territory.metrics.rep_scorecard` with the
+    optimizer's :func:`territory.optimize.rep_targets`: TAM within
     ``tam_tolerance`` of the rep's target (total TAM split by capacity), account
-    units within the scenario's band.
+    units within the scenario's band times the rep's capacity (``capacity``),
+    and the TAM index is TAM / target, for plans and the current alignment alike.
     """
     raw_index = {r["id"]: i for i, r in enumerate(rows)}
     cap = dict(zip(reps["rep_id"].astype(str), pd.to_numeric(
         reps["capacity"], errors="coerce"))) if "capacity" in reps else {}
     capacity = np.array([finite_or_none(cap.get(r["id"])) or 1.0 for r in rows])
-    if summary.status == "current alignment":  # its scorecard measures TAM against the mean
-        capacity = np.ones(len(rows))
     total = float(pd.to_numeric(u["tam"], errors="coerce").fillna(0).sum()) if "tam" in u else 0.0
     band = summary.account_units_band
     ids = u["unit_id"].astype(str).to_numpy()
@@ -878,6 +878,7 @@ def _editor_data(u: gpd.GeoDataFrame, items: DisplayItems, rows: list[dict], rep
         "tamTarget": (total * capacity / capacity.sum()).round(6).tolist() if len(rows) else [],
         "tamTolerance": finite_or_none(summary.tam_tolerance),
         "unitsBand": [finite_or_none(band[0]), finite_or_none(band[1])],
+        "capacity": capacity.round(6).tolist(),
         "neighbours": items.neighbours,
         "owners": _owners(dict(zip(ids, items.of_unit.tolist())), len(items.frame), accounts,
                           raw_index),

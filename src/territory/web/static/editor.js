@@ -113,12 +113,14 @@
       }
       var total = tam.reduce(function (s, x) { return s + x; }, 0), mean = m ? total / m : 0;
       var varsum = tam.reduce(function (s, x) { return s + (x - mean) * (x - mean); }, 0);
-      var tol = E.tamTolerance === null ? Infinity : E.tamTolerance, lo = E.unitsBand[0], hi = E.unitsBand[1];
+      var tol = E.tamTolerance === null ? Infinity : E.tamTolerance;
       var reps = [];
       for (r = 0; r < m; r++) {
-        var t = E.tamTarget[r], dev = t > 0 ? tam[r] / t - 1 : 0;
+        // The scorecard's rule: TAM against the capacity-scaled target, the band scaled by capacity.
+        var t = E.tamTarget[r], dev = t > 0 ? tam[r] / t - 1 : 0, c = E.capacity ? E.capacity[r] : 1;
+        var lo = E.unitsBand[0] === null ? null : E.unitsBand[0] * c, hi = E.unitsBand[1] === null ? null : E.unitsBand[1] * c;
         reps.push({
-          id: E.repIds[r], tam: tam[r], tamIndex: mean > 0 ? Math.round(tam[r] / mean * 1e4) / 1e4 : 0,
+          id: E.repIds[r], tam: tam[r], tamIndex: t > 0 ? Math.round(tam[r] / t * 1e4) / 1e4 : 0,
           tamBand: !(t > 0 && Math.abs(dev) > tol + 1e-9) ? "in" : (dev > 0 ? "above" : "below"),
           accountUnits: au[r],
           unitsBand: lo === null ? "in" : (au[r] < lo - 1e-9 ? "below" : (au[r] > hi + 1e-9 ? "above" : "in")),
@@ -316,7 +318,7 @@
       while (table.firstChild) table.removeChild(table.firstChild);
       var hr = el("tr");
       [["", ""], ["Rep", ""], ["TAM", "TAM and its band (\u2713 in, \u25b2 above, \u25bc below)"],
-       ["Index", "TAM / mean TAM"], ["AU", "account units and their band"], [D.unitLabel + "s", "units"],
+       ["Index", "TAM / the rep\u2019s target (capacity-scaled)"], ["AU", "account units and their band"], [D.unitLabel + "s", "units"],
        ["Moved", "accounts moved in vs the current alignment"],
        ["Drive h", edited() ? "drive hours per month AS PLANNED (\u2020: not recomputed)" : "drive hours per month"]
       ].forEach(function (h) { hr.appendChild(el("th", h[1] ? {title: h[1]} : {}, h[0])); });
