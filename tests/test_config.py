@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ('contiguity = "no"', ["contiguity", '"no"', "true or false"]),
     ("seed = 7.5", ["seed", "7.5", "whole number"]),
     ('[balance]\ntam_tolerance = "0.15"', ["balance.tam_tolerance", '"0.15"', "a number >= 0 and <= 1"]),
-    ('[solver]\ntime_limit_seconds = "60"', ["solver.time_limit_seconds", '"60"', "a number > 0"]),
+    ('[solver]\ntime_limit_seconds = "60"', ["solver.time_limit_seconds", '"60"', "a finite number > 0"]),
     ("[balance]\ntam_tolerance = 2.0", ["balance.tam_tolerance", "2.0", "<= 1"]),
     ('unit_level = "zipp"', ["unit_level", '"zipp"', "'zip', 'county' or 'auto'"]),
     ("[balance]\ntam_tolerence = 0.1", ["unknown key balance.tam_tolerence", "tam_tolerance"]),
@@ -26,6 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
     ("[quota]\nramp = [0.5, 2, 1]", ["quota.ramp[1]", "2", "<= 1"]),
     ("balance = 3", ["balance = 3", "a table [balance]"]),
     ("[balance]\naccount_units_min = 200", ["[balance]", "200..150"]),
+    # an infinite band edge or circuity ended as "no plan in time" (exit 3), not a refusal
+    ("[travel]\ncircuity = inf", ["travel.circuity", "inf", "a finite number > 0"]),
+    ("[balance]\naccount_units_max = inf", ["balance.account_units_max", "inf", "finite"]),
+    ("[travel]\nestimate_speed_kph = nan", ["travel.estimate_speed_kph", "nan", "finite"]),
 ])
 def test_bad_values_are_one_line_errors_naming_key_value_and_rule(tmp_path: Path, toml: str,
                                                                     needles: list[str]) -> None:
@@ -37,6 +41,12 @@ def test_bad_values_are_one_line_errors_naming_key_value_and_rule(tmp_path: Path
     assert "\n" not in msg and str(p) in msg
     for needle in needles:
         assert needle in msg, msg
+
+
+def test_an_outlier_rule_of_inf_keeps_every_account(tmp_path: Path) -> None:
+    p = tmp_path / "ok.toml"
+    p.write_text("[accounts]\nrevenue_outlier_z = inf\n")
+    assert load_config(p).accounts.revenue_outlier_z == float("inf")
 
 
 def test_shipped_scenarios_keep_their_values() -> None:

@@ -84,8 +84,12 @@ DEFAULT_ROAD_FILTER = (
 _STRICT = ConfigDict(strict=True, extra="forbid")
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
-Positive = Annotated[float, Field(gt=0)]
-NonNegative = Annotated[float, Field(ge=0)]
+# Finite: an infinite band edge, speed or circuity is no rule a solve can meet (it ended
+# as "no plan" instead of a clear refusal).
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+#: positive, and ``inf`` allowed where it means "no limit"
+PositiveOrInf = Annotated[float, Field(gt=0)]
 
 
 def _section(where: str):
@@ -149,7 +153,8 @@ def _describe(tp: Any, metadata: list | None = None) -> str:
     elif tp is int:
         text = "a whole number"
     elif tp is float:
-        text = "a number"
+        text = ("a finite number" if any(getattr(m, "allow_inf_nan", None) is False
+                                         for m in metadata) else "a number")
     elif tp is str:
         text = "a quoted string"
     elif origin is tuple:
@@ -244,7 +249,7 @@ class AccountsConfig:
     20,000x the median revenue). Set ``revenue_outlier_z = inf`` to keep every account.
     """
 
-    revenue_outlier_z: Positive = 10.0
+    revenue_outlier_z: PositiveOrInf = 10.0
     max_revenue: Positive | None = None
 
 

@@ -83,8 +83,8 @@ CASES = {
         "target of $333T (allowed +15%); use at most 1 rep."),
     "TAM breaches of the closest plan": (
         line4(tam=[100, 300, 100, 100], balance=rules(tam_tolerance=0.10)),
-        "Rep R1's TAM is $70 (23.3% of its target) below the band's lower edge of $270.\n"
-        "Rep R0's TAM is $70 (23.3% of its target) above the band's upper edge of $330.\n"
+        "Rep R1's TAM falls $70 short of the band's lower edge of $270 (23.3% of its target).\n"
+        "Rep R0's TAM exceeds the band's upper edge of $330 by $70 (23.3% of its target).\n"
         "What would make it feasible: widen tam_tolerance to at least 0.34."),
     "account-unit breaches of the closest plan": (
         line4(units=[1, 3, 1, 1], balance=rules(account_units_min=3, account_units_max=3)),

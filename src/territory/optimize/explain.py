@@ -405,9 +405,12 @@ def _breaches(model: _Elastic, p: AssignProblem) -> list[dict]:
                 rel = dollars / p.tam_target[r]
                 out.append({"constraint": "tam_band", "rep": p.rep_ids[r], "side": side,
                             "amount": dollars, "relative": rel,
-                            "text": f"Rep {p.rep_ids[r]}'s TAM is {_money(dollars)} ({rel:.1%} "
-                                    f"of its target) {side} the band's {edge_name} edge of "
-                                    f"{_money(edge)}."})
+                            "text": (f"Rep {p.rep_ids[r]}'s TAM falls {_money(dollars)} short "
+                                     f"of the band's lower edge of {_money(edge)} ({rel:.1%} of "
+                                     "its target)." if side == "below" else
+                                     f"Rep {p.rep_ids[r]}'s TAM exceeds the band's upper edge "
+                                     f"of {_money(edge)} by {_money(dollars)} ({rel:.1%} of its "
+                                     "target).")})
             elif name.startswith("units_band"):
                 units = amount * ab.scale
                 edge = ab.low[r] if side == "below" else ab.high[r]
