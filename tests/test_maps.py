@@ -31,6 +31,17 @@ def _square(x: float, y: float, s: float = 0.1) -> shapely.Polygon:
     return shapely.box(x, y, x + s, y + s)
 
 
+def _unit_totals(units: pd.DataFrame, accounts: pd.DataFrame) -> None:
+    """Each unit's TAM, account units, account count and tier counts, from its accounts."""
+    g = accounts.groupby("unit_id")
+    units["tam"] = units["unit_id"].map(g["revenue"].sum()).fillna(0.0)
+    units["account_units"] = units["unit_id"].map(g["account_units"].sum()).fillna(0).astype(int)
+    units["n_accounts"] = units["unit_id"].map(g.size()).fillna(0).astype(int)
+    for t in "ABC":
+        units[f"n_{t}"] = units["unit_id"].map(
+            accounts[accounts["tier"] == t].groupby("unit_id").size()).fillna(0).astype(int)
+
+
 def tiny_scenario(variant: str = "a", travel_source: str = "estimate") -> dict:
     """Six unit squares (2 rows x 3 columns), three reps, eight accounts.
 
@@ -64,13 +75,7 @@ def tiny_scenario(variant: str = "a", travel_source: str = "estimate") -> dict:
     accounts["current_rep"] = accounts["unit_id"].map(current)
     accounts["moved"] = accounts["rep_id"] != accounts["current_rep"]
     accounts["zip"] = ["43001", "43002", "43003", "43004", "43005", "43006", "43001", "43005"]
-    g = accounts.groupby("unit_id")
-    units["tam"] = units["unit_id"].map(g["revenue"].sum()).fillna(0.0)
-    units["account_units"] = units["unit_id"].map(g["account_units"].sum()).fillna(0).astype(int)
-    units["n_accounts"] = units["unit_id"].map(g.size()).fillna(0).astype(int)
-    for t in "ABC":
-        units[f"n_{t}"] = units["unit_id"].map(
-            accounts[accounts["tier"] == t].groupby("unit_id").size()).fillna(0).astype(int)
+    _unit_totals(units, accounts)
     units["current_rep"] = units["unit_id"].map(current)
     reps = pd.DataFrame({"rep_id": ["R1", "R2", "R3"],
                          "name": ["Ann <b>Lee</b>", "Bo Chen", "Cy Diaz"],
@@ -424,14 +429,8 @@ def national_scenario(n: int = 80, seed: int = 0) -> dict:
     other = rng.random(300) < 0.2
     accounts["current_rep"] = np.where(other, np.roll(rep[at], 7), rep[at])
     accounts["moved"] = accounts["rep_id"] != accounts["current_rep"]
-    g = accounts.groupby("unit_id")
     units = gpd.GeoDataFrame({"unit_id": ids, "rep_id": rep}, geometry=geoms, crs="EPSG:4326")
-    units["tam"] = units["unit_id"].map(g["revenue"].sum()).fillna(0.0)
-    units["account_units"] = units["unit_id"].map(g["account_units"].sum()).fillna(0).astype(int)
-    units["n_accounts"] = units["unit_id"].map(g.size()).fillna(0).astype(int)
-    for t in "ABC":
-        units[f"n_{t}"] = units["unit_id"].map(
-            accounts[accounts["tier"] == t].groupby("unit_id").size()).fillna(0).astype(int)
+    _unit_totals(units, accounts)
     reps = pd.DataFrame({"rep_id": ["R1", "R2", "R3", "R4"], "name": ["Ann", "Bo", "Cy", "Di"],
                          "lon": [-93, -89, -93, -89], "lat": [37, 37, 41, 41], "base_kind": "home"})
     gu = units.groupby("rep_id")
