@@ -137,6 +137,11 @@ class Clock:
     def add(self, phase: str, seconds: float) -> None:
         self.timings[phase] = self.timings.get(phase, 0.0) + float(seconds)
 
+    def absorb(self, phase: "Clock", prefix: str) -> None:
+        """Add a sub-budget's phases to this clock's, each named ``prefix_phase``."""
+        for name, seconds in phase.timings.items():
+            self.add(f"{prefix}_{name}", seconds)
+
     def report(self) -> str:
         """One line: each phase's seconds, the total and the budget."""
         parts = ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in self.timings.items())

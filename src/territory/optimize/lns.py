@@ -201,24 +201,20 @@ def whole_start(form: Formulation, p: AssignProblem, rep_of: np.ndarray) -> np.n
 def _with_deviations(form: Formulation, p: AssignProblem, rep_of: np.ndarray,
                      values: np.ndarray) -> np.ndarray | None:
     """Fill the balance columns at the plan's deviations (the rows of ``_add_balance``):
-    ``plus - minus = (load - target) / mean`` per rep, and ``z`` = the largest
-    ``|load - target| / target``; None when ``z`` is above its cap."""
-    m = p.n_reps
-    largest = 0.0
-    for name, load_of in (("tam", np.asarray(p.tam, float)),
-                          ("units", np.asarray(p.account_units, float))):
+    ``plus - minus = (load - target) / mean`` per rep, and ``z`` =
+    :meth:`AssignProblem.largest_deviation`; None when ``z`` is above its cap."""
+    for name, load_of, target in (("tam", p.tam, p.tam_target),
+                                  ("units", p.account_units, p.account_units_target)):
         if name not in form.deviation_cols:
             continue
-        target = np.asarray(p.tam_target if name == "tam" else p.account_units_target, float)
+        target = np.asarray(target, float)
         mean = max(float(target.mean()), 1e-12)
-        load = np.bincount(rep_of, weights=load_of, minlength=m)
+        load = np.bincount(rep_of, weights=np.asarray(load_of, float), minlength=p.n_reps)
         plus, minus = form.deviation_cols[name]
         values[plus] = np.maximum(load - target, 0.0) / mean
         values[minus] = np.maximum(target - load, 0.0) / mean
-        ok = target > 0
-        if ok.any():
-            largest = max(largest, float((np.abs(load - target)[ok] / target[ok]).max()))
     if form.max_deviation >= 0:
+        largest = p.largest_deviation(rep_of)
         if largest > form.upper[form.max_deviation] + 1e-9:
             return None
         values[form.max_deviation] = largest

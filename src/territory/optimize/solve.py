@@ -179,8 +179,7 @@ def _balance_first(p: AssignProblem, solver: Solver, seed: int, k: int,
         if exc.diagnosis.get("constraint") != "time_limit" or base is None:
             raise
         first = None
-    for name, seconds in phase.timings.items():
-        clock.add(f"balance_{name}", seconds)
+    clock.absorb(phase, "balance")
     if first is None:
         if base is not None:
             log.warning("balance first: no better-balanced plan was found in time; the travel "
@@ -194,11 +193,11 @@ def _balance_first(p: AssignProblem, solver: Solver, seed: int, k: int,
     try:
         second = _solve_widening(p, solver, seed, k, clock, max_deviation=cap + 1e-9,
                                  start=first.rep_of_unit)
-    except InfeasibleError as exc:  # out of time: the balanced plan of phase one stands
+    except InfeasibleError as exc:  # out of time: phase 2's balanced plan stands
         if exc.diagnosis.get("constraint") != "time_limit":
             raise
         second = None
-    if second is None or first.status != "optimal":  # phase 2 is no better than its cap
+    if second is None or first.status != "optimal":  # its balance is not proven optimal
         return dataclasses.replace(second or first, status="time_limit")
     return second
 
@@ -214,8 +213,7 @@ def _travel_plan(p: AssignProblem, solver: Solver, seed: int, k: int,
             raise
         return None
     finally:
-        for name, seconds in phase.timings.items():
-            clock.add(f"travel_{name}", seconds)
+        clock.absorb(phase, "travel")
 
 
 def _time_out(p: AssignProblem, solver: Solver, clock: Clock, why: str = "") -> InfeasibleError:
