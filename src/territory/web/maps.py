@@ -41,6 +41,7 @@ from .assets import render_template
 from .colours import MAX_DISTINCT, colour_distance, distinct_palette
 from .html import (FLAG_RED, MONEY_SCALES, esc, finite_or_none,
                    fmt_hours, fmt_money, js_data, offline_assets, strip_remote_assets)
+from .packing import pack_scenario
 
 __all__ = ["ACCOUNT_COLUMNS", "DisplayItems", "TerritoryMap", "account_rows", "display_groups",
            "display_items", "rep_colours", "save_map", "scenario_data", "scenario_map"]
@@ -953,6 +954,7 @@ def scenario_data(
         "accountColumns": list(ACCOUNT_COLUMNS),
         "background": background_outlines(bounds, tol) if background else None,
         "bounds": [[miny, minx], [maxy, maxx]],
+        "tolerance": tol,
         "canvas": len(u) > 2500,
         "clusterOffZoom": 13,
         "unitLabel": unit_word,
@@ -996,7 +998,8 @@ class _ScenarioLayers(MacroElement):
         figure.header.add_child(_Raw(offline_assets(editor=bool(self.data.get("editor")))),
                                 name="territory_assets")
         groups = ", ".join(f'"{k}": {g.get_name()}' for k, g in self.groups.items())
-        call = (f"\nTT.scenario({self._parent.get_name()}, {js_data(self.data)}, "
+        packed = pack_scenario(self.data, self.data.get("tolerance"))
+        call = (f"\nTT.scenario({self._parent.get_name()}, {js_data(packed)}, "
                 f"{{{groups}}});\n")
         figure.script.add_child(_Raw(call), name=self.get_name())
 
