@@ -66,27 +66,30 @@ var TT = (function () {
 
   function units(map, D, group) {
     if (!D.units) return null;
-    var opts = {
-      style: function (f) { return unitStyle(D, f.properties, false); },
-      onEachFeature: function (f, layer) {
-        var p = f.properties;
-        layer.bindTooltip(function () {
-          var r = rep(D, D.view && D.view.repOf ? D.view.repOf(p) : p.rep);
-          var h = "<b>" + D.unitLabel + " " + p.unit + "</b>" +
-            (p.more ? " and " + p.more + " " + D.unitLabel + (p.more === 1 ? "" : "s") + " without accounts" : "") +
-            "<br>Rep: " + (r ? r.name : "unassigned") +
-            "<br>TAM: " + money(p.tam) + "<br>Account units: " + p.accountUnits + " (" + p.accounts +
-            " accounts: " + p.tierA + " A / " + p.tierB + " B / " + p.tierC + " C)" +
-            "<br>Rep drive hours: " + (r ? hours(r.hours) + " h/month" : "\u2014");
-          if (p.current) h += "<br>Current rep: " + p.current;
-          return h;
-        }, {sticky: true});
-        layer.on("mouseover", function () { layer.setStyle(unitStyle(D, p, true)); });
-        layer.on("mouseout", function () { layer.setStyle(unitStyle(D, p, false)); });
-      }
-    };
+    var opts = {style: function (f) { return unitStyle(D, f.properties, false); }};
     if (D.canvas) opts.renderer = L.canvas({padding: 0.3});
-    return L.geoJSON(D.units, opts).addTo(group);
+    var layer = L.geoJSON(D.units, opts);
+    // one tooltip and one pair of hover handlers for the whole layer (events bubble up from
+    // each unit): 20,000 units are drawn without 20,000 tooltips and closures
+    layer.bindTooltip(function (unit) {
+      var p = unit.feature.properties, r = rep(D, D.view && D.view.repOf ? D.view.repOf(p) : p.rep);
+      var h = "<b>" + D.unitLabel + " " + p.unit + "</b>" +
+        (p.more ? " and " + p.more + " " + D.unitLabel + (p.more === 1 ? "" : "s") + " without accounts" : "") +
+        "<br>Rep: " + (r ? r.name : "unassigned") +
+        "<br>TAM: " + money(p.tam) + "<br>Account units: " + p.accountUnits + " (" + p.accounts +
+        " accounts: " + p.tierA + " A / " + p.tierB + " B / " + p.tierC + " C)" +
+        "<br>Rep drive hours: " + (r ? hours(r.hours) + " h/month" : "\u2014");
+      if (p.current) h += "<br>Current rep: " + p.current;
+      return h;
+    }, {sticky: true});
+    function hover(on) {
+      return function (e) {
+        var unit = e.propagatedFrom || e.layer;
+        if (unit && unit.feature) unit.setStyle(unitStyle(D, unit.feature.properties, on));
+      };
+    }
+    layer.on("mouseover", hover(true)).on("mouseout", hover(false));
+    return layer.addTo(group);
   }
 
   function current(map, D, group) {
@@ -345,6 +348,11 @@ var TT = (function () {
   function scenario(map, D, G) {
     unpack(D);
     if (D.money) SCALES = D.money;
+    // the final view first, without animation: every layer is projected once, at this zoom
+    if (D.bounds) {
+      var w = map.getSize().x, pr = (D.legend && w > 700) ? Math.min(380, w * 0.3) : 10;
+      map.fitBounds(D.bounds, {paddingTopLeft: [10, 10], paddingBottomRight: [pr, 10], animate: false});
+    }
     background(map, D, G.background || map);
     if (G.current) current(map, D, G.current);
     var drawn = {territories: territories(map, D, G.territories || map)};
@@ -357,10 +365,6 @@ var TT = (function () {
     if (D.unitsNote) control(map, D.unitsNote, "bottomleft", "tt-source est tt-units-note");
     if (D.source) control(map, D.source, "bottomleft", "tt-source" + (D.sourceKind === "osm" ? "" : " est"));
     if (D.attribution && map.attributionControl) map.attributionControl.addAttribution(D.attribution);
-    if (D.bounds) {
-      var w = map.getSize().x, pr = (D.legend && w > 700) ? Math.min(380, w * 0.3) : 10;
-      map.fitBounds(D.bounds, {paddingTopLeft: [10, 10], paddingBottomRight: [pr, 10]});
-    }
     // the plan editor (static/editor.js) when the page carries it and its data
     if (D.editor && drawn.units && TT.editor) window.TT_EDITOR = TT.editor(map, D, drawn, G);
     return drawn;
