@@ -29,7 +29,8 @@ stay shared (no gaps, no overlaps).
 *Properties* and *account rows* are columns: numbers exact at some power of ten
 ``s`` (``round(x * s) / s == x``) as integers (plain or as differences, whichever
 is shorter), text with few distinct values as codes into a list, anything else as
-a JSON list; ``x`` lists the positions where a property is absent.
+a JSON list, one value repeated as that value (``k``) and its count; ``x`` lists the
+positions where a property is absent.
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ def _int_column(k: np.ndarray) -> dict:
 
 def _column(values: list) -> dict:
     """One column (every value present): numbers, codes into a list, or a JSON list."""
+    if len(values) > 1 and all(type(v) in (int, float, str) for v in values) \
+            and all(type(v) is type(values[0]) and v == values[0] for v in values):
+        return {"k": values[0], "n": len(values)}  # one value repeated (a flag nobody has)
     if values and all(type(v) in (int, float) for v in values):  # bool is not a number here
         x = np.asarray(values, dtype=float)
         s = _exact_scale(x)
@@ -128,6 +132,8 @@ def _column(values: list) -> dict:
 
 
 def _column_values(col: dict) -> list:
+    if "k" in col:
+        return [col["k"]] * col["n"]
     if "j" in col:
         return list(col["j"])
     k = decode_ints(col["i"]) if "i" in col else np.cumsum(decode_ints(col["d"])).tolist()
@@ -180,15 +186,22 @@ class _Stream:
     def token(self, *ints: int) -> None:
         self.parts.append(np.asarray(ints, dtype=np.int64))
 
-    def points(self, coords: Sequence, closed: bool) -> None:
+    def grid(self, coords: Sequence, closed: bool) -> np.ndarray:
+        """A ring or line on the grid; a ring without its closing point and repeated points."""
         xy = np.asarray(coords, dtype=float).reshape(-1, 2)
-        if closed and len(xy) > 1 and np.array_equal(xy[0], xy[-1]):
-            xy = xy[:-1]
         k = np.round((xy - self.origin) / self.q).astype(np.int64)
+        if closed and len(k) > 1:
+            if np.array_equal(k[0], k[-1]):
+                k = k[:-1]
+            keep = np.any(k != np.roll(k, 1, axis=0), axis=1)  # differs from the point before
+            keep[0] = True
+            k = k[keep]
+        return k
+
+    def points(self, k: np.ndarray) -> None:
         self.token(len(k))
         if len(k):
-            d = np.diff(k, axis=0, prepend=self.last[None, :])
-            self.parts.append(d.ravel())
+            self.parts.append(np.diff(k, axis=0, prepend=self.last[None, :]).ravel())
             self.last = k[-1]
 
     def text(self) -> str:
@@ -207,22 +220,29 @@ def _lines(g: dict | None) -> list:
 
 
 def _write_geometry(s: _Stream, g: dict | None) -> None:
+    """One feature's tokens. Rings the grid collapses (under 3 points) are left out, holes
+    and parts alike, unless that would leave a polygon with no part (it keeps its first)."""
     kind = _GEOM_TYPES.get(g["type"], 0) if g else 0
-    s.token(kind)
     if kind in (1, 2):
         polys = [g["coordinates"]] if kind == 1 else g["coordinates"]
+        gridded = [[s.grid(r, closed=True) for r in rings] for rings in polys if rings]
+        kept = [[r for r in rings if len(r) >= 3] for rings in gridded if len(rings[0]) >= 3]
+        kept = kept or gridded[:1]
+        s.token(kind)
         if kind == 2:
-            s.token(len(polys))
-        for rings in polys:
+            s.token(len(kept))
+        for rings in kept:
             s.token(len(rings))
             for ring in rings:
-                s.points(ring, closed=True)
-    elif kind in (3, 4):
+                s.points(ring)
+        return
+    s.token(kind)
+    if kind in (3, 4):
         lines = [g["coordinates"]] if kind == 3 else g["coordinates"]
         if kind == 4:
             s.token(len(lines))
         for line in lines:
-            s.points(line, closed=False)
+            s.points(s.grid(line, closed=False))
 
 
 def _packable(fc: Any) -> bool:
@@ -264,7 +284,7 @@ def _unpack_features(p: dict) -> dict:
         for _ in range(next(t)):
             last[0] += next(t)
             last[1] += next(t)
-            out.append([ox + last[0] * q, oy + last[1] * q])
+            out.append([float(ox + last[0] * q), float(oy + last[1] * q)])
         return out + [out[0]] if closed and out else out
 
     def polygon() -> list:

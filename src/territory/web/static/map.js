@@ -259,6 +259,7 @@ var TT = (function () {
     return out;
   }
   function column(col) {
+    if (col.k !== undefined) { var same = []; for (var n = 0; n < col.n; n++) same.push(col.k); return same; }
     if (col.j) return col.j.slice();
     var k = col.i !== undefined ? ints(col.i) : ints(col.d), i;
     if (col.d !== undefined && col.i === undefined) for (i = 1; i < k.length; i++) k[i] += k[i - 1];
