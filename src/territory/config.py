@@ -46,6 +46,7 @@ Example
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import tomllib
 import types
 import typing
@@ -242,8 +243,8 @@ class AccountsConfig:
     """Plausibility checks on the accounts, beyond their format.
 
     An account whose revenue is more than ``revenue_outlier_z`` robust standard
-    deviations (1.4826 x the median absolute deviation) above the median of
-    log10 revenue, or above ``max_revenue`` when set, is rejected with a reason
+    deviations (1.4826 x the median absolute deviation, at least a factor of two)
+    above the median of log10 revenue, or above ``max_revenue`` when set, is rejected with a reason
     naming it: one mistyped 1e15 would otherwise size every band. The default
     of 10 is far beyond real whales (for a typical book, 10 robust SDs is about
     20,000x the median revenue). Set ``revenue_outlier_z = inf`` to keep every account.
@@ -441,6 +442,22 @@ class QuotaConfig:
     ramp: tuple[Annotated[float, Field(gt=0, le=1)], Annotated[float, Field(gt=0, le=1)],
                 Annotated[float, Field(gt=0, le=1)]] = (0.6, 0.8, 1.0)
     as_of: str | None = None
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _iso_date(cls, v: Any) -> Any:
+        # a TOML date (as_of = 2026-01-15) is a date; a string must be one, written
+        # YYYY-MM-DD: "yesterday" or "01/02/2026" crashed the quota step after the solve
+        if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+            return v.isoformat()
+        if isinstance(v, str) and v.strip():
+            try:
+                if len(v.strip()) != 10:
+                    raise ValueError
+                return dt.date.fromisoformat(v.strip()).isoformat()
+            except ValueError:
+                raise ValueError("not a date; write it as YYYY-MM-DD, e.g. \"2026-01-15\"") from None
+        return v
 
     @field_validator("ramp", mode="before")
     @classmethod
