@@ -335,6 +335,43 @@ def test_a_symlinked_out_is_followed_and_kept(tmp_path: Path):
     assert not _leftovers(tmp_path)
 
 
+_STAGE_THEN = """
+import os, signal, sys, time
+from territory.outputs import staged_folder
+with staged_folder(sys.argv[1]) as stage:
+    (stage / "half.csv").write_text("a,b\\n")
+    print(stage, flush=True)
+    if sys.argv[2] == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(60)
+"""
+
+
+def test_a_killed_run_s_staging_folder_is_removed_by_the_next_run(tmp_path: Path, caplog):
+    # a SIGKILLed sweep left its .NAME.territory-tmp-XXXX folder behind forever
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    live = subprocess.Popen([sys.executable, "-c", _STAGE_THEN, str(out), "sleep"],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        killed = subprocess.run([sys.executable, "-c", _STAGE_THEN, str(out), "kill"],
+                                capture_output=True, text=True, env=env, timeout=120)
+        assert killed.returncode == -signal.SIGKILL
+        dead_stage, live_stage = Path(killed.stdout.strip()), Path(live.stdout.readline().strip())
+        assert sorted(_leftovers(tmp_path)) == sorted([dead_stage.name, live_stage.name])
+        with caplog.at_level("INFO", logger="territory"):
+            write_no_plan(_no_plan("a"), out)
+        assert f"{dead_stage}: removed, the staging folder of a run that was killed" in caplog.text
+        assert f"{live_stage}: left by a run" in caplog.text  # its process still runs
+        assert _leftovers(tmp_path) == [live_stage.name]
+    finally:
+        live.kill()
+        live.wait()
+    write_no_plan(_no_plan("b"), out)
+    assert not _leftovers(tmp_path)
+    assert json.loads((out / "summary.json").read_text())["scenario"] == "b"
+
+
 def test_a_killed_run_s_staging_folder_is_reported_not_deleted(tmp_path: Path, caplog):
     killed = tmp_path / ".out.territory-tmp-abcd1234"  # as SIGKILL mid-write leaves it
     killed.mkdir()
