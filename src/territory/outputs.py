@@ -63,7 +63,8 @@ from .io.export import (progress, write_csv, write_excel, write_geojson, write_g
 from .result import NoPlan, RunResult, ScenarioResult, write_summary
 
 __all__ = ["RUN_MARKER", "RunFolders", "check_target", "is_run_folder", "replace_folder",
-           "staged_folder", "territories", "write_no_plan", "write_result", "write_run"]
+           "staged_files", "staged_folder", "territories", "write_no_plan", "write_result",
+           "write_run"]
 
 log = logging.getLogger(__name__)
 
@@ -285,6 +286,31 @@ def staged_folder(out: str | Path, *, overwrite: bool = False, command: str = "w
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_files(page: str | Path) -> Iterator[Path]:
+    """Yield an empty staging folder beside the file ``page``; move its files beside ``page``.
+
+    For a page and the files it links to (``compare.html`` and its
+    ``moved_accounts_*.csv``) written into a folder that is not the run's own:
+    on leaving the block normally every file is moved next to ``page`` by a
+    rename, ``page`` last, so it never links to a file not yet in place; on
+    any exception the staging folder is deleted and nothing beside ``page``
+    changes. Staging folders of killed runs are cleared as by :func:`staged_folder`.
+    """
+    target = _target(page)
+    _clear_leftovers(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=_stage_prefix(target), dir=target.parent))
+    try:
+        yield stage
+        files = sorted(stage.iterdir(), key=lambda f: (f.name == target.name, f.name))
+        for f in files:
+            os.chmod(f, 0o666 & _umask_mode())
+            os.replace(f, target.parent / f.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- writers
