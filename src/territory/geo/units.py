@@ -445,11 +445,12 @@ def coarse_units(units: pd.DataFrame, accounts: pd.DataFrame, *, tam_target: flo
         bands and contiguity (one unit, or a ring of units, at a time) cannot move it.
         Measured on the 800-account national book (44 states and DC, ``--reps 10``):
         split only where a county alone breaks a band (Harris County, TX), New York
-        County, NY holds 0.78 of a territory's TAM; the territory rooted there took the
-        whole of New England and Long Island (1.61 of a territory's TAM) in the
-        connected repair and no LNS step could hand that block to the neighbouring
-        territory, so the run ended without a plan (exit 3) although a plan meeting
-        both bands exists for the same bases. Split at the bands' width (New York,
+        County, NY holds 0.78 of a territory's TAM; the territory rooted there came out
+        of the LNS warm start's connected repair with the Bronx, Brooklyn, Queens,
+        Bergen and every account-bearing county of New England (1.61 of a territory's
+        TAM) and no LNS step could hand a block of that to the neighbouring territory,
+        so the run ended without a plan (exit 3), although a plan meeting both bands
+        exists for the same bases (the soft-band model finds one at zero penalty). Split at the bands' width (New York,
         Los Angeles, Cook, Miami-Dade, Oklahoma, Salt Lake and Harris counties) it
         plans, contiguous, with both bands held.
     """
