@@ -125,6 +125,8 @@ ALTERNATION_GAP = 0.02
 MIN_SOLVE_SECONDS = 1.0
 #: starts from spread bases besides the given ones (k-means++ style, :func:`spread_bases`)
 RESTARTS = 5
+#: no restarts above this many unit-rep pairs (each start's share would be too short there)
+RESTART_MAX_PAIRS = 100_000
 #: share of the budget for the starts (the rest: pair sweeps on the best one, then the polish)
 STARTS_SHARE = 0.6
 #: with contiguity, the starts screened without it whose contiguous alternation is run
@@ -762,7 +764,8 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
         At most this many pair sweeps per start (0: the plain alternation).
     restarts
         Further starts from spread bases (0: only the given bases). Off with
-        locks or a current alignment (the reps are not interchangeable there).
+        locks or a current alignment (the reps are not interchangeable there)
+        and above ``RESTART_MAX_PAIRS`` units x reps.
     unit_xy
         Unit points, to recompute the compactness term when it is on.
     relax_first
@@ -779,7 +782,8 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
     """
     kw = dict(seed=seed, max_rounds=max_rounds, rel_tol=rel_tol, pair_sweeps=pair_sweeps,
               unit_xy=unit_xy, relax_first=relax_first)
-    if problem.locks or problem.disruption is not None:
+    if (problem.locks or problem.disruption is not None
+            or problem.n_units * problem.n_reps > RESTART_MAX_PAIRS):
         restarts = 0
     if restarts <= 0:
         out = _one_start(problem, weight, distance, cfg, bases=bases, polish=polish, **kw)
@@ -824,6 +828,12 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
         log.info("free centres: start %d ended at travel %.6g", i, out.travel[-1])
         if best is None or out.travel[-1] < best.travel[-1] * (1 - 1e-9):
             best = dataclasses.replace(out, start=i)
+    if best is None and budget.left() >= 2 * MIN_SOLVE_SECONDS:
+        # no start found a plan in its share: the given bases get the rest of the budget
+        log.info("free centres: no start found a plan; the given bases get the time left")
+        best = _one_start(problem, weight, distance,
+                          dataclasses.replace(cfg, time_limit=budget.left()), bases=bases,
+                          polish=False, **kw)
     if best is None:
         raise error if error is not None else InfeasibleError("free centres: no start found a plan")
     winner = best.start
