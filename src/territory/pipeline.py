@@ -56,6 +56,7 @@ from .metrics import (add_flags, compactness_scores, contiguity_report, disrupti
                       moved_mask, quota_table, rep_scorecard, tam_cv, unit_owner)
 from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
 from .optimize.centres import free_centres
+from .optimize.solve import with_budget
 from .optimize.seed import project_points, root_units, seed_centres
 from .geo.units import (aggregate_units, approximate_zip_units, county_units, coarse_units,
                         load_unit_polygons, locate_accounts, split_units_into_zips,
@@ -456,8 +457,13 @@ def _free_centres(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
         return travel_matrix(network, lonlat[cols], lonlat[rows], config.travel).seconds.T / 3600
 
     xy = project_points(lonlat[:, 0], lonlat[:, 1]) if problem.compactness is not None else None
-    fc = free_centres(problem, _unit_weights(units, config.objective.weight), hours,
-                      _solver(config), seed=config.seed, unit_xy=xy)
+    t0 = time.perf_counter()
+    try:
+        fc = free_centres(problem, _unit_weights(units, config.objective.weight), hours,
+                          _solver(config), seed=config.seed, unit_xy=xy)
+    except InfeasibleError as exc:  # a step's time-out: quote the scenario's budget
+        raise with_budget(exc, config.solver.time_limit_seconds,
+                          time.perf_counter() - t0) from None
     reps = reps.assign(lon=lonlat[fc.bases, 0], lat=lonlat[fc.bases, 1],
                        base_unit=units["unit_id"].to_numpy()[fc.bases])
     tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), lonlat, config.travel)

@@ -41,6 +41,7 @@ from .assets import render_template
 from .colours import MAX_DISTINCT, colour_distance, distinct_palette
 from .html import (FLAG_RED, MONEY_SCALES, esc, finite_or_none,
                    fmt_hours, fmt_money, js_data, offline_assets, strip_remote_assets)
+from .packing import pack_scenario
 
 __all__ = ["ACCOUNT_COLUMNS", "DisplayItems", "TerritoryMap", "account_rows", "display_groups",
            "display_items", "rep_colours", "save_map", "scenario_data", "scenario_map"]
@@ -268,14 +269,19 @@ def _decimals(tol: float) -> int:
 def simplify_for_display(geoms: np.ndarray, tol: float) -> np.ndarray:
     """Simplify a polygon coverage keeping shared borders shared (no gaps, no overlaps).
 
-    Uses GEOS coverage simplification; falls back to per-polygon
-    topology-preserving simplification when the input is not a clean coverage.
+    Uses GEOS coverage simplification on the shapes snapped to a grid of 1/100 of
+    the tolerance (borders digitised twice, a hair apart, become one: without the snap
+    their simplified and rounded copies overlap or leave slivers); falls back to
+    per-polygon topology-preserving simplification when the input is not a coverage.
     """
     geoms = np.asarray(geoms, dtype=object)
     if len(geoms) == 0:
         return geoms
     try:
-        out = shapely.coverage_simplify(geoms, tol, simplify_boundary=True)
+        snapped = shapely.set_precision(geoms, tol / 100.0)
+        lost = shapely.is_empty(snapped)  # a shape smaller than the grid keeps its own
+        snapped[lost] = geoms[lost]
+        out = shapely.coverage_simplify(snapped, tol, simplify_boundary=True)
         if not shapely.is_valid(out).all() or shapely.is_empty(out).any():
             raise ValueError("coverage simplification left invalid parts")
         return out
@@ -953,6 +959,7 @@ def scenario_data(
         "accountColumns": list(ACCOUNT_COLUMNS),
         "background": background_outlines(bounds, tol) if background else None,
         "bounds": [[miny, minx], [maxy, maxx]],
+        "tolerance": tol,
         "canvas": len(u) > 2500,
         "clusterOffZoom": 13,
         "unitLabel": unit_word,
@@ -996,7 +1003,8 @@ class _ScenarioLayers(MacroElement):
         figure.header.add_child(_Raw(offline_assets(editor=bool(self.data.get("editor")))),
                                 name="territory_assets")
         groups = ", ".join(f'"{k}": {g.get_name()}' for k, g in self.groups.items())
-        call = (f"\nTT.scenario({self._parent.get_name()}, {js_data(self.data)}, "
+        packed = pack_scenario(self.data, self.data.get("tolerance"))
+        call = (f"\nTT.scenario({self._parent.get_name()}, {js_data(packed)}, "
                 f"{{{groups}}});\n")
         figure.script.add_child(_Raw(call), name=self.get_name())
 
