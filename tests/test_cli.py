@@ -346,3 +346,22 @@ def test_a_scenario_named_current_beside_others_exits_2(tmp_path: Path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == ['territory: error: scenario name "current" is the current '
                                  "alignment's folder; set another name = \"...\""], err
+
+
+def test_a_solver_failure_exits_4_and_is_not_called_no_plan(tmp_path: Path, capsys,
+                                                            monkeypatch):
+    import importlib
+
+    from territory.optimize.backends import ModelRun
+
+    solve_module = importlib.import_module("territory.optimize.solve")  # not the function
+
+    def failed(form, solver, **kwargs):  # what HiGHS returns when its run errs
+        return ModelRun(False, "solve error", None, None, None, None, 0.01, False, False)
+
+    monkeypatch.setattr(solve_module, "solve_model", failed)
+    code, out = run_plan(tmp_path)
+    err = capsys.readouterr().err
+    assert code == 4 and err.count("\n") == 1, err
+    assert err.startswith("territory: error: the solver (highs) failed on ") and "'solve error'" in err
+    assert "infeasible" not in err.lower() and not out.exists()

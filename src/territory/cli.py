@@ -2,7 +2,7 @@
 
 Exit codes: 0 ok; 2 unusable input or usage (one line naming the file, column
 or row); 3 infeasible plan (the explanation printed and written to
-``DIR/summary.json``).
+``DIR/summary.json``); 4 the solver failed (an error status, not a verdict on the plan).
 """
 
 from __future__ import annotations
@@ -221,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Design balanced, contiguous sales territories: accounts -> ZIP/county "
                     "units -> A/B/C tiers -> k-means seed -> integer program -> drive-time "
                     "travel burden -> interactive maps.",
-        epilog="Exit codes: 0 ok, 2 unusable input, 3 infeasible plan (explained).")
+        epilog="Exit codes: 0 ok, 2 unusable input, 3 infeasible plan (explained), 4 the "
+               "solver failed.")
     parser.add_argument("--version", action="version", version=f"territory {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="-v: debugging detail (time per stage and solver phase, unit "
@@ -360,7 +361,8 @@ def _input_args(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``territory`` command (exit 0, 2 bad input, 3 no plan, 130 Ctrl-C)."""
+    """Entry point of the ``territory`` command (exit 0, 2 bad input, 3 no plan, 4 solver
+    failure, 130 Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     loggers = [logging.getLogger(), logging.getLogger("territory")]
