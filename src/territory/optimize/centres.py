@@ -44,7 +44,7 @@ Starts
     ``MEDIAN_UNITS`` units); and ``restarts`` sets of spread bases
     (:func:`spread_bases`, k-means++ style, seeded by ``[seed, i]``). With
     contiguity every start is first screened by the alternation without it
-    (together ``RELAXED_SHARE`` of the budget) and the ``CONTIGUOUS_STARTS``
+    (together ``SCREEN_SHARE`` of the budget) and the ``CONTIGUOUS_STARTS``
     best go on with contiguity (until ``STARTS_SHARE`` of the budget); only
     the best of those gets the pair sweeps (step 3) and the polish (step 4).
     Measured on the bench's 500 ZIPs x 10 reps with contiguity: the k-means
@@ -127,6 +127,8 @@ MIN_SOLVE_SECONDS = 1.0
 RESTARTS = 5
 #: no restarts above this many unit-rep pairs (each start's share would be too short there)
 RESTART_MAX_PAIRS = 100_000
+#: with contiguity, share of the budget for screening the starts without it
+SCREEN_SHARE = 0.25
 #: share of the budget for the starts (the rest: pair sweeps on the best one, then the polish)
 STARTS_SHARE = 0.6
 #: with contiguity, the starts screened without it whose contiguous alternation is run
@@ -493,6 +495,9 @@ def _pair_problem(p: AssignProblem, units: np.ndarray, reps: np.ndarray, cost: n
 PAIR_STARTS = 3
 #: the banded 2-median of a pair (bound and first split) up to this many units
 PAIR_MEDIAN_UNITS = 400
+#: and at most this long (measured: 7-9 s for 114-126 ZIPs that cannot hold two banded
+#: territories; a bound from a solve stopped early is still a bound)
+PAIR_MEDIAN_SECONDS = 0.5
 
 
 def _split_around(p: AssignProblem, units: np.ndarray, reps: np.ndarray, w: np.ndarray,
@@ -537,6 +542,8 @@ def _resplit(p: AssignProblem, plan: np.ndarray, bases: np.ndarray, a: int, b: i
     before = float((w * d[np.arange(len(units)), cur[(plan[units] == b).astype(int)]]).sum())
     exact = _pair_median(p, units, reps, w, d, cfg, seed)
     if exact is not None and exact.bound >= before * (1 - 1e-6):
+        log.debug("free centres: pair (%d, %d) at %.6g, its banded 2-median bound %.6g: skipped",
+                  a, b, before, exact.bound)
         return None  # every split of the pair in its bands travels at least as much
     rng = np.random.default_rng([seed, a, b])
     starts = ([(exact.centres, False)] if exact is not None else []) + [
@@ -571,7 +578,8 @@ def _pair_median(p: AssignProblem, units: np.ndarray, reps: np.ndarray, w: np.nd
     if loads is None or len(units) > PAIR_MEDIAN_UNITS:
         return None
     sub = [(load[units], low, high) for load, low, high in loads]
-    return banded_medians(d, w, sub, 2, cfg, seed=seed, time_limit=cfg.time_limit / 2)
+    return banded_medians(d, w, sub, 2, cfg, seed=seed,
+                          time_limit=min(cfg.time_limit / 2, PAIR_MEDIAN_SECONDS))
 
 def _pair_sweep(p: AssignProblem, plan: np.ndarray, bases: np.ndarray, weight: np.ndarray,
                 distance: UnitDistance, budget: _Budget, seed: int
@@ -870,10 +878,10 @@ def _screen(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance,
             budget: _Budget, starts: list, kw: dict) -> list[tuple[np.ndarray, tuple]]:
     """Each start's bases and travel by round after the alternation without contiguity.
 
-    The screening gets ``RELAXED_SHARE`` of the budget, shared by the starts; a
+    The screening gets ``SCREEN_SHARE`` of the budget, shared by the starts; a
     start whose relaxed model has no plan keeps its bases and an empty travel.
     """
-    end = time.monotonic() + RELAXED_SHARE * budget.cfg.time_limit
+    end = time.monotonic() + SCREEN_SHARE * budget.cfg.time_limit
     out = []
     for i, b in enumerate(starts):
         limit = max((end - time.monotonic()) / (len(starts) - i), MIN_SOLVE_SECONDS)
