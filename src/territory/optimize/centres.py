@@ -426,6 +426,11 @@ def _median_rows(n: int, loads: list[tuple[np.ndarray, float, float]], k: int) -
             np.concatenate(lo).astype(float), np.concatenate(hi).astype(float))
 
 
+def _inert(d: Disruption | None) -> bool:
+    """No current alignment, or one only reported (no cap, no price): reps are interchangeable."""
+    return d is None or (d.max_share is None and not d.weight)
+
+
 def _same_bands(p: AssignProblem, reps: np.ndarray) -> list[tuple[np.ndarray, float, float]] | None:
     """The bands of ``reps`` as :func:`banded_medians` loads, when they are alike and hard."""
     if p.soft_tam or p.soft_account_units:
@@ -585,7 +590,7 @@ def _pair_sweep(p: AssignProblem, plan: np.ndarray, bases: np.ndarray, weight: n
                 distance: UnitDistance, budget: _Budget, seed: int
                 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Re-split every pair of neighbouring territories once; keep the splits that cut travel."""
-    if p.disruption is not None:
+    if not _inert(p.disruption):
         return plan, bases, 0  # a cap on moved accounts is global: pairs cannot see it
     kept = 0
     touched: set[int] = set()
@@ -772,7 +777,8 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
         At most this many pair sweeps per start (0: the plain alternation).
     restarts
         Further starts from spread bases (0: only the given bases). Off with
-        locks or a current alignment (the reps are not interchangeable there)
+        locks or a current alignment that is capped or priced (the reps are
+        not interchangeable there)
         and above ``RESTART_MAX_PAIRS`` units x reps.
     unit_xy
         Unit points, to recompute the compactness term when it is on.
@@ -790,7 +796,7 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
     """
     kw = dict(seed=seed, max_rounds=max_rounds, rel_tol=rel_tol, pair_sweeps=pair_sweeps,
               unit_xy=unit_xy, relax_first=relax_first)
-    if (problem.locks or problem.disruption is not None
+    if (problem.locks or not _inert(problem.disruption)
             or problem.n_units * problem.n_reps > RESTART_MAX_PAIRS):
         restarts = 0
     if restarts <= 0:
