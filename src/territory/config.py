@@ -502,7 +502,8 @@ class ScenarioConfig:
     polygon may be placed in the nearest unit (farther: rejected). ``n_reps``
     keeps the first n reps of the roster (or designs n territories when no
     roster is given). ``unit_level = "auto"``: counties, each split into its ZIPs
-    where it alone breaks a band. ``contract_empty_units`` merges every unit without
+    where it holds more than a band's width (:func:`territory.geo.units.coarse_units`).
+    ``contract_empty_units`` merges every unit without
     accounts into a nearby account-bearing one before the solve (see
     :mod:`territory.geo.contract`).
     """

@@ -58,7 +58,7 @@ from .geo.contract import Contraction, contract_units, contracted_frame, expand_
 from .optimize.centres import free_centres
 from .optimize.solve import with_budget
 from .optimize.seed import project_points, root_units, seed_centres
-from .geo.units import (aggregate_units, approximate_zip_units, county_units, heavy_units,
+from .geo.units import (aggregate_units, approximate_zip_units, county_units, coarse_units,
                         load_unit_polygons, locate_accounts, split_units_into_zips,
                         unit_adjacency, unit_states)
 from .outputs import territories, write_result
@@ -130,13 +130,14 @@ def _roster(reps: TableSource | int, config: ScenarioConfig, accounts: pd.DataFr
 
 def _split_heavy(counties: gpd.GeoDataFrame, source: str, accounts: pd.DataFrame, n_reps: int,
                  config: ScenarioConfig, zcta: str | Path | None) -> tuple[gpd.GeoDataFrame, str]:
-    """``unit_level = "auto"``: split into ZIPs each county that alone breaks a band."""
+    """``unit_level = "auto"``: split into ZIPs each county too coarse for the bands
+    (:func:`territory.geo.units.coarse_units` states the rule)."""
     placed, _, _ = locate_accounts(accounts, counties, level="county",
                                    max_nearest_km=config.nearest_unit_km)
     b = config.balance
-    heavy = heavy_units(counties, placed,
-                        tam_max=(1 + b.tam_tolerance) * placed["revenue"].sum() / max(n_reps, 1),
-                        account_units_max=b.account_units_max)
+    heavy = coarse_units(counties, placed, tam_target=placed["revenue"].sum() / max(n_reps, 1),
+                         tam_tolerance=b.tam_tolerance, account_units_min=b.account_units_min,
+                         account_units_max=b.account_units_max)
     if not heavy:
         return counties.assign(unit_kind="county"), source
     zips = None
@@ -146,11 +147,11 @@ def _split_heavy(counties: gpd.GeoDataFrame, source: str, accounts: pd.DataFrame
         from .geo.zcta import cached_zcta_units
 
         zips = cached_zcta_units(sorted(set(counties.set_index("unit_id").loc[heavy, "state"])))
-    log.info("unit_level auto: %d counties alone break a band (%s): split into ZIPs",
+    log.info("unit_level auto: %d counties too coarse for the bands (%s): split into ZIPs",
              len(heavy), ", ".join(counties.set_index("unit_id").loc[heavy, "name"]))
     kind = "ZCTA polygons" if zips is not None else "APPROXIMATE ZIP areas (Voronoi of ZIP centroids)"
     return (split_units_into_zips(counties, heavy, zips),
-            f"{source}; {len(heavy)} counties that alone break a band split into {kind}")
+            f"{source}; {len(heavy)} counties too coarse for the bands split into {kind}")
 
 
 def prepare(
