@@ -36,13 +36,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from bench.proc import run_timed
 
 WEIGHT_SHARE = 1.0
 CONTIGUITY_MAX_UNITS = 1000
@@ -174,13 +175,8 @@ def _plan_book(book, out: Path, objective: str, limit: float, timeout: float) ->
     cfg.write_text(f"{BOOK_SCENARIO}\n[solver]\ntime_limit_seconds = {limit}\n\n[objective]\n{objective}")
     cmd = [sys.executable, "-m", "territory.cli", "-q", "plan", "--accounts", str(book.accounts),
            "--reps", str(book.reps), "--config", str(cfg), "--out", str(out)]
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        code, tail = proc.returncode, (proc.stdout + proc.stderr)[-600:]
-    except subprocess.TimeoutExpired:
-        code, tail = None, "timed out"
-    row: dict = {"seconds": time.perf_counter() - t0, "exit": code}
+    code, tail, seconds = run_timed(cmd, timeout, tail=600)
+    row: dict = {"seconds": seconds, "exit": code}
     summary, card = out / "summary.json", out / "scorecard.csv"
     if code != 0 or not summary.exists() or not card.exists():
         return dict(row, status="failed", message=tail)

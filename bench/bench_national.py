@@ -26,13 +26,13 @@ Run ``python bench/bench_national.py [--quick]`` or ``run(quick)`` from the driv
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bench.instances import LOWER_48, STATES_44_DC, national_book
+from bench.proc import run_timed
 
 _RUNNER = r"""
 import resource, sys
@@ -57,13 +57,7 @@ def _plan(book, out: Path, n_reps: int, config: str | None, timeout: float) -> d
         cfg = out.parent / f"{out.name}.toml"
         cfg.write_text(config)
         cmd[cmd.index("--out"):cmd.index("--out")] = ["--config", str(cfg)]
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        code, tail = proc.returncode, (proc.stdout + proc.stderr)[-800:]
-    except subprocess.TimeoutExpired:
-        code, tail = None, "timed out"
-    wall = time.perf_counter() - t0
+    code, tail, wall = run_timed(cmd, timeout)
     res = {"exit": code, "wall_seconds": round(wall, 1),
            "peak_rss_mb": round(int(rss.read_text()) / 1024) if rss.exists() else None}
     summary = out / "summary.json"
@@ -128,13 +122,10 @@ def _scale_case(seconds: float, timeout: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         out = Path(tmp) / "scale.json"
         root = Path(__file__).resolve().parents[1]
-        try:
-            proc = subprocess.run([sys.executable, "-c", _SCALE_RUNNER, str(out), str(seconds)],
-                                  capture_output=True, text=True, timeout=timeout, cwd=root)
-        except subprocess.TimeoutExpired:
-            return {"error": "timed out"}
-        if not out.exists():
-            return {"error": (proc.stdout + proc.stderr)[-800:]}
+        code, tail, _ = run_timed([sys.executable, "-c", _SCALE_RUNNER, str(out), str(seconds)],
+                                  timeout, cwd=root)
+        if code is None or not out.exists():
+            return {"error": tail}
         return json.loads(out.read_text())
 
 

@@ -19,8 +19,9 @@ Methods
     ``territory``: :func:`territory.optimize.solve`, both
     bands + contiguity, bases fixed (the instance's rebalanced k-means centres).
     ``territory free centres``: :func:`territory.optimize.centres.free_centres`
-    from the same start (bases move to the weighted medoids until travel stops
-    improving). ``territory, balance_first``: the same model with
+    from the same start and its restarts (the banded p-median's centres on the
+    small instances, spread bases; the bases move to the weighted medoids until
+    travel stops improving). ``territory, balance_first``: the same model with
     ``objective.mode = "balance_first"``; ``territory, balance_weight sweep``:
     with ``balance_weight`` = each of ``BALANCE_SHARES`` x the travel plan's
     travel / reps, the plan with the lowest TAM CV whose medoid travel is within
@@ -190,6 +191,8 @@ def _ours(inst, spec: dict) -> dict:
             return {"labels": fc.rep_of_unit.tolist(), "bases": inst.xy[fc.bases].tolist(),
                     "rounds": fc.rounds, "travel_by_round": list(fc.travel),
                     "moved_bases": list(fc.moved_bases), "status": fc.result.status,
+                    "starts": [None if math.isnan(t) else t for t in fc.starts],
+                    "start": fc.start, "medoid_bound": fc.medoid_bound,
                     "bound": fc.result.bound, "lp_bound": fc.result.lp_bound,
                     "objective": fc.result.objective}
         res = solve(p, cfg, seed=0)
@@ -560,6 +563,8 @@ def _ratios(rows: list[dict]) -> None:
         best = min(peers, key=lambda r: r["medoid_travel"])
         free["vs_best_peer"] = free["medoid_travel"] / best["medoid_travel"]
         free["best_peer"] = best["label"]
+        if free.get("medoid_bound"):  # no plan in both bands can go below this ratio
+            free["bound_vs_best_peer"] = free["medoid_bound"] / best["medoid_travel"]
     chains = [r for r in peers if r.get("method") in ("recom", "bursts")]
     for r in rows:
         if r.get("method") in ("balance_first", "balance_sweep") and "tam_cv" in r and chains:
@@ -695,8 +700,14 @@ def render(res: dict) -> str:
                 notes.append(f"{r['steps']:,} steps")
             if r.get("rounds"):
                 notes.append(f"{r['rounds']} rounds, bases moved {r.get('moved_bases')}")
+            if r.get("starts"):
+                notes.append(f"best of {len(r['starts'])} starts: #{r.get('start', 0)} ("
+                             + ", ".join(_fmt(t, "{:,.0f}") for t in r["starts"]) + ")")
             if r.get("vs_best_peer"):
                 notes.append(f"vs best peer ({r['best_peer']}): {r['vs_best_peer']:.3f}")
+            if r.get("medoid_bound"):
+                notes.append(f"medoid bound {r['medoid_bound']:,.0f} (no plan in both bands "
+                             f"travels less: {r.get('bound_vs_best_peer', math.nan):.3f} × best peer)")
             if r.get("sweep"):
                 notes.append(f"weight = {_fmt(r.get('chosen_share'), '{:g}')} × travel / reps chosen of "
                              + ", ".join(f"{x['share']:g}: CV {_fmt(x.get('tam_cv'), '{:.1%}')} "

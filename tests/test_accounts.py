@@ -398,6 +398,22 @@ def test_revenue_outlier_is_rejected_by_name(tmp_path, caplog):
     assert sorted(rej["account_id"]) == ["A7", "A8"]
 
 
+def test_a_book_of_near_equal_revenues_has_no_outliers_but_a_typo(tmp_path):
+    # 999 x $1,000 and one $1,001: the MAD is 0 (no z at all: 1e15 passed); half $1,000 and
+    # half $1,001: a MAD of 0.0002 made a $3,000 account "740 robust SDs" out, rejected
+    revenue = ["1000"] * 999 + ["1001"]
+    revenue[5] = "1e15"
+    rows = "".join(f"A{i},20001,{r}\n" for i, r in enumerate(revenue))
+    raw, _ = A.read_table(_csv(tmp_path, "account_id,zip,revenue\n" + rows))
+    assert A.validate_accounts(raw)[1]["account_id"].tolist() == ["A5"]
+    revenue = ["1000" if i % 2 else "1001" for i in range(1000)]
+    revenue[:3] = ["3000", "50000", "2e9"]  # 3x and 50x are accounts; 2,000,000x is not
+    rows = "".join(f"A{i},20001,{r}\n" for i, r in enumerate(revenue))
+    raw, _ = A.read_table(_csv(tmp_path, "account_id,zip,revenue\n" + rows))
+    acc, rej = A.validate_accounts(raw)
+    assert rej["account_id"].tolist() == ["A2"] and {"A0", "A1"} <= set(acc["account_id"])
+
+
 # ----------------------------------------------------------------------------- coordinates
 
 
@@ -464,3 +480,18 @@ def test_a_number_column_is_read_right_or_refused_never_misread(cents, style, de
         assert "'revenue'" in str(exc)
         return
     assert [A.parse_revenue(c, mark)[0] for c in cells] == pytest.approx(values, rel=1e-12)
+
+
+@pytest.mark.parametrize("minus", ["\u2212", "\u2013", "\u2012", "\u2010", "\uff0d"])
+def test_a_minus_sign_or_dash_reads_as_minus_in_coordinates_and_revenue(tmp_path, minus):
+    # "\u221277.0147" was "non-numeric lat/lon" and "\u2212500" "non-numeric revenue"
+    p = _csv(tmp_path, "account_id,zip,revenue,lat,lon\n"
+                       f"a,20001,5000,38.9101,{minus}77.0147\n"
+                       f"b,20001,{minus}500,38.9101,-77.0147\n"
+                       f"c,20001,{minus},38.9101,-77.0147\n")
+    raw, _ = A.read_table(p)
+    acc, rej = A.validate_accounts(raw)
+    assert acc.set_index("account_id").at["a", "lon"] == -77.0147
+    assert rej.set_index("account_id")["reason"].to_dict() == {
+        "b": A.REASON_NEGATIVE_REVENUE, "c": A.REASON_BLANK_REVENUE}
+    assert A.parse_revenue(f"({minus}$1,200)") == (None, A.REASON_BAD_REVENUE)

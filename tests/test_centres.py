@@ -8,9 +8,11 @@ import pytest
 
 from territory.optimize import AssignProblem, BandRules, Solver, check_plan
 from territory.optimize.centres import (
+    banded_medians,
     euclidean_distance,
     free_centres,
     plan_travel,
+    spread_bases,
     weighted_medoids,
 )
 
@@ -60,7 +62,7 @@ def test_travel_never_increases_bands_hold_and_bases_root_their_territories(cont
     # bases start in the corners: far from where their territories' weight sits
     p, xy, w = _grid(6, 6, [0, 5, 30, 35], contiguity=contiguity)
     dist = euclidean_distance(xy)
-    out = free_centres(p, w, dist, SOLVER, max_rounds=8, pair_sweeps=1)
+    out = free_centres(p, w, dist, SOLVER, max_rounds=8, pair_sweeps=1, restarts=0)
     assert out.rounds >= 2
     assert all(b <= a + 1e-9 for a, b in zip(out.travel, out.travel[1:]))
     # the corners were bad bases (with contiguity the bases first move without it: the
@@ -81,3 +83,72 @@ def test_same_inputs_same_plan():
     assert a.bases.tolist() == b.bases.tolist()
     assert a.rep_of_unit.tolist() == b.rep_of_unit.tolist()
     assert a.travel == b.travel
+
+
+def _medoid_travel(plan, w, dist, m):
+    med = weighted_medoids(plan, w, dist, m)
+    n = len(plan)
+    return float((w * dist(np.arange(n), med)[np.arange(n), np.asarray(plan)]).sum())
+
+
+def test_banded_medians_is_the_exact_k_median_when_the_bands_do_not_bind():
+    rng = np.random.default_rng(4)
+    xy = rng.uniform(0, 100, (9, 2))
+    w = rng.uniform(0.5, 2.0, 9)
+    d = euclidean_distance(xy)(np.arange(9), np.arange(9))
+    loads = [(np.ones(9), 0.0, 9.0)]
+    out = banded_medians(d, w, loads, 3, Solver(time_limit=20, mip_gap=0.0))
+    # brute force over every set of 3 centres, each unit to its nearest
+    best = min(float((w * d[:, list(c)].min(axis=1)).sum())
+               for c in __import__("itertools").combinations(range(9), 3))
+    assert len(out.centres) == 3
+    assert out.objective == pytest.approx(best, rel=1e-6)
+    assert out.bound <= best * (1 + 1e-6)
+
+
+def test_banded_medians_bound_holds_for_every_plan_in_the_bands():
+    # 8 units in a row, 2 territories of exactly 4 account units each: the band binds
+    xy = np.array([[x, 0.0] for x in (0, 1, 2, 3, 10, 11, 30, 31)])
+    w = np.array([1.0, 1, 1, 1, 5, 5, 1, 1])
+    d = euclidean_distance(xy)(np.arange(8), np.arange(8))
+    out = banded_medians(d, w, [(np.ones(8), 4.0, 4.0)], 2, Solver(time_limit=20, mip_gap=0.0))
+    dist = euclidean_distance(xy)
+    best = np.inf
+    for mask in range(1, 2 ** 8 - 1):
+        plan = np.array([(mask >> i) & 1 for i in range(8)])
+        if plan.sum() == 4:
+            best = min(best, _medoid_travel(plan, w, dist, 2))
+    assert out.bound <= best * (1 + 1e-6)
+    assert out.bound >= 0.8 * best   # and not a vacuous one
+
+
+def test_spread_bases_are_distinct_and_seeded():
+    xy = np.array([[i % 7, i // 7] for i in range(49)], dtype=float)
+    dist = euclidean_distance(xy)
+    a = spread_bases(np.ones(49), dist, 6, np.random.default_rng([3, 1]))
+    b = spread_bases(np.ones(49), dist, 6, np.random.default_rng([3, 1]))
+    assert a.tolist() == b.tolist() and len(set(a.tolist())) == 6
+
+
+def test_restarts_and_medians_beat_the_stalled_alternation_bands_and_contiguity_hold():
+    # bases start bunched in one corner: the plain alternation stalls above what
+    # the restarts (p-median start, spread bases) reach
+    p, xy, w = _grid(7, 7, [0, 1, 7, 8], seed=5)
+    dist = euclidean_distance(xy)
+    plain = free_centres(p, w, dist, SOLVER, restarts=0, pair_sweeps=0)
+    better = free_centres(p, w, dist, SOLVER, restarts=2, pair_sweeps=1)
+    t_plain = _medoid_travel(plain.rep_of_unit, w, dist, p.n_reps)
+    t_better = _medoid_travel(better.rep_of_unit, w, dist, p.n_reps)
+    assert t_better < t_plain * 0.95   # measured: 695.0 -> 610.4
+    assert check_plan(better.problem, better.rep_of_unit) == []
+    graph = p.adjacency
+    for r in range(p.n_reps):
+        members = [p.unit_ids[i] for i in np.flatnonzero(better.rep_of_unit == r)]
+        assert members and nx.is_connected(graph.subgraph(members))
+    # the p-median bound holds for both plans; the restarts' plan is within 5% of it
+    assert better.medoid_bound is not None
+    assert better.medoid_bound <= t_better * (1 + 1e-9)
+    assert better.medoid_bound <= t_plain * (1 + 1e-9)
+    assert len(better.starts) == 4
+    again = free_centres(p, w, dist, SOLVER, restarts=2, pair_sweeps=1)
+    assert again.rep_of_unit.tolist() == better.rep_of_unit.tolist()

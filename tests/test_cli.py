@@ -185,6 +185,11 @@ def test_number_of_reps_designs_territories_without_homes(tmp_path: Path):
     travel = summary["free_centres"]["travel_by_round"]
     assert travel == sorted(travel, reverse=True) and summary["violations"] == []
     assert summary["free_centres"]["rounds"] == len(travel) >= 1
+    # the banded p-median's bound: no plan in the bands travels less, ours included
+    bound = summary["free_centres"]["medoid_travel_bound"]
+    assert bound is not None and 0 < bound <= travel[-1] * (1 + 1e-6)
+    starts = [t for t in summary["free_centres"]["travel_by_start"] if t is not None]
+    assert min(starts) == pytest.approx(travel[-1], rel=0.02)
 
 
 def test_help_everywhere(capsys):
@@ -346,3 +351,22 @@ def test_a_scenario_named_current_beside_others_exits_2(tmp_path: Path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == ['territory: error: scenario name "current" is the current '
                                  "alignment's folder; set another name = \"...\""], err
+
+
+def test_a_solver_failure_exits_4_and_is_not_called_no_plan(tmp_path: Path, capsys,
+                                                            monkeypatch):
+    import importlib
+
+    from territory.optimize.backends import ModelRun
+
+    solve_module = importlib.import_module("territory.optimize.solve")  # not the function
+
+    def failed(form, solver, **kwargs):  # what HiGHS returns when its run errs
+        return ModelRun(False, "solve error", None, None, None, None, 0.01, False, False)
+
+    monkeypatch.setattr(solve_module, "solve_model", failed)
+    code, out = run_plan(tmp_path)
+    err = capsys.readouterr().err
+    assert code == 4 and err.count("\n") == 1, err
+    assert err.startswith("territory: error: the solver (highs) failed on ") and "'solve error'" in err
+    assert "infeasible" not in err.lower() and not out.exists()

@@ -30,6 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
     ("[travel]\ncircuity = inf", ["travel.circuity", "inf", "a finite number > 0"]),
     ("[balance]\naccount_units_max = inf", ["balance.account_units_max", "inf", "finite"]),
     ("[travel]\nestimate_speed_kph = nan", ["travel.estimate_speed_kph", "nan", "finite"]),
+    # a date that is none crashed the quota step with a traceback, after the whole solve
+    ('[quota]\nas_of = "yesterday"', ["quota.as_of", '"yesterday"', "YYYY-MM-DD"]),
+    ('[quota]\nas_of = "01/02/2026"', ["quota.as_of", '"01/02/2026"', "YYYY-MM-DD"]),
+    ('[quota]\nas_of = "2026-02-30"', ["quota.as_of", "not a date"]),
+    # HiGHS started 100,000 threads for minutes, then aborted the process
+    ("[solver]\nthreads = 100000", ["solver.threads", "100000", "a whole number >= 0 and <= 1024"]),
 ])
 def test_bad_values_are_one_line_errors_naming_key_value_and_rule(tmp_path: Path, toml: str,
                                                                     needles: list[str]) -> None:
@@ -47,6 +53,21 @@ def test_an_outlier_rule_of_inf_keeps_every_account(tmp_path: Path) -> None:
     p = tmp_path / "ok.toml"
     p.write_text("[accounts]\nrevenue_outlier_z = inf\n")
     assert load_config(p).accounts.revenue_outlier_z == float("inf")
+
+
+def test_as_of_is_a_date_quoted_or_not(tmp_path: Path) -> None:
+    p = tmp_path / "q.toml"
+    for value in ("2026-01-15", '"2026-01-15"'):
+        p.write_text(f"[quota]\nas_of = {value}\n")
+        assert load_config(p).quota.as_of == "2026-01-15"
+
+
+def test_more_threads_than_cores_is_a_warning(caplog) -> None:
+    import os
+
+    with caplog.at_level("WARNING", logger="territory"):
+        assert SolverConfig(threads=(os.cpu_count() or 1) + 7).threads == (os.cpu_count() or 1) + 7
+    assert "solver.threads" in caplog.text and "cores" in caplog.text
 
 
 def test_shipped_scenarios_keep_their_values() -> None:

@@ -20,6 +20,7 @@ import shapely
 from territory.web import maps
 from territory.web.html import offline_assets
 from territory.web.maps import rep_colours, save_map, scenario_map
+from territory.web.packing import unpack_scenario
 
 HOSTILE = "<script>alert('x')</script> Supply"
 XSS_IMG = '<img src=x onerror="window.__xss=1">'
@@ -496,7 +497,7 @@ def page_data(page: Path) -> dict:
     """The data a saved map hands to ``TT.scenario`` (what its JavaScript draws)."""
     text = page.read_text(encoding="utf-8")
     call = text[text.index("TT.scenario(") + len("TT.scenario("):]
-    return json.JSONDecoder().raw_decode(call[call.index(",") + 1:].lstrip())[0]
+    return unpack_scenario(json.JSONDecoder().raw_decode(call[call.index(",") + 1:].lstrip())[0])
 
 
 def test_national_map_edits_connected_groups_of_one_rep(tmp_path):

@@ -9,7 +9,7 @@ import pandas as pd
 import shapely
 
 from books import multistate_book
-from territory.config import ScenarioConfig
+from territory.config import ScenarioConfig, config_from_dict
 from territory.geo.contract import contract_units, expand_assignment
 from territory.pipeline import plan, prepare, write_result
 from territory.web import maps
@@ -188,6 +188,42 @@ def test_auto_level_splits_the_county_that_alone_breaks_a_band(tmp_path):
     assert len(exported) == 3 and (tmp_path / "out" / "map.html").stat().st_size > 0
     assigned = pd.read_csv(tmp_path / "out" / "assignments.csv", dtype=str)
     assert assigned["unit_id"].str.startswith("36061-").sum() == pieces["n_accounts"].sum()
+
+
+NORTHEAST = ("NY", "NJ", "CT", "MA", "RI", "NH", "ME", "PA")
+
+
+def test_auto_level_splits_every_county_wider_than_a_band_and_plans_contiguously(tmp_path):
+    # New York County holds 1.09 of a territory's TAM and 116 account units: alone it breaks
+    # no band, so split only where a county alone breaks one it stayed whole and the county
+    # plan from our own centres ended without a plan (exit 3); split at the bands' width it
+    # plans, contiguous, both bands held
+    book = multistate_book(tmp_path, n_accounts=400, states=NORTHEAST, n_metros=6, seed=3)
+    cfg = config_from_dict({"unit_level": "auto", "solver": {"time_limit_seconds": 8}})
+    inputs = prepare(book.accounts, 5, cfg)
+    units, b = inputs.units, cfg.balance
+    target = units["tam"].sum() / 5
+    kinds = units.set_index("unit_id")["unit_kind"]
+    manhattan = units[units["unit_id"].str.startswith("36061-")]
+    assert "36061" not in kinds.index and len(manhattan) > 20
+    assert manhattan["tam"].sum() < (1 + b.tam_tolerance) * target
+    assert manhattan["account_units"].sum() < b.account_units_max
+    whole = units[units["unit_kind"] == "county"]
+    assert whole["tam"].max() <= 2 * b.tam_tolerance * target
+    assert whole["account_units"].max() <= b.account_units_max - b.account_units_min
+    assert (kinds == "county").sum() == len(county_units(list(NORTHEAST))) - \
+        units.loc[units["unit_kind"] == "zip", "unit_id"].str[:5].nunique()
+    res = plan(inputs, cfg)
+    assert res.summary.violations == () and res.summary.contiguous
+    # contiguity with networkx on the full mixed graph (counties and ZIP pieces), both bands
+    plan_units = res.units
+    assert len(plan_units) == len(units) and plan_units["rep_id"].notna().all()
+    for rep, grp in plan_units.groupby("rep_id"):
+        assert nx.is_connected(inputs.adjacency.subgraph(grp["unit_id"])), rep
+    per_rep = plan_units.groupby("rep_id")[["tam", "account_units"]].sum()
+    assert len(per_rep) == 5
+    assert per_rep["account_units"].between(b.account_units_min, b.account_units_max).all()
+    assert ((per_rep["tam"] - target).abs() <= b.tam_tolerance * target * (1 + 1e-9)).all()
 
 
 # ----------------------------------------------------------------------------- light maps

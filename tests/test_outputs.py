@@ -335,6 +335,43 @@ def test_a_symlinked_out_is_followed_and_kept(tmp_path: Path):
     assert not _leftovers(tmp_path)
 
 
+_STAGE_THEN = """
+import os, signal, sys, time
+from territory.outputs import staged_folder
+with staged_folder(sys.argv[1]) as stage:
+    (stage / "half.csv").write_text("a,b\\n")
+    print(stage, flush=True)
+    if sys.argv[2] == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(60)
+"""
+
+
+def test_a_killed_run_s_staging_folder_is_removed_by_the_next_run(tmp_path: Path, caplog):
+    # a SIGKILLed sweep left its .NAME.territory-tmp-XXXX folder behind forever
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    live = subprocess.Popen([sys.executable, "-c", _STAGE_THEN, str(out), "sleep"],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        killed = subprocess.run([sys.executable, "-c", _STAGE_THEN, str(out), "kill"],
+                                capture_output=True, text=True, env=env, timeout=120)
+        assert killed.returncode == -signal.SIGKILL
+        dead_stage, live_stage = Path(killed.stdout.strip()), Path(live.stdout.readline().strip())
+        assert sorted(_leftovers(tmp_path)) == sorted([dead_stage.name, live_stage.name])
+        with caplog.at_level("INFO", logger="territory"):
+            write_no_plan(_no_plan("a"), out)
+        assert f"{dead_stage}: removed, the staging folder of a run that was killed" in caplog.text
+        assert f"{live_stage}: left by a run" in caplog.text  # its process still runs
+        assert _leftovers(tmp_path) == [live_stage.name]
+    finally:
+        live.kill()
+        live.wait()
+    write_no_plan(_no_plan("b"), out)
+    assert not _leftovers(tmp_path)
+    assert json.loads((out / "summary.json").read_text())["scenario"] == "b"
+
+
 def test_a_killed_run_s_staging_folder_is_reported_not_deleted(tmp_path: Path, caplog):
     killed = tmp_path / ".out.territory-tmp-abcd1234"  # as SIGKILL mid-write leaves it
     killed.mkdir()
@@ -342,3 +379,39 @@ def test_a_killed_run_s_staging_folder_is_reported_not_deleted(tmp_path: Path, c
         write_no_plan(_no_plan("a"), tmp_path / "out")
     assert f"{killed}: left by a run that was killed" in caplog.text
     assert killed.is_dir() and (tmp_path / "out" / "summary.json").is_file()
+
+
+def test_compare_out_is_staged_like_every_run(tmp_path: Path, capsys, monkeypatch):
+    # compare wrote its page and CSV files straight into --out: a failure left a mix, a
+    # page of other scenarios left the old moved_accounts_*.csv, and a foreign folder was used
+    import territory.web.compare as web_compare
+    from test_maps import tiny_scenario, write_result_dir
+
+    a, b = (write_result_dir(tiny_scenario(v), tmp_path / n) for v, n in (("a", "a"), ("b", "b")))
+    c = write_result_dir(tiny_scenario("b"), tmp_path / "c")
+    out, fresh = tmp_path / "cmp", tmp_path / "fresh"
+    assert main(["-q", "compare", str(a), str(b), "--out", str(out)]) == 0
+    assert {"compare.html", RUN_MARKER} <= set(os.listdir(out))
+    (out / "moved_accounts_old.csv").write_text("a previous page's\n")
+    assert main(["-q", "compare", str(b), str(c), "--out", str(out)]) == 0
+    assert main(["-q", "compare", str(b), str(c), "--out", str(fresh)]) == 0
+    assert sorted(os.listdir(out)) == sorted(os.listdir(fresh))  # replaced whole
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep")
+    assert main(["-q", "compare", str(a), str(b), "--out", str(foreign)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err and "--overwrite" in err
+    assert os.listdir(foreign) == ["notes.txt"]
+    page = tmp_path / "pages" / "ab.html"  # the page form: files beside it, page last
+    assert main(["-q", "compare", str(a), str(b), "--out", str(page)]) == 0
+    before = _snapshot(page.parent)
+    real = web_compare.compare_page
+
+    def interrupted(dirs, path):
+        real(dirs, path)
+        raise KeyboardInterrupt  # after every file is written, before any is in place
+
+    monkeypatch.setattr(web_compare, "compare_page", interrupted)
+    assert main(["-q", "compare", str(a), str(c), "--out", str(page)]) == 130
+    assert _snapshot(page.parent) == before and not _leftovers(page.parent)

@@ -27,12 +27,27 @@ def test_roster_file_homes_from_zip() -> None:
     ("rep_id,home_zip\nR1,43215\nR1,43211\n", "occurs twice"),
     ("rep_id,home_zip\nR1,99999\n", "unknown home_zip"),
     ("rep_id,home_zip,capacity\nR1,43215,-1\n", "capacity must be positive"),
+    # a start date that is none gave the rep a full quota, silently
+    ("rep_id,home_zip,start_date\nR1,43215,\nR2,43215,next spring\n",
+     r"reps.csv: row 2 \(R2\): start_date 'next spring' is not a date; write it as YYYY-MM-DD"),
+    ("rep_id,home_zip,start_date\nR1,43215,2023-02-30\n", "start_date '2023-02-30' is not a date"),
+    ("rep_id,home_zip,start_date\nR1,43215,03/04/2023\n",
+     "reads as 2023-03-04 .month first. or 2023-04-03 .day first."),
 ])
 def test_bad_roster_names_the_problem(tmp_path: Path, text: str, match: str) -> None:
     p = tmp_path / "reps.csv"
     p.write_text(text)
     with pytest.raises(InputError, match=match):
         read_reps(p)
+
+
+def test_start_dates_and_minus_signs_of_a_roster(tmp_path: Path) -> None:
+    p = tmp_path / "reps.csv"
+    p.write_text("rep_id,lat,lon,start_date\nR1,39.96,\u221283.0,2023-02-01\n"
+                 "R2,39.96,-83.1,\nR3,39.9,-83.2,2020-01-31 00:00:00\n")
+    reps = read_reps(p)
+    assert reps["lon"].tolist() == [-83.0, -83.1, -83.2]
+    assert reps["start_date"].tolist() == ["2023-02-01", "", "2020-01-31"]
 
 
 def test_locks_need_a_unit_or_account(tmp_path: Path) -> None:

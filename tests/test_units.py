@@ -277,6 +277,17 @@ def test_split_units_into_zips_cuts_real_zip_polygons_to_the_county():
     assert heavy_units(counties, acc, tam_max=5e5, account_units_max=150) == ["10001"]
     assert heavy_units(counties, acc, tam_max=5e6, account_units_max=4) == ["10001"]
     assert heavy_units(counties, acc, tam_max=5e6, account_units_max=150) == []
+    # auto splits at the bands' width: TAM 1.0M is within a 1.2M target's band (alone it
+    # breaks nothing) but wider than the band (0.36M at +-15%); 5 account units are wider
+    # than a 4-wide band; a band wider than its upper end caps at the upper end
+    band = dict(tam_tolerance=0.15, account_units_min=100, account_units_max=150)
+    assert U.coarse_units(counties, acc, tam_target=1.2e6, **band) == ["10001"]
+    assert U.coarse_units(counties, acc, tam_target=3.5e6, **band) == []
+    assert U.coarse_units(counties, acc, tam_target=1e7, tam_tolerance=0.15,
+                          account_units_min=2, account_units_max=6) == ["10001"]
+    wide = dict(tam_tolerance=2.0, account_units_min=0, account_units_max=150)
+    assert U.coarse_units(counties, acc, tam_target=0.3e6, **wide) == ["10001"]  # 1.0M > 3 x 0.3M
+    assert U.coarse_units(counties, acc, tam_target=0.4e6, **wide) == []
     mixed = split_units_into_zips(counties, ["10001"], zips)
     assert list(mixed["unit_id"]) == ["10001-19701", "10001-19702", "10003"]
     assert list(mixed["unit_kind"]) == ["zip", "zip", "county"]

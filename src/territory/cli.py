@@ -2,7 +2,7 @@
 
 Exit codes: 0 ok; 2 unusable input or usage (one line naming the file, column
 or row); 3 infeasible plan (the explanation printed and written to
-``DIR/summary.json``).
+``DIR/summary.json``); 4 the solver failed (an error status, not a verdict on the plan).
 """
 
 from __future__ import annotations
@@ -199,17 +199,40 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def compare_page_form(out: str | Path) -> bool:
+    """Whether ``compare --out`` names the page (``x.html``), not the folder of the page."""
+    p = Path(out)
+    return p.suffix.lower() in (".html", ".htm") and not p.is_dir()
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
+    """``territory compare``: the page of 2-3 result folders, staged like every run.
+
+    ``--out DIR``: ``DIR/compare.html`` and its CSV files, replacing ``DIR`` as a
+    whole (:func:`territory.outputs.staged_folder`: a non-empty folder that holds no
+    run of ours is refused without ``--overwrite``). ``--out PAGE.html``: the page and
+    its CSV files beside it, each put in place by a rename, the page last
+    (:func:`territory.outputs.staged_files`).
+    """
+    from .outputs import staged_files, staged_folder
+    from .result import load_summary
     from .web.compare import compare_page
 
     dirs = [Path(d) for d in args.dirs]
     if not 2 <= len(dirs) <= 3:
         raise InputError("compare takes 2 or 3 result folders")
-    from .result import load_summary
-
     for d in dirs:
         load_summary(d)  # a missing or unreadable summary.json is bad input (exit 2)
-    page = compare_page(dirs, Path(args.out))
+    out = Path(args.out)
+    if compare_page_form(out):
+        with staged_files(out) as stage:
+            compare_page(dirs, stage / out.name)
+        page = out
+    else:
+        with staged_folder(out, overwrite=args.overwrite, command="compare", what="--out",
+                           flag="--overwrite") as stage:
+            compare_page(dirs, stage / "compare.html")
+        page = out / "compare.html"
     print(f"open {page.resolve()}")
     return 0
 
@@ -221,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Design balanced, contiguous sales territories: accounts -> ZIP/county "
                     "units -> A/B/C tiers -> k-means seed -> integer program -> drive-time "
                     "travel burden -> interactive maps.",
-        epilog="Exit codes: 0 ok, 2 unusable input, 3 infeasible plan (explained).")
+        epilog="Exit codes: 0 ok, 2 unusable input, 3 infeasible plan (explained), 4 the "
+               "solver failed.")
     parser.add_argument("--version", action="version", version=f"territory {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="-v: debugging detail (time per stage and solver phase, unit "
@@ -299,7 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write compare.html: synchronised maps, scorecards, charts "
                                    "and the accounts moved between scenarios.")
     c.add_argument("dirs", nargs="+", metavar="DIR", help="2 or 3 folders written by plan/demo")
-    c.add_argument("--out", default="compare.html", help="output HTML file")
+    c.add_argument("--out", default="compare.html",
+                   help="the page (NAME.html: written with its moved_accounts_*.csv beside it) "
+                        "or a folder (replaced as a whole by compare.html and its CSV files); "
+                        "default compare.html")
+    c.add_argument("--overwrite", action="store_true", help=overwrite_help)
     c.set_defaults(func=cmd_compare)
 
     from .geo.zcta import add_geo_parser
@@ -311,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: the arguments that name input files, which a run replacing --out must not delete
-_INPUT_ARGS = ("accounts", "reps", "reps_file", "config", "zcta", "units", "locks", "plan", "data")
+_INPUT_ARGS = ("accounts", "reps", "reps_file", "config", "zcta", "units", "locks", "plan", "data",
+               "dirs")
 
 
 def check_out(path: str | Path, *, is_file: bool = False, overwrite: bool = False,
@@ -355,12 +384,13 @@ def _input_args(args: argparse.Namespace) -> list[tuple[str, str]]:
         values = getattr(args, name, None)
         for v in values if isinstance(values, list) else [values]:
             if isinstance(v, str) and v:
-                out.append((f"--{name.replace('_', '-')}", v))
+                out.append(("DIR" if name == "dirs" else f"--{name.replace('_', '-')}", v))
     return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``territory`` command (exit 0, 2 bad input, 3 no plan, 130 Ctrl-C)."""
+    """Entry point of the ``territory`` command (exit 0, 2 bad input, 3 no plan, 4 solver
+    failure, 130 Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     loggers = [logging.getLogger(), logging.getLogger("territory")]
@@ -377,7 +407,9 @@ def _main(args: argparse.Namespace) -> int:
     """Run the parsed command; the exit code (errors as one line on stderr)."""
     try:
         if getattr(args, "out", None):
-            check_out(args.out, is_file=args.command in ("compare", "geo"),  # these write a file
+            is_file = args.command == "geo" or (args.command == "compare"
+                                                and compare_page_form(args.out))
+            check_out(args.out, is_file=is_file,  # these write a file
                       overwrite=getattr(args, "overwrite", False), inputs=_input_args(args))
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -46,6 +46,9 @@ Example
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import logging
+import os
 import tomllib
 import types
 import typing
@@ -58,6 +61,8 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator, model_
 from pydantic.dataclasses import dataclass as _pydantic_dataclass
 
 from .errors import InputError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "AccountsConfig",
@@ -90,6 +95,10 @@ Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 #: positive, and ``inf`` allowed where it means "no limit"
 PositiveOrInf = Annotated[float, Field(gt=0)]
+#: the most solver threads a scenario may ask for: HiGHS starts each one (100,000 took
+#: minutes, then aborted the process), and no machine this runs on has more cores
+MAX_THREADS = 1024
+_WARNED_THREADS: set[int] = set()
 
 
 def _section(where: str):
@@ -242,8 +251,8 @@ class AccountsConfig:
     """Plausibility checks on the accounts, beyond their format.
 
     An account whose revenue is more than ``revenue_outlier_z`` robust standard
-    deviations (1.4826 x the median absolute deviation) above the median of
-    log10 revenue, or above ``max_revenue`` when set, is rejected with a reason
+    deviations (1.4826 x the median absolute deviation, at least a factor of two)
+    above the median of log10 revenue, or above ``max_revenue`` when set, is rejected with a reason
     naming it: one mistyped 1e15 would otherwise size every band. The default
     of 10 is far beyond real whales (for a typical book, 10 robust SDs is about
     20,000x the median revenue). Set ``revenue_outlier_z = inf`` to keep every account.
@@ -329,13 +338,15 @@ class SolverConfig:
     repair, fix-and-optimise over neighbouring reps) for large instances;
     ``"auto"`` picks by size. Under a wall-clock limit the search depth depends
     on the machine: set ``lns_iterations`` when a large run must repeat exactly.
-    ``name`` is case-insensitive.
+    ``name`` is case-insensitive. ``threads``: the solver's threads, 0 (the default)
+    one per core, at most :data:`MAX_THREADS`; more than the machine's cores is
+    warned about (HiGHS starts each one).
     """
 
     name: Literal["highs", "cbc"] = "highs"
     time_limit_seconds: Positive = 60.0
     mip_gap: Fraction = 0.005
-    threads: Annotated[int, Field(ge=0)] = 0
+    threads: Annotated[int, Field(ge=0, le=MAX_THREADS)] = 0
     candidates: Annotated[int, Field(ge=1)] = 6
     msg: bool = False
     engine: Literal["auto", "pulp", "lns"] = "auto"
@@ -345,6 +356,17 @@ class SolverConfig:
     @classmethod
     def _lower(cls, v: Any) -> Any:
         return v.lower() if isinstance(v, str) else v
+
+    @field_validator("threads")
+    @classmethod
+    def _cores(cls, v: int) -> int:
+        # HiGHS starts every thread asked for: more than the cores only slow it down
+        cores = os.cpu_count() or 1
+        if v > cores and v not in _WARNED_THREADS:
+            _WARNED_THREADS.add(v)
+            log.warning("solver.threads = %d is more than this machine's %d cores: HiGHS "
+                        "starts them all and solves no faster (0 = one per core)", v, cores)
+        return v
 
 
 @_section("objective")
@@ -442,6 +464,22 @@ class QuotaConfig:
                 Annotated[float, Field(gt=0, le=1)]] = (0.6, 0.8, 1.0)
     as_of: str | None = None
 
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _iso_date(cls, v: Any) -> Any:
+        # a TOML date (as_of = 2026-01-15) is a date; a string must be one, written
+        # YYYY-MM-DD: "yesterday" or "01/02/2026" crashed the quota step after the solve
+        if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+            return v.isoformat()
+        if isinstance(v, str) and v.strip():
+            try:
+                if len(v.strip()) != 10:
+                    raise ValueError
+                return dt.date.fromisoformat(v.strip()).isoformat()
+            except ValueError:
+                raise ValueError("not a date; write it as YYYY-MM-DD, e.g. \"2026-01-15\"") from None
+        return v
+
     @field_validator("ramp", mode="before")
     @classmethod
     def _list_to_tuple(cls, v: Any) -> Any:
@@ -464,7 +502,8 @@ class ScenarioConfig:
     polygon may be placed in the nearest unit (farther: rejected). ``n_reps``
     keeps the first n reps of the roster (or designs n territories when no
     roster is given). ``unit_level = "auto"``: counties, each split into its ZIPs
-    where it alone breaks a band. ``contract_empty_units`` merges every unit without
+    where it holds more than a band's width (:func:`territory.geo.units.coarse_units`).
+    ``contract_empty_units`` merges every unit without
     accounts into a nearby account-bearing one before the solve (see
     :mod:`territory.geo.contract`).
     """

@@ -43,6 +43,16 @@ class InfeasibleError(TerritoryError):
         return self.diagnosis.get("constraint") == "time_limit"
 
 
+class SolverError(TerritoryError):
+    """The solver itself failed (an error status, not "infeasible" or "time limit"; exit 4).
+
+    Not a verdict on the plan: the model was neither shown infeasible nor left
+    unsolved for lack of time, so it is never reported as "no plan".
+    """
+
+    exit_code = 4
+
+
 class DataUnavailableError(TerritoryError):
     """Data that must be downloaded is neither cached nor reachable (exit 2)."""
 

@@ -10,11 +10,13 @@ one folder per scenario (the output folder itself for a single scenario),
 One run's files, never a mix
 ----------------------------
 Every writer here stages: it writes the whole run into a hidden folder
-``.NAME.territory-tmp-XXXX`` beside the target ``NAME`` (same parent, so the
-final move is a rename on one file system) and moves it into place at the end
-(:func:`staged_folder`, :func:`replace_folder`). A run that fails before that
-(an exception, exit 2, Ctrl-C) removes its staging folder and leaves the
-target as it was. A run that ends without a plan (infeasible, no plan in
+``.NAME.territory-tmp-HOST-PID-XXXX`` beside the target ``NAME`` (same parent,
+so the final move is a rename on one file system) and moves it into place at
+the end (:func:`staged_folder`, :func:`replace_folder`). A run that fails
+before that (an exception, exit 2, Ctrl-C) removes its staging folder and
+leaves the target as it was; one killed outright (SIGKILL, power loss) leaves
+it behind, and the next run into ``NAME`` removes it once no live process of
+this machine owns it (the host and process id are in its name). A run that ends without a plan (infeasible, no plan in
 time) is a run too: its ``summary.json`` and ``rejects.csv`` replace the
 previous run's folder as a whole, so no old ``map.html`` is left beside them.
 
@@ -35,10 +37,13 @@ the folder is replaced as a whole as well.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
 import time
 from dataclasses import dataclass
@@ -58,7 +63,8 @@ from .io.export import (progress, write_csv, write_excel, write_geojson, write_g
 from .result import NoPlan, RunResult, ScenarioResult, write_summary
 
 __all__ = ["RUN_MARKER", "RunFolders", "check_target", "is_run_folder", "replace_folder",
-           "staged_folder", "territories", "write_no_plan", "write_result", "write_run"]
+           "staged_files", "staged_folder", "territories", "write_no_plan", "write_result",
+           "write_run"]
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +164,52 @@ def _leftovers(target: Path) -> list[Path]:
     return sorted(target.parent.glob(f".{target.name}{_STAGING}*"))
 
 
+def _host_tag() -> str:
+    """Eight hex digits naming this machine (a shared folder may be staged into from two)."""
+    return hashlib.sha1(socket.gethostname().encode("utf-8")).hexdigest()[:8]
+
+
+def _stage_prefix(target: Path) -> str:
+    """``.NAME.territory-tmp-HOST-PID-``: who owns a staging folder, in its name."""
+    return f".{target.name}{_STAGING}{_host_tag()}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: alive
+        return True
+    return True
+
+
+def _stale(folder: Path, target: Path) -> bool:
+    """A staging folder of ours whose process is gone and that never finished.
+
+    Ours: named by :func:`_stage_prefix` on this machine. Finished: it holds
+    :data:`RUN_MARKER` (a kill between the last write and the rename leaves a
+    whole run there, which is kept). Anything else (an older name, another
+    machine, a live process, a ``.old`` aside) is only warned about.
+    """
+    m = re.fullmatch(rf"\.{re.escape(target.name)}{re.escape(_STAGING)}"
+                     r"(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-[^.]+", folder.name)
+    return (m is not None and m["host"] == _host_tag() and int(m["pid"]) != os.getpid()
+            and not _alive(int(m["pid"])) and folder.is_dir() and not folder.is_symlink()
+            and not (folder / RUN_MARKER).exists())
+
+
+def _clear_leftovers(target: Path) -> None:
+    """Remove the stale staging folders beside ``target`` (:func:`_stale`); warn about the rest."""
+    for old in _leftovers(target):
+        if _stale(old, target):
+            shutil.rmtree(old, ignore_errors=True)
+            log.info("%s: removed, the staging folder of a run that was killed", old)
+        else:
+            log.warning("%s: left by a run that was killed; delete it, or rename it to %s "
+                        "if it is the run you want", old, target.name)
+
+
 def replace_folder(staged: str | Path, target: str | Path) -> Path:
     """Move the finished folder ``staged`` to ``target``, replacing a previous one whole.
 
@@ -214,11 +266,9 @@ def staged_folder(out: str | Path, *, overwrite: bool = False, command: str = "w
     finished points), then re-raises.
     """
     target = check_target(out, overwrite=overwrite, what=what, flag=flag)
-    for old in _leftovers(target):
-        log.warning("%s: left by a run that was killed; delete it, or rename it to %s "
-                    "if it is the run you want", old, target.name)
+    _clear_leftovers(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}{_STAGING}", dir=target.parent))
+    stage = Path(tempfile.mkdtemp(prefix=_stage_prefix(target), dir=target.parent))
     try:
         os.chmod(stage, _umask_mode())
         try:
@@ -236,6 +286,31 @@ def staged_folder(out: str | Path, *, overwrite: bool = False, command: str = "w
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_files(page: str | Path) -> Iterator[Path]:
+    """Yield an empty staging folder beside the file ``page``; move its files beside ``page``.
+
+    For a page and the files it links to (``compare.html`` and its
+    ``moved_accounts_*.csv``) written into a folder that is not the run's own:
+    on leaving the block normally every file is moved next to ``page`` by a
+    rename, ``page`` last, so it never links to a file not yet in place; on
+    any exception the staging folder is deleted and nothing beside ``page``
+    changes. Staging folders of killed runs are cleared as by :func:`staged_folder`.
+    """
+    target = _target(page)
+    _clear_leftovers(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=_stage_prefix(target), dir=target.parent))
+    try:
+        yield stage
+        files = sorted(stage.iterdir(), key=lambda f: (f.name == target.name, f.name))
+        for f in files:
+            os.chmod(f, 0o666 & _umask_mode())
+            os.replace(f, target.parent / f.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- writers

@@ -56,8 +56,9 @@ from .metrics import (add_flags, compactness_scores, contiguity_report, disrupti
                       moved_mask, quota_table, rep_scorecard, tam_cv, unit_owner)
 from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
 from .optimize.centres import free_centres
+from .optimize.solve import with_budget
 from .optimize.seed import project_points, root_units, seed_centres
-from .geo.units import (aggregate_units, approximate_zip_units, county_units, heavy_units,
+from .geo.units import (aggregate_units, approximate_zip_units, county_units, coarse_units,
                         load_unit_polygons, locate_accounts, split_units_into_zips,
                         unit_adjacency, unit_states)
 from .outputs import territories, write_result
@@ -129,13 +130,14 @@ def _roster(reps: TableSource | int, config: ScenarioConfig, accounts: pd.DataFr
 
 def _split_heavy(counties: gpd.GeoDataFrame, source: str, accounts: pd.DataFrame, n_reps: int,
                  config: ScenarioConfig, zcta: str | Path | None) -> tuple[gpd.GeoDataFrame, str]:
-    """``unit_level = "auto"``: split into ZIPs each county that alone breaks a band."""
+    """``unit_level = "auto"``: split into ZIPs each county too coarse for the bands
+    (:func:`territory.geo.units.coarse_units` states the rule)."""
     placed, _, _ = locate_accounts(accounts, counties, level="county",
                                    max_nearest_km=config.nearest_unit_km)
     b = config.balance
-    heavy = heavy_units(counties, placed,
-                        tam_max=(1 + b.tam_tolerance) * placed["revenue"].sum() / max(n_reps, 1),
-                        account_units_max=b.account_units_max)
+    heavy = coarse_units(counties, placed, tam_target=placed["revenue"].sum() / max(n_reps, 1),
+                         tam_tolerance=b.tam_tolerance, account_units_min=b.account_units_min,
+                         account_units_max=b.account_units_max)
     if not heavy:
         return counties.assign(unit_kind="county"), source
     zips = None
@@ -145,11 +147,11 @@ def _split_heavy(counties: gpd.GeoDataFrame, source: str, accounts: pd.DataFrame
         from .geo.zcta import cached_zcta_units
 
         zips = cached_zcta_units(sorted(set(counties.set_index("unit_id").loc[heavy, "state"])))
-    log.info("unit_level auto: %d counties alone break a band (%s): split into ZIPs",
+    log.info("unit_level auto: %d counties too coarse for the bands (%s): split into ZIPs",
              len(heavy), ", ".join(counties.set_index("unit_id").loc[heavy, "name"]))
     kind = "ZCTA polygons" if zips is not None else "APPROXIMATE ZIP areas (Voronoi of ZIP centroids)"
     return (split_units_into_zips(counties, heavy, zips),
-            f"{source}; {len(heavy)} counties that alone break a band split into {kind}")
+            f"{source}; {len(heavy)} counties too coarse for the bands split into {kind}")
 
 
 def prepare(
@@ -455,13 +457,21 @@ def _free_centres(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
         return travel_matrix(network, lonlat[cols], lonlat[rows], config.travel).seconds.T / 3600
 
     xy = project_points(lonlat[:, 0], lonlat[:, 1]) if problem.compactness is not None else None
-    fc = free_centres(problem, _unit_weights(units, config.objective.weight), hours,
-                      _solver(config), seed=config.seed, unit_xy=xy)
+    t0 = time.perf_counter()
+    try:
+        fc = free_centres(problem, _unit_weights(units, config.objective.weight), hours,
+                          _solver(config), seed=config.seed, unit_xy=xy)
+    except InfeasibleError as exc:  # a step's time-out: quote the scenario's budget
+        raise with_budget(exc, config.solver.time_limit_seconds,
+                          time.perf_counter() - t0) from None
     reps = reps.assign(lon=lonlat[fc.bases, 0], lat=lonlat[fc.bases, 1],
                        base_unit=units["unit_id"].to_numpy()[fc.bases])
     tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), lonlat, config.travel)
     rounds = {"rounds": fc.rounds, "travel_by_round": [round(t, 4) for t in fc.travel],
-              "bases_moved_by_round": list(fc.moved_bases)}
+              "bases_moved_by_round": list(fc.moved_bases),
+              # every start's final travel (None: no plan) and the joint problem's bound
+              "travel_by_start": [None if t != t else round(t, 4) for t in fc.starts],
+              "start": fc.start, "medoid_travel_bound": fc.medoid_bound}
     return fc.result, fc.problem, reps, tm, rounds
 
 

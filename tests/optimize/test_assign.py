@@ -276,6 +276,32 @@ def test_soft_tam_band_reports_its_penalty():
 # ----------------------------------------------------------------------------- time limit
 
 
+@pytest.mark.parametrize("threads", [(0, 1, 2, 0), (1, 0)])
+def test_solves_asking_for_other_thread_counts_in_one_process_all_plan(threads):
+    # HiGHS sizes one thread pool per process: a later solve asking for another count failed
+    # at once with an error status, reported as "No plan exists even with every band relaxed"
+    p = grid_problem(2, 3, [(0, 0), (1, 2)])
+    plans = [solve(p, dataclasses.replace(SOLVER, threads=t)).rep_of_unit.tolist()
+             for t in threads]
+    assert all(plan == plans[0] for plan in plans)
+
+
+def test_a_time_out_quotes_the_budget_given_and_the_seconds_spent():
+    from territory.optimize.solve import with_budget
+
+    p = grid_problem(2, 3, [(0, 0), (1, 2)])
+    with pytest.raises(InfeasibleError) as info:  # no time left after building the model
+        solve(p, Solver(time_limit=1e-4))
+    assert info.value.timed_out and "within the time limit (0.0001 s, 0.0 s spent) for " \
+        "6 units x 2 reps with contiguity;" in str(info.value)
+    # a caller that gave this solve a share of the user's 60 s quotes the 60 s (free centres)
+    whole = with_budget(info.value, 60.0, 61.24)
+    assert str(whole).startswith("No plan was found within the time limit (60 s, 61.2 s spent)")
+    assert whole.diagnosis["time_limit_seconds"] == 60.0 and whole.timed_out
+    other = InfeasibleError("too few reps", {"constraint": "account_units"})
+    assert with_budget(other, 60.0, 1.0) is other
+
+
 def test_time_limit_returns_the_incumbent_with_gap_and_bound():
     p = random_problem(600, 12, seed=3, tol=0.08, band=0.05)
     cfg = Solver(time_limit=0.5, mip_gap=0.0, candidates=4, engine="pulp")

@@ -41,8 +41,9 @@ __all__ = [
     "aggregate_units",
     "approximate_zip_units",
     "county_units",
-    "load_unit_polygons",
+    "coarse_units",
     "heavy_units",
+    "load_unit_polygons",
     "locate_accounts",
     "split_units_into_zips",
     "unit_adjacency",
@@ -412,12 +413,50 @@ def unit_adjacency(
 
 def heavy_units(units: pd.DataFrame, accounts: pd.DataFrame, *, tam_max: float,
                 account_units_max: float) -> list[str]:
-    """Ids of the units that alone break a band: TAM above ``tam_max`` or account units
-    above ``account_units_max`` (``accounts`` carry ``unit_id, revenue, account_units``)."""
+    """Ids of the units holding more than ``tam_max`` TAM or ``account_units_max`` account
+    units (``accounts`` carry ``unit_id, revenue, account_units``)."""
     g = accounts.groupby("unit_id")
     tam, au = g["revenue"].sum(), g["account_units"].sum()
     heavy = set(tam.index[tam > tam_max]) | set(au.index[au > account_units_max])
     return sorted(str(u) for u in heavy if u in set(units["unit_id"]))
+
+
+def coarse_units(units: pd.DataFrame, accounts: pd.DataFrame, *, tam_target: float,
+                 tam_tolerance: float, account_units_min: float,
+                 account_units_max: float) -> list[str]:
+    r"""Ids of the units too coarse for the bands: the counties ``unit_level = "auto"`` splits.
+
+    Rule
+        With :math:`T` a territory's TAM target (the team's TAM over its reps), the TAM
+        band is :math:`[(1-\tau)T, (1+\tau)T]` and the account-unit band
+        :math:`[a_{lo}, a_{hi}]`. A unit :math:`u` of TAM :math:`t_u` and account units
+        :math:`a_u` is split when
+
+        .. math:: t_u > \min(2\tau T,\ (1+\tau)T) \quad\text{or}\quad
+                  a_u > \min(a_{hi} - a_{lo},\ a_{hi}),
+
+        i.e. when it holds more than the *width* of a band (or, for a band wider than
+        its upper end, more than the band allows: the unit alone breaks it).
+    Why the width
+        A unit wider than a band cannot change hands on its own in a plan meeting the
+        band: the rep giving it away drops below the band's lower end (and the one
+        taking it rises above the upper end) unless other units move the other way in
+        the same step. Its territory is pinned around it: the local moves that repair
+        bands and contiguity (one unit, or a ring of units, at a time) cannot move it.
+        Measured on the 800-account national book (44 states and DC, ``--reps 10``):
+        split only where a county alone breaks a band (Harris County, TX), New York
+        County, NY holds 0.78 of a territory's TAM; the territory rooted there came out
+        of the LNS warm start's connected repair with the Bronx, Brooklyn, Queens,
+        Bergen and every account-bearing county of New England (1.61 of a territory's
+        TAM) and no LNS step could hand a block of that to the neighbouring territory,
+        so the run ended without a plan (exit 3), although a plan meeting both bands
+        exists for the same bases (the soft-band model finds one at zero penalty). Split at the bands' width (New York,
+        Los Angeles, Cook, Miami-Dade, Oklahoma, Salt Lake and Harris counties) it
+        plans, contiguous, with both bands held.
+    """
+    tam_cap = min(2 * tam_tolerance, 1 + tam_tolerance) * tam_target
+    au_cap = min(account_units_max - account_units_min, account_units_max)
+    return heavy_units(units, accounts, tam_max=tam_cap, account_units_max=au_cap)
 
 
 def _zip_pieces(county: shapely.Geometry, zips: gpd.GeoDataFrame | None,

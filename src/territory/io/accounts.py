@@ -35,6 +35,7 @@ __all__ = [
     "revenue_outliers",
     "normalise_zip",
     "parse_revenue",
+    "plain_minus",
     "read_table",
     "validate_accounts",
 ]
@@ -59,6 +60,11 @@ REASON_EXTRA_FIELDS = "more fields than the header (unquoted delimiter in a fiel
 REASON_REVENUE_OUTLIER = "revenue outlier (far above the rest of the book: a typo?)"
 #: Cells read as a blank revenue besides the empty string.
 _BLANK_WORDS = {"nan", "none", "null", "n/a", "na", "-", "--", "\u2014", "#n/a"}
+#: Signs a spreadsheet or a word processor writes for a minus: the minus sign (U+2212), the
+#: figure and en dashes, the hyphen, the non-breaking hyphen, the small and full-width
+#: hyphen-minus. Before a number none of them can mean anything else, so each reads as "-"
+#: ("\u221282.99" is -82.99, not a non-numeric cell); the em dash stays a blank placeholder.
+_MINUS = str.maketrans(dict.fromkeys("\u2212\u2012\u2013\u2010\u2011\ufe63\uff0d", "-"))
 
 
 #: Every reason this module gives, for documentation and tests.
@@ -453,11 +459,18 @@ def decimal_mark(cells: list[str], column: str, *, kind: str = "money",
     return "."
 
 
+def plain_minus(text: str) -> str:
+    """``text`` with every minus-like sign (U+2212, en dash, ...) written as ``-``."""
+    return text.translate(_MINUS)
+
+
 def _revenue_of(text: str, decimal: str) -> tuple[float | None, str | None]:
+    text = plain_minus(text)
     if not text or text.lower() in _BLANK_WORDS:
         return None, REASON_BLANK_REVENUE
     negative = text.startswith("(") and text.endswith(")")  # accounting negatives
-    number = _to_float(_MONEY_RE.sub("", text.strip("()")), decimal)
+    core = _MONEY_RE.sub("", text.strip("()"))
+    number = None if negative and core[:1] in "+-" else _to_float(core, decimal)  # "(-5)"?
     if number is None or not math.isfinite(number):
         return None, REASON_BAD_REVENUE
     if negative:
@@ -480,7 +493,7 @@ def parse_revenue(value: object, decimal: str = ".") -> tuple[float | None, str 
 
 
 def _parse_coord(value: object, decimal: str = ".") -> float | None:
-    text = "" if value is None else str(value).strip()
+    text = "" if value is None else plain_minus(str(value).strip())
     if not text or text.lower() in _BLANK_WORDS:
         return None
     if decimal == ",":
@@ -567,13 +580,22 @@ def _maybe_swapped(lat: float | None, lon: float | None) -> bool:
             and -90 <= lon <= 90 and -180 <= lat <= 180)
 
 
+#: The smallest robust spread of log10 revenue the outlier rule uses: a factor of two.
+#: A real book spreads wider (about 0.43, a factor of 2.7); at the default z of 10 the
+#: floor still only rejects revenues over 1,000x the median.
+MIN_LOG_SPREAD = math.log10(2.0)
+
+
 def revenue_outliers(revenue: pd.Series, checks: AccountsConfig | None = None) -> pd.Series:
     """Robust z-score of log10 revenue per account; ``inf`` where above ``max_revenue``.
 
-    ``z = (log10 r - median) / (1.4826 MAD)`` over the positive revenues (the
-    1.4826 makes the MAD a standard deviation for a log-normal book, which
-    revenue books roughly are). Zero revenue scores 0; fewer than 10 positive
-    revenues or a MAD of 0 give no z (0). Compare with ``checks.revenue_outlier_z``.
+    ``z = (log10 r - median) / max(1.4826 MAD, MIN_LOG_SPREAD)`` over the positive
+    revenues (the 1.4826 makes the MAD a standard deviation for a log-normal book,
+    which revenue books roughly are). The floor keeps a book of near-equal revenues
+    (999 accounts at $1,000, one at $1,001: a MAD of almost 0) from calling a
+    normal account an outlier, and still catches a mistyped 1e15 there. Zero
+    revenue scores 0; fewer than 10 positive revenues give no z (0). Compare with
+    ``checks.revenue_outlier_z``.
     """
     checks = checks or AccountsConfig()
     r = revenue.astype(float)
@@ -582,9 +604,8 @@ def revenue_outliers(revenue: pd.Series, checks: AccountsConfig | None = None) -
     if pos.sum() >= 10:
         logs = np.log10(r[pos])
         med = float(np.median(logs))
-        mad = 1.4826 * float(np.median(np.abs(logs - med)))
-        if mad > 0:
-            z[pos] = (logs - med) / mad
+        spread = max(1.4826 * float(np.median(np.abs(logs - med))), MIN_LOG_SPREAD)
+        z[pos] = (logs - med) / spread
     if checks.max_revenue is not None:
         z[r > checks.max_revenue] = np.inf
     return z

@@ -10,6 +10,8 @@ the accounts the territories are named after them, :func:`name_seats`), or
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
 import math
 import re
@@ -20,7 +22,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..geo.reference import EARTH_RADIUS_KM, haversine_km, zip_table
-from .accounts import normalise_zip, read_table
+from .accounts import normalise_zip, plain_minus, read_table
 
 __all__ = ["MAX_TERRITORIES", "OWNER_MATCH_WARN_SHARE", "check_homes", "incumbent_report",
            "match_owners", "name_seats", "nearest_account_km", "read_locks", "read_reps",
@@ -34,7 +36,7 @@ def _number(text: object) -> float:
 
     Roster numbers (FTE, coordinates) have no thousands groups, so the comma is unambiguous.
     """
-    t = str(text).strip()
+    t = plain_minus(str(text).strip())  # "\u221282.99" (a minus sign) is -82.99
     if t.count(",") == 1 and "." not in t:
         t = t.replace(",", ".")
     return float(t)
@@ -89,6 +91,52 @@ def _capacities(raw: pd.DataFrame, rep_ids: pd.Series, source: object) -> list[f
                              f"{str(c).strip()} is not a finite positive number (FTE, e.g. 1 or 0.5)")
         out.append(value)
     return out
+
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00(?::00)?)?")
+_SLASHED = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
+
+
+def _start_dates(raw: pd.DataFrame, rep_ids: pd.Series, source: object) -> list[str]:
+    """Each rep's ``start_date`` as ``YYYY-MM-DD`` (blank stays blank); anything else is refused.
+
+    The ramp of quota is read from it, so a date that is not one (``next spring``,
+    ``2023-02-30``) would silently give the rep a full quota; ``03/04/2023`` is
+    refused with both of its readings (March 4 or 3 April).
+    """
+    cells = raw.get("start_date", pd.Series([""] * len(raw)))
+    out = []
+    for i, cell in enumerate(cells):
+        text = "" if pd.isna(cell) else str(cell).strip()
+        if not text:
+            out.append("")
+            continue
+        where = f"{source}: row {i + 1} ({rep_ids.iat[i]}): start_date {text!r}"
+        m = _ISO_DATE.fullmatch(text)
+        try:
+            if m is None:
+                raise ValueError
+            out.append(dt.date(*map(int, m.groups())).isoformat())
+        except ValueError:
+            raise InputError(f"{where} is not a date; {_date_hint(text)}") from None
+    return out
+
+
+def _date_hint(text: str) -> str:
+    """What to write instead of a start date that is not ``YYYY-MM-DD``."""
+    m = _SLASHED.fullmatch(text)
+    if m is not None:
+        a, b, year = map(int, m.groups())
+        readings = []
+        for month, day in ((a, b), (b, a)):
+            with contextlib.suppress(ValueError):
+                readings.append(dt.date(year, month, day).isoformat())
+        if len(set(readings)) == 2:
+            return (f"it reads as {readings[0]} (month first) or {readings[1]} (day first); "
+                    "write it as YYYY-MM-DD")
+        if readings:
+            return f"write it as YYYY-MM-DD ({readings[0]}?)"
+    return "write it as YYYY-MM-DD (e.g. 2024-03-18), or leave it blank"
 
 
 def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.DataFrame:
@@ -147,7 +195,7 @@ def read_reps(source: str | Path | int, *, n_reps: int | None = None) -> pd.Data
         raise InputError(f"{source}: row {row} has no home (home_zip or lat/lon); give every "
                          "rep a home or none")
     reps["capacity"] = _capacities(raw, reps["rep_id"], source)
-    reps["start_date"] = raw.get("start_date", pd.Series([""] * len(raw))).astype(str)
+    reps["start_date"] = _start_dates(raw, reps["rep_id"], source)
     if n_reps is not None:
         if n_reps > len(reps):
             raise InputError(f"n_reps = {n_reps} but the roster has only {len(reps)} reps")

@@ -93,6 +93,7 @@ class Solver:
         if self.is_highs:
             if not self.msg:
                 _silence_banner()
+            _scheduler_for(int(self.threads))
             solver = pulp.HiGHS(mip=mip, msg=self.msg, timeLimit=limit, gapRel=self.mip_gap,
                                 threads=self.threads or None, random_seed=int(seed) % (2**31))
         else:
@@ -114,9 +115,26 @@ class Solver:
         h.setOptionValue("random_seed", int(seed) % (2**31))
         h.setOptionValue("time_limit", max(float(time_limit), 0.05))
         h.setOptionValue("mip_rel_gap", float(self.mip_gap if gap is None else gap))
+        _scheduler_for(int(self.threads))
         if self.threads:
             h.setOptionValue("threads", int(self.threads))
         return h
+
+
+#: the ``threads`` HiGHS' process-wide thread pool was last started for (empty: not yet)
+_POOL_THREADS: list[int] = []
+
+
+def _scheduler_for(threads: int) -> None:
+    """Restart HiGHS' thread pool when this solve asks for another thread count than the last.
+
+    HiGHS starts one pool per process, sized by the first solve; a later solve
+    asking for a different ``threads`` fails at once with an error status (a
+    scenario with ``threads = 1`` after one with the default read as "no plan").
+    """
+    if _POOL_THREADS and _POOL_THREADS[0] != threads:
+        highspy.Highs.resetGlobalScheduler(True)
+    _POOL_THREADS[:] = [threads]
 
 
 class Clock:

@@ -36,6 +36,27 @@ Alternation
        of their bound (their bases move again); the final bases' allocation is
        solved once more to the solver's own gap, from the last plan.
 
+Starts
+    The alternation is local: each territory stays near where its seed put
+    it. So :func:`free_centres` runs it from several starts and keeps the plan
+    of least travel: the given bases; the centres of the banded p-median of the
+    whole problem (:func:`banded_medians`, when it has at most
+    ``MEDIAN_UNITS`` units); and ``restarts`` sets of spread bases
+    (:func:`spread_bases`, k-means++ style, seeded by ``[seed, i]``). With
+    contiguity every start is first screened by the alternation without it
+    (together ``SCREEN_SHARE`` of the budget) and the ``CONTIGUOUS_STARTS``
+    best go on with contiguity (until ``STARTS_SHARE`` of the budget); only
+    the best of those gets the pair sweeps (step 3) and the polish (step 4).
+    Measured on the bench's 500 ZIPs x 10 reps with contiguity: the k-means
+    seed ends at medoid travel 10,825; spread starts at 9,797-10,851.
+Bounds
+    ``result.bound`` is the solver's bound for the final bases only.
+    ``medoid_bound`` (small problems) is the banded p-median's dual bound: a
+    lower bound on the medoid travel of every plan within both bands, whatever
+    its bases, contiguous or not. A pair whose merged units' banded 2-median
+    bound is no lower than its current travel is skipped by the pair sweep
+    (no split of it can do better).
+
 With contiguity the bases are first moved by the alternation *without*
 contiguity (steps 1-2 on the relaxed model, LNS at the loose gap, at most
 ``RELAXED_SHARE`` of the budget), and the contiguous alternation starts from
@@ -73,15 +94,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
+import scipy.sparse as sp
 
 from ..errors import InfeasibleError, InputError
 from .backends import Solver
 from .problem import AssignProblem, AssignResult, Disruption, check_plan, inertia_cost
 from .solve import solve
 
-__all__ = ["CentresResult", "euclidean_distance", "free_centres", "plan_travel",
-           "weighted_medoids"]
+__all__ = ["CentresResult", "Medians", "banded_medians", "euclidean_distance", "free_centres",
+           "plan_travel", "spread_bases", "weighted_medoids"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +123,20 @@ POLISH_SHARE = 0.25
 ALTERNATION_GAP = 0.02
 #: below this many seconds left no further solve is started
 MIN_SOLVE_SECONDS = 1.0
+#: starts from spread bases besides the given ones (k-means++ style, :func:`spread_bases`)
+RESTARTS = 5
+#: no restarts above this many unit-rep pairs (each start's share would be too short there)
+RESTART_MAX_PAIRS = 100_000
+#: with contiguity, share of the budget for screening the starts without it
+SCREEN_SHARE = 0.25
+#: share of the budget for the starts (the rest: pair sweeps on the best one, then the polish)
+STARTS_SHARE = 0.6
+#: with contiguity, the starts screened without it whose contiguous alternation is run
+CONTIGUOUS_STARTS = 2
+#: the banded p-median of the whole problem (a start and a bound) up to this many units
+MEDIAN_UNITS = 150
+#: at most this share of the budget for it
+MEDIAN_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -155,6 +192,20 @@ class CentresResult:
     relaxed_travel
         With contiguity: travel after each allocation of the first phase,
         without contiguity (from the starting bases), else empty.
+    starts
+        The final travel of each start (the given bases first, then each
+        restart; NaN where a start found no plan).
+    start
+        Which start the plan comes from (``travel``, ``moved_bases`` and
+        ``relaxed_travel`` are that start's).
+    medoid_bound
+        A lower bound on the weighted travel to each territory's medoid of
+        *every* plan within both bands, contiguous or not, whatever its bases
+        (the banded p-median's dual bound, :func:`banded_medians`); None when
+        it was not solved (more than ``MEDIAN_UNITS`` units, bands unlike
+        between reps, soft bands, locks or a current alignment). Unlike
+        ``result.bound`` (a bound for the final bases only) it bounds the joint
+        location problem.
     """
 
     result: AssignResult
@@ -164,6 +215,9 @@ class CentresResult:
     travel: tuple[float, ...]
     moved_bases: tuple[int, ...]
     relaxed_travel: tuple[float, ...] = ()
+    starts: tuple[float, ...] = ()
+    start: int = 0
+    medoid_bound: float | None = None
 
     @property
     def rounds(self) -> int:
@@ -266,6 +320,129 @@ def _allocate(p: AssignProblem, cfg: Solver, seed: int, last: np.ndarray | None
     return res, plan
 
 
+# ----------------------------------------------------------------------------- banded medians
+
+
+@dataclass(frozen=True)
+class Medians:
+    """The banded k-median of a set of units (local indices)."""
+
+    centres: np.ndarray   # (k,) centre units
+    objective: float      # the model's objective (units may be split between centres)
+    bound: float          # the MIP's dual bound (a lower bound, also when stopped early)
+
+
+def banded_medians(d: np.ndarray, w: np.ndarray, loads: list[tuple[np.ndarray, float, float]],
+                   k: int, cfg: Solver, *, seed: int = 0, time_limit: float | None = None
+                   ) -> Medians | None:
+    r"""The k territories of least weighted travel to a member centre, every band held.
+
+    A capacitated p-median, without contiguity:
+
+    .. math::
+        \min \sum_{u,v} w_u d_{uv} x_{uv} \;\text{s.t.}\; \sum_v x_{uv} = 1,\;
+        x_{uv} \le y_v,\; x_{vv} = y_v,\; \sum_v y_v = k,\;
+        L\, y_v \le \sum_u \ell_u x_{uv} \le H\, y_v \;\text{(each band } (\ell, L, H)\text{)},
+        \; y \in \{0,1\},\; x \ge 0.
+
+    Every plan of k territories within the bands, with each territory's weighted
+    medoid as its centre, is a solution, so the optimum (and the dual bound of
+    a solve stopped early) bounds the medoid travel of every such plan from
+    below, contiguous or not. Columns: :math:`n^2 + n` (meant for a few hundred
+    units at most).
+
+    Parameters
+    ----------
+    d, w
+        ``(n, n)`` travel between the units and ``(n,)`` their weights.
+    loads
+        ``(load, low, high)`` per band: per-unit load and the band every territory keeps.
+    k
+        Number of territories.
+    cfg, seed, time_limit
+        HiGHS options (``cfg.mip_gap``; ``time_limit`` default ``cfg.time_limit``).
+
+    Returns
+    -------
+    Medians or None
+        None when the solve ends without a plan (infeasible or out of time).
+    """
+    n = len(w)
+    rows, cols, vals, lo, hi = _median_rows(n, loads, k)
+    x_cost = (np.asarray(w, float)[:, None] * np.asarray(d, float)).ravel()
+    h = cfg.highs(seed=seed, time_limit=cfg.time_limit if time_limit is None else time_limit)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n * n + n, len(lo)
+    lp.col_cost_ = np.concatenate([x_cost, np.zeros(n)])
+    lp.col_lower_, lp.col_upper_ = np.zeros(n * n + n), np.ones(n * n + n)
+    lp.row_lower_, lp.row_upper_ = lo, hi
+    a = sp.csc_matrix((vals, (rows, cols)), shape=(len(lo), n * n + n))
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+    lp.integrality_ = ([highspy.HighsVarType.kContinuous] * (n * n)
+                       + [highspy.HighsVarType.kInteger] * n)
+    h.passModel(lp)
+    h.run()
+    sol = h.getSolution()
+    if not sol.value_valid:
+        return None
+    x = np.asarray(sol.col_value)
+    centres = np.flatnonzero(x[n * n:] > 0.5)
+    if len(centres) != k:
+        return None
+    info = h.getInfo()
+    return Medians(centres, float(info.objective_function_value), float(info.mip_dual_bound))
+
+
+def _median_rows(n: int, loads: list[tuple[np.ndarray, float, float]], k: int) -> tuple:
+    """Rows of :func:`banded_medians` as COO triplets and ranges (x_uv at u*n+v, y_v at n*n+v)."""
+    u, v = np.divmod(np.arange(n * n), n)
+    y = n * n + np.arange(n)
+    parts_r, parts_c, parts_v, lo, hi = [], [], [], [], []
+    row = 0
+
+    def add(r, c, val, low, high):
+        nonlocal row
+        parts_r.append(row + r)
+        parts_c.append(c)
+        parts_v.append(val)
+        lo.append(low)
+        hi.append(high)
+        row += len(low)
+
+    add(u, np.arange(n * n), np.ones(n * n), np.ones(n), np.ones(n))     # one centre per unit
+    link = np.arange(n * n)                                               # x_uv <= y_v, x_vv = y_v
+    add(np.concatenate([link, link]), np.concatenate([link, y[v]]),
+        np.concatenate([np.ones(n * n), -np.ones(n * n)]),
+        np.where(u == v, 0.0, -np.inf), np.zeros(n * n))
+    add(np.zeros(n, np.int64), y, np.ones(n), np.array([float(k)]), np.array([float(k)]))
+    for load, low, high in loads:
+        load = np.asarray(load, float)
+        for edge, lo_row, hi_row in ((low, 0.0, np.inf), (high, -np.inf, 0.0)):
+            add(np.concatenate([v, np.arange(n)]), np.concatenate([np.arange(n * n), y]),
+                np.concatenate([load[u], np.full(n, -float(edge))]),
+                np.full(n, lo_row), np.full(n, hi_row))
+    return (np.concatenate(parts_r), np.concatenate(parts_c), np.concatenate(parts_v),
+            np.concatenate(lo).astype(float), np.concatenate(hi).astype(float))
+
+
+def _inert(d: Disruption | None) -> bool:
+    """No current alignment, or one only reported (no cap, no price): reps are interchangeable."""
+    return d is None or (d.max_share is None and not d.weight)
+
+
+def _same_bands(p: AssignProblem, reps: np.ndarray) -> list[tuple[np.ndarray, float, float]] | None:
+    """The bands of ``reps`` as :func:`banded_medians` loads, when they are alike and hard."""
+    if p.soft_tam or p.soft_account_units:
+        return None
+    tb, ab = p.tam_band.take(reps), p.account_units_band.take(reps)
+    if any(np.ptp(x) > 1e-9 * max(1.0, float(np.abs(x).max()))
+           for x in (tb.low, tb.high, ab.low, ab.high)):
+        return None
+    return [(np.asarray(p.tam, float), float(tb.low[0]), float(tb.high[0])),
+            (np.asarray(p.account_units, float), float(ab.low[0]), float(ab.high[0]))]
+
+
 # ----------------------------------------------------------------------------- pair moves
 
 
@@ -321,6 +498,11 @@ def _pair_problem(p: AssignProblem, units: np.ndarray, reps: np.ndarray, cost: n
 
 #: random starts of the 2-medoid search per pair, besides the current bases
 PAIR_STARTS = 3
+#: the banded 2-median of a pair (bound and first split) up to this many units
+PAIR_MEDIAN_UNITS = 400
+#: and at most this long (measured: 7-9 s for 114-126 ZIPs that cannot hold two banded
+#: territories; a bound from a solve stopped early is still a bound)
+PAIR_MEDIAN_SECONDS = 0.5
 
 
 def _split_around(p: AssignProblem, units: np.ndarray, reps: np.ndarray, w: np.ndarray,
@@ -349,9 +531,12 @@ def _resplit(p: AssignProblem, plan: np.ndarray, bases: np.ndarray, a: int, b: i
              ) -> tuple[np.ndarray, np.ndarray] | None:
     """Merge territories a and b, re-split them around 2-medoids; None if none is better.
 
-    The 2-medoid search starts from the current bases and from ``PAIR_STARTS``
-    seeded random pairs of the merged units (a local optimum of the whole plan
-    is often one of the pair's too).
+    When the pair's bands are alike, the merged units' banded 2-median
+    (:func:`banded_medians`) comes first: its bound proves that no split of
+    the pair can beat the current one (the pair is skipped), or its centres
+    root the first re-split. Then the 2-medoid search starts from the current
+    bases and from ``PAIR_STARTS`` seeded random pairs of the merged units (a
+    local optimum of the whole plan is often one of the pair's too).
     """
     units = np.flatnonzero((plan == a) | (plan == b))
     reps = np.array([a, b])
@@ -360,12 +545,19 @@ def _resplit(p: AssignProblem, plan: np.ndarray, bases: np.ndarray, a: int, b: i
     local = {int(u): i for i, u in enumerate(units)}
     cur = np.array([local[int(bases[a])], local[int(bases[b])]])
     before = float((w * d[np.arange(len(units)), cur[(plan[units] == b).astype(int)]]).sum())
+    exact = _pair_median(p, units, reps, w, d, cfg, seed)
+    if exact is not None and exact.bound >= before * (1 - 1e-6):
+        log.debug("free centres: pair (%d, %d) at %.6g, its banded 2-median bound %.6g: skipped",
+                  a, b, before, exact.bound)
+        return None  # every split of the pair in its bands travels at least as much
     rng = np.random.default_rng([seed, a, b])
-    starts = [cur] + [rng.choice(len(units), 2, replace=False) for _ in range(PAIR_STARTS)]
+    starts = ([(exact.centres, False)] if exact is not None else []) + [
+        (x, True) for x in [cur] + [rng.choice(len(units), 2, replace=False)
+                                   for _ in range(PAIR_STARTS)]]
     best: tuple = (before, None, None)
     tried: set[tuple[int, int]] = {(int(cur[0]), int(cur[1]))}
-    for start in starts:
-        med = _two_medoids(units, w, d, start)
+    for start, refine in starts:
+        med = _two_medoids(units, w, d, start) if refine else np.asarray(start, np.int64)
         # the rep nearer each medoid keeps it (fewer accounts change hands)
         if d[med[0], cur[0]] + d[med[1], cur[1]] > d[med[1], cur[0]] + d[med[0], cur[1]]:
             med = med[::-1].copy()
@@ -383,11 +575,22 @@ def _resplit(p: AssignProblem, plan: np.ndarray, bases: np.ndarray, a: int, b: i
     return new_plan, new_bases
 
 
+
+def _pair_median(p: AssignProblem, units: np.ndarray, reps: np.ndarray, w: np.ndarray,
+                 d: np.ndarray, cfg: Solver, seed: int) -> Medians | None:
+    """The banded 2-median of a pair's units (None: bands unlike, too many units, no answer)."""
+    loads = _same_bands(p, reps)
+    if loads is None or len(units) > PAIR_MEDIAN_UNITS:
+        return None
+    sub = [(load[units], low, high) for load, low, high in loads]
+    return banded_medians(d, w, sub, 2, cfg, seed=seed,
+                          time_limit=min(cfg.time_limit / 2, PAIR_MEDIAN_SECONDS))
+
 def _pair_sweep(p: AssignProblem, plan: np.ndarray, bases: np.ndarray, weight: np.ndarray,
                 distance: UnitDistance, budget: _Budget, seed: int
                 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Re-split every pair of neighbouring territories once; keep the splits that cut travel."""
-    if p.disruption is not None:
+    if not _inert(p.disruption):
         return plan, bases, 0  # a cap on moved accounts is global: pairs cannot see it
     kept = 0
     touched: set[int] = set()
@@ -418,44 +621,20 @@ def _consistent(res: AssignResult, plan: np.ndarray, p: AssignProblem,
                                objective=plan_travel(p.effective_cost, plan), **keep)
 
 
-def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance, cfg: Solver, *,
-                 bases: np.ndarray | None = None, seed: int = 0, max_rounds: int = 30,
-                 rel_tol: float = 1e-4, pair_sweeps: int = 3,
-                 unit_xy: np.ndarray | None = None, relax_first: bool = True,
-                 polish: bool = True) -> CentresResult:
-    """Alternate allocation (the assignment model) and location (weighted medoids).
+def _one_start(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance, cfg: Solver, *,
+               bases: np.ndarray | None = None, seed: int = 0, max_rounds: int = 30,
+               rel_tol: float = 1e-4, pair_sweeps: int = 3,
+               unit_xy: np.ndarray | None = None, relax_first: bool = True,
+               polish: bool = True, resume: CentresResult | None = None) -> CentresResult:
+    """One alternation (steps 1-4 of the module docstring) from one set of bases.
 
-    Parameters
-    ----------
-    problem
-        The assignment problem; its ``roots`` are the starting bases unless
-        ``bases`` is given. Its ``cost`` must be ``weight * distance`` to the
-        bases (it is rebuilt that way for every new set of bases).
-    weight, distance
-        Unit weights and travel between units (see :func:`euclidean_distance`).
-    cfg
-        The solver, passed to :func:`territory.optimize.solve`; its ``time_limit``
-        is the budget of the whole alternation (see the module docstring).
-    bases
-        ``(m,)`` starting base unit per rep (default: ``problem.roots``).
-    max_rounds, rel_tol
-        At most this many allocations and pair sweeps; the alternation has
-        stalled when travel improves by less than ``rel_tol`` (relative).
-    pair_sweeps
-        At most this many pair sweeps (0: the plain alternation).
-    unit_xy
-        Unit points, to recompute the compactness term when it is on.
-    relax_first
-        With contiguity, first move the bases by the alternation without
-        contiguity (see the module docstring), then go on with it.
-    polish
-        Solve the final bases' allocation to ``cfg.mip_gap`` (the alternation's
-        allocations stop at ``ALTERNATION_GAP``).
-
-    Returns
-    -------
-    CentresResult
+    The arguments are :func:`free_centres`'s; ``cfg.time_limit`` is this start's budget.
+    ``resume``: go on from that result's plan and bases (its travel so far kept).
     """
+    if resume is not None:
+        return _alternate(problem, weight, distance, _Budget.start(cfg), resume, seed=seed,
+                          max_rounds=max_rounds, rel_tol=rel_tol, pair_sweeps=pair_sweeps,
+                          unit_xy=unit_xy, polish=polish)
     start = problem.roots if bases is None else bases
     if start is None:
         raise InputError("free_centres needs starting bases (problem.roots or bases=)")
@@ -472,10 +651,22 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
     if res is not None and res.roots is not None:  # the solve had to re-root: bases follow
         b = np.asarray(res.roots, dtype=np.int64)
         p = _with_bases(problem, weight, distance, b, unit_xy)
-    travel = [plan_travel(p.cost, plan)]
-    moved: list[int] = []
+    first = CentresResult(res, np.asarray(plan), b, p, (plan_travel(p.cost, plan),), (),
+                          relaxed_travel)
+    log.info("free centres: round 1, travel %.6g", first.travel[0])
+    return _alternate(problem, weight, distance, budget, first, seed=seed, max_rounds=max_rounds,
+                      rel_tol=rel_tol, pair_sweeps=pair_sweeps, unit_xy=unit_xy, polish=polish)
+
+
+def _alternate(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance,
+               budget: _Budget, at: CentresResult, *, seed: int, max_rounds: int,
+               rel_tol: float, pair_sweeps: int, unit_xy: np.ndarray | None,
+               polish: bool) -> CentresResult:
+    """Steps 1-4 of the module docstring from the plan and bases of ``at``."""
+    cfg = budget.cfg
+    res, plan, b, p = at.result, np.asarray(at.rep_of_unit), np.asarray(at.bases), at.problem
+    travel, moved = list(at.travel), list(at.moved_bases)
     sweeps = 0
-    log.info("free centres: round 1, travel %.6g", travel[0])
     while len(travel) < max_rounds:
         if budget.left() < MIN_SOLVE_SECONDS:
             log.info("free centres: the time budget (%.0f s) is used up after %d allocations",
@@ -518,24 +709,212 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
     if polish:
         res, plan = _polish(p, res, plan, budget, seed)
     return CentresResult(res, np.asarray(plan), b, p, tuple(travel), tuple(moved),
-                         relaxed_travel)
+                         at.relaxed_travel)
 
+
+def spread_bases(weight: np.ndarray, distance: UnitDistance, n_reps: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    r"""Bases drawn k-means++ style: far from each other, where the weight is.
+
+    The first base is drawn with probability :math:`\propto w_u`, each next one
+    with probability :math:`\propto w_u\, d(u, B)^2` (:math:`B` the bases drawn
+    so far), so a restart explores another placement of the territories than
+    the k-means seed's. One column of ``distance`` per base.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_reps,)`` distinct unit indices.
+    """
+    w = np.clip(np.asarray(weight, dtype=float), 0.0, None)
+    n = len(w)
+    if n_reps > n:
+        raise InputError(f"spread_bases: {n_reps} bases for {n} units")
+    every = np.arange(n)
+    p = w / w.sum() if w.sum() > 0 else np.full(n, 1.0 / n)
+    out = [int(rng.choice(n, p=p))]
+    near = np.asarray(distance(every, np.array(out)), dtype=float)[:, 0]
+    for _ in range(n_reps - 1):
+        score = w * near ** 2
+        score[out] = 0.0
+        if score.sum() <= 0:  # every unit coincides with a base: the first free index
+            pick = int(np.setdiff1d(every, out)[0])
+        else:
+            pick = int(rng.choice(n, p=score / score.sum()))
+        out.append(pick)
+        near = np.minimum(near, np.asarray(distance(every, np.array([pick])), float)[:, 0])
+    return np.array(out, dtype=np.int64)
+
+
+def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance, cfg: Solver, *,
+                 bases: np.ndarray | None = None, seed: int = 0, max_rounds: int = 30,
+                 rel_tol: float = 1e-4, pair_sweeps: int = 3, restarts: int = RESTARTS,
+                 unit_xy: np.ndarray | None = None, relax_first: bool = True,
+                 polish: bool = True) -> CentresResult:
+    """Alternate allocation (the assignment model) and location (weighted medoids), from
+    the given bases and from ``restarts`` spread ones; keep the plan of least travel.
+
+    Parameters
+    ----------
+    problem
+        The assignment problem; its ``roots`` are the starting bases unless
+        ``bases`` is given. Its ``cost`` must be ``weight * distance`` to the
+        bases (it is rebuilt that way for every new set of bases).
+    weight, distance
+        Unit weights and travel between units (see :func:`euclidean_distance`).
+    cfg
+        The solver, passed to :func:`territory.optimize.solve`; its ``time_limit``
+        is the budget of the whole call, every start included (see the module docstring).
+    bases
+        ``(m,)`` starting base unit per rep (default: ``problem.roots``).
+    seed
+        Seeds the solver and the restarts' bases (:func:`spread_bases`, drawn from
+        ``numpy.random.default_rng([seed, i])`` for restart ``i``).
+    max_rounds, rel_tol
+        At most this many allocations and pair sweeps per start; the alternation has
+        stalled when travel improves by less than ``rel_tol`` (relative).
+    pair_sweeps
+        At most this many pair sweeps per start (0: the plain alternation).
+    restarts
+        Further starts from spread bases (0: only the given bases). Off with
+        locks or a current alignment that is capped or priced (the reps are
+        not interchangeable there)
+        and above ``RESTART_MAX_PAIRS`` units x reps.
+    unit_xy
+        Unit points, to recompute the compactness term when it is on.
+    relax_first
+        With contiguity, first move the bases by the alternation without
+        contiguity (see the module docstring), then go on with it.
+    polish
+        Solve the final bases' allocation to ``cfg.mip_gap`` (the alternation's
+        allocations stop at ``ALTERNATION_GAP``).
+
+    Returns
+    -------
+    CentresResult
+        The best start's plan; ``starts`` holds every start's final travel.
+    """
+    kw = dict(seed=seed, max_rounds=max_rounds, rel_tol=rel_tol, pair_sweeps=pair_sweeps,
+              unit_xy=unit_xy, relax_first=relax_first)
+    if (problem.locks or not _inert(problem.disruption)
+            or problem.n_units * problem.n_reps > RESTART_MAX_PAIRS):
+        restarts = 0
+    if restarts <= 0:
+        out = _one_start(problem, weight, distance, cfg, bases=bases, polish=polish, **kw)
+        return dataclasses.replace(out, starts=(out.travel[-1],))
+    if (problem.roots if bases is None else bases) is None:
+        raise InputError("free_centres needs starting bases (problem.roots or bases=)")
+    budget = _Budget.start(cfg)
+    starts = [bases] + [spread_bases(weight, distance, problem.n_reps,
+                                     np.random.default_rng([seed, i]))
+                        for i in range(1, restarts + 1)]
+    whole = _whole_median(problem, weight, distance, cfg, seed)
+    if whole is not None:  # the banded p-median's centres: the first restart
+        starts.insert(1, whole.centres)
+    if problem.contiguity and relax_first:
+        # screen every start by the cheap alternation without contiguity, keep the best few
+        located = _screen(problem, weight, distance, budget, starts, kw)
+        keep = sorted(range(len(starts)), key=lambda i: located[i][1][-1] if located[i][1]
+                      else np.inf)[:CONTIGUOUS_STARTS]
+        runs = [(i, located[i][0], {"relax_first": False}) for i in sorted(keep)]
+    else:
+        runs = [(i, b, {}) for i, b in enumerate(starts)]
+        located = [((), ())] * len(starts)
+    best, finals, error = None, [float("nan")] * len(starts), None
+    starts_end = budget.deadline - (1 - STARTS_SHARE) * cfg.time_limit
+    for k, (i, b, extra) in enumerate(runs):
+        # the starts' share of the budget, what is left of it shared by the runs to go
+        limit = (starts_end - time.monotonic()) / (len(runs) - k)
+        if limit < 2 * MIN_SOLVE_SECONDS and best is not None:
+            log.info("free centres: no time for start %d", i)
+            break
+        step = dataclasses.replace(cfg, time_limit=max(limit, MIN_SOLVE_SECONDS))
+        try:  # pair sweeps only for the best start (below): they cost more than a start
+            out = _one_start(problem, weight, distance, step, bases=b, polish=False,
+                             **dict(kw, pair_sweeps=0, **extra))
+        except InfeasibleError as exc:  # another start may still find a plan
+            log.info("free centres: start %d found no plan (%s)", i, exc)
+            error = error or exc
+            continue
+        if located[i][1]:
+            out = dataclasses.replace(out, relaxed_travel=located[i][1])
+        finals[i] = out.travel[-1]
+        log.info("free centres: start %d ended at travel %.6g", i, out.travel[-1])
+        if best is None or out.travel[-1] < best.travel[-1] * (1 - 1e-9):
+            best = dataclasses.replace(out, start=i)
+    if best is None and budget.left() >= 2 * MIN_SOLVE_SECONDS:
+        # no start found a plan in its share: the given bases get the rest of the budget
+        log.info("free centres: no start found a plan; the given bases get the time left")
+        best = _one_start(problem, weight, distance,
+                          dataclasses.replace(cfg, time_limit=budget.left()), bases=bases,
+                          polish=False, **kw)
+    if best is None:
+        raise error if error is not None else InfeasibleError("free centres: no start found a plan")
+    winner = best.start
+    left = budget.left() - (POLISH_SHARE * cfg.time_limit if polish else 0.0)
+    if pair_sweeps > 0 and left >= 2 * MIN_SOLVE_SECONDS:
+        best = _one_start(problem, weight, distance, dataclasses.replace(cfg, time_limit=left),
+                          polish=False, resume=best, **kw)
+    res, plan = best.result, best.rep_of_unit
+    if polish:
+        res, plan = _polish(best.problem, res, plan, budget, seed)
+    return dataclasses.replace(best, result=res, rep_of_unit=np.asarray(plan),
+                               starts=tuple(finals), start=winner,
+                               medoid_bound=None if whole is None else whole.bound)
+
+
+def _whole_median(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance,
+                  cfg: Solver, seed: int) -> Medians | None:
+    """The banded p-median of every unit (``MEDIAN_SHARE`` of the budget), when it is small."""
+    loads = _same_bands(problem, np.arange(problem.n_reps))
+    if loads is None or problem.n_units > MEDIAN_UNITS:
+        return None
+    every = np.arange(problem.n_units)
+    out = banded_medians(np.asarray(distance(every, every), float), np.asarray(weight, float),
+                         loads, problem.n_reps, cfg, seed=seed,
+                         time_limit=MEDIAN_SHARE * cfg.time_limit)
+    if out is not None:
+        log.info("free centres: banded %d-median of the %d units: %.6g (bound %.6g)",
+                 problem.n_reps, problem.n_units, out.objective, out.bound)
+    return out
+
+
+
+def _screen(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance,
+            budget: _Budget, starts: list, kw: dict) -> list[tuple[np.ndarray, tuple]]:
+    """Each start's bases and travel by round after the alternation without contiguity.
+
+    The screening gets ``SCREEN_SHARE`` of the budget, shared by the starts; a
+    start whose relaxed model has no plan keeps its bases and an empty travel.
+    """
+    end = time.monotonic() + SCREEN_SHARE * budget.cfg.time_limit
+    out = []
+    for i, b in enumerate(starts):
+        limit = max((end - time.monotonic()) / (len(starts) - i), MIN_SOLVE_SECONDS)
+        as_given = b is None
+        b0 = np.asarray(problem.roots if as_given else b, dtype=np.int64)
+        out.append(_locate_relaxed(problem, weight, distance,
+                                   dataclasses.replace(budget.cfg, time_limit=limit), b0,
+                                   kw["seed"], kw["max_rounds"], kw["rel_tol"], kw["unit_xy"],
+                                   as_given, share=1.0))
+    return out
 
 def _locate_relaxed(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance,
                     cfg: Solver, bases: np.ndarray, seed: int, max_rounds: int, rel_tol: float,
-                    unit_xy: np.ndarray | None, as_given: bool
+                    unit_xy: np.ndarray | None, as_given: bool, share: float = RELAXED_SHARE
                     ) -> tuple[np.ndarray, tuple[float, ...]]:
-    """Bases (and travel by round) of the alternation without contiguity (``RELAXED_SHARE``)."""
+    """Bases (and travel by round) of the alternation without contiguity (``share`` of
+    ``cfg.time_limit``)."""
     relaxed = dataclasses.replace(problem, contiguity=False)
     # LNS at the alternation's loose gap answers in a fraction of a second (its LP
     # rounding, repaired, is within 1.5% on the 800-account national book) where the
     # whole MIP took 6 s to its first plan
-    step = dataclasses.replace(cfg, time_limit=RELAXED_SHARE * cfg.time_limit,
+    step = dataclasses.replace(cfg, time_limit=share * cfg.time_limit,
                                engine="lns" if cfg.engine == "auto" else cfg.engine)
     try:
-        loc = free_centres(relaxed, weight, distance, step, bases=None if as_given else bases,
-                           seed=seed, max_rounds=max_rounds, rel_tol=rel_tol, pair_sweeps=0,
-                           unit_xy=unit_xy, relax_first=False, polish=False)
+        loc = _one_start(relaxed, weight, distance, step, bases=None if as_given else bases,
+                         seed=seed, max_rounds=max_rounds, rel_tol=rel_tol, pair_sweeps=0,
+                         unit_xy=unit_xy, relax_first=False, polish=False)
     except InfeasibleError as exc:  # the contiguous model will say what is wrong
         log.info("free centres: no plan without contiguity (%s); bases stay", exc)
         return bases, ()

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import InfeasibleError, InputError
+from ..errors import InfeasibleError, InputError, SolverError
 from .backends import Clock, Solver, solve_model
 from .contiguity import AdjacencyIndex
 from .exact import blocking_reps, contiguous_feasibility, exact_applicable
@@ -26,7 +26,7 @@ from .lns import solve_lns, whole_start
 from .problem import AssignProblem, AssignResult
 from .repair import PlanScore
 
-__all__ = ["solve"]
+__all__ = ["solve", "with_budget"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,11 @@ WHOLE_MAX_COLUMNS_CONTIGUOUS = 3_500
 LNS_SHARE_EXACT = 0.25
 #: and the check this share of what is left (the rest names the blocking homes or polishes)
 EXACT_SHARE = 0.85
+
+
+#: HiGHS statuses that say the solver failed: never read as "no plan with these candidates"
+SOLVER_FAILED = frozenset({"not set", "load error", "model error", "presolve error",
+                           "solve error", "postsolve error", "unknown", "memory limit"})
 
 
 def model_columns(p: AssignProblem, k: int) -> int:
@@ -294,14 +299,31 @@ def _travel_plan(p: AssignProblem, solver: Solver, seed: int, k: int,
 
 
 def _time_out(p: AssignProblem, solver: Solver, clock: Clock, why: str = "") -> InfeasibleError:
-    return InfeasibleError(
-        f"No plan was found within the time limit ({solver.time_limit:g} s) for "
-        f"{p.n_units} units x {p.n_reps} reps{' with contiguity' if p.contiguity else ''}"
-        f"{f' ({why})' if why else ''}; the model may well be feasible: raise "
-        "solver.time_limit_seconds, or make the model smaller (region = \"accounts\" or "
-        "contiguity = false).",
-        {"constraint": "time_limit", "time_limit_seconds": solver.time_limit,
-         "timings": dict(clock.timings)})
+    d = {"constraint": "time_limit", "time_limit_seconds": solver.time_limit,
+         "seconds_spent": round(clock.elapsed(), 1), "timings": dict(clock.timings),
+         "model": f"{p.n_units} units x {p.n_reps} reps"
+                  f"{' with contiguity' if p.contiguity else ''}", "why": why}
+    return InfeasibleError(_time_out_message(d), d)
+
+
+def _time_out_message(d: dict) -> str:
+    why = f" ({d['why']})" if d.get("why") else ""
+    return (f"No plan was found within the time limit ({d['time_limit_seconds']:g} s, "
+            f"{d['seconds_spent']:.1f} s spent) for {d['model']}{why}; the model "
+            "may well be feasible: raise solver.time_limit_seconds, or make the model smaller "
+            "(region = \"accounts\" or contiguity = false).")
+
+
+def with_budget(exc: InfeasibleError, time_limit: float, spent: float) -> InfeasibleError:
+    """A time-out of one step re-worded for the whole run's budget and the seconds it took.
+
+    A caller that splits ``time_limit`` between solves (free centres) must not
+    quote a step's share as the user's limit.
+    """
+    if not exc.timed_out or "model" not in exc.diagnosis:
+        return exc
+    d = exc.diagnosis | {"time_limit_seconds": time_limit, "seconds_spent": round(spent, 1)}
+    return InfeasibleError(_time_out_message(d), d)
 
 
 def _reroot(p: AssignProblem, solver: Solver, seed: int, k: int,
@@ -373,6 +395,11 @@ def _solve_widening(p: AssignProblem, solver: Solver, seed: int, k: int, clock: 
                                 history=tuple(run.history), roots=form.roots(run.values))
         if run.time_limit or used_budget or (clock.left() <= 0 and not run.infeasible):
             raise _time_out(p, solver, clock)
+        if solver.is_highs and run.status in SOLVER_FAILED:
+            raise SolverError(f"the solver ({solver.name}) failed on {p.n_units} units x "
+                              f"{p.n_reps} reps with status {run.status!r}: neither a plan nor "
+                              "a proof that none exists; rerun with solver.msg = true to see "
+                              "its log")
         if k >= p.n_reps:
             return None
         new_k = min(p.n_reps, 2 * k)

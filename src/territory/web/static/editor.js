@@ -235,8 +235,14 @@
         return s;
       }
     };
+    var styled = false;  // do the units wear the editor's styles (else the page's first ones)?
     function redraw() {
-      features.forEach(function (layer) { layer.setStyle(TT.unitStyle(D, layer.feature.properties, false)); });
+      var now = self.editing || edited() || Object.keys(self.selected).length > 0;
+      // restyling 20,000 units costs a redraw: only when they change, or change back
+      if (now || styled) {
+        features.forEach(function (layer) { layer.setStyle(TT.unitStyle(D, layer.feature.properties, false)); });
+      }
+      styled = now;
       if (drawn.territories) {
         // the dissolved planned territories are stale once edited: the units carry the colours
         var hide = self.editing || edited();
@@ -262,7 +268,10 @@
     var find = el("input", {type: "text", "class": "tt-ed-find", list: "tt-ed-units-" + E.planId,
                             placeholder: D.unitLabel + " to select, Enter", "aria-label": "Select a unit by id"});
     var dl = el("datalist", {id: "tt-ed-units-" + E.planId});
-    E.unitIds.forEach(function (u) { dl.appendChild(el("option", {value: u})); });
+    // the ids to pick from, filled when first needed (20,000 options slow the page's start)
+    find.addEventListener("focus", function () {
+      if (!dl.firstChild) E.unitIds.forEach(function (u) { dl.appendChild(el("option", {value: u})); });
+    });
     var sel = el("div", {"class": "tt-ed-sel", "aria-live": "polite"});
     var table = el("table", {"class": "tt-ed-table"});
     var foot = el("div", {"class": "tt-ed-foot", "aria-live": "polite"});
@@ -365,13 +374,12 @@
     }
 
     // ------------------------------------------------------------------ input
-    features.forEach(function (layer) {
-      layer.on("click", function (e) {
-        if (!self.editing) return;
-        var ev = e.originalEvent || {}, u = E.unitIds[layer.feature.properties.index];
-        self.select([u], (ev.ctrlKey || ev.metaKey) ? "toggle" : (ev.shiftKey ? "add" : "only"));
-        L.DomEvent.stop(e);
-      });
+    drawn.units.on("click", function (e) {  // one handler: clicks bubble up from each unit
+      var layer = e.propagatedFrom || e.layer;
+      if (!self.editing || !layer || !layer.feature) return;
+      var ev = e.originalEvent || {}, u = E.unitIds[layer.feature.properties.index];
+      self.select([u], (ev.ctrlKey || ev.metaKey) ? "toggle" : (ev.shiftKey ? "add" : "only"));
+      L.DomEvent.stop(e);
     });
     var box = null, start = null, container = map.getContainer();
     container.addEventListener("mousedown", function (e) {

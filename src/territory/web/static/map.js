@@ -66,27 +66,30 @@ var TT = (function () {
 
   function units(map, D, group) {
     if (!D.units) return null;
-    var opts = {
-      style: function (f) { return unitStyle(D, f.properties, false); },
-      onEachFeature: function (f, layer) {
-        var p = f.properties;
-        layer.bindTooltip(function () {
-          var r = rep(D, D.view && D.view.repOf ? D.view.repOf(p) : p.rep);
-          var h = "<b>" + D.unitLabel + " " + p.unit + "</b>" +
-            (p.more ? " and " + p.more + " " + D.unitLabel + (p.more === 1 ? "" : "s") + " without accounts" : "") +
-            "<br>Rep: " + (r ? r.name : "unassigned") +
-            "<br>TAM: " + money(p.tam) + "<br>Account units: " + p.accountUnits + " (" + p.accounts +
-            " accounts: " + p.tierA + " A / " + p.tierB + " B / " + p.tierC + " C)" +
-            "<br>Rep drive hours: " + (r ? hours(r.hours) + " h/month" : "\u2014");
-          if (p.current) h += "<br>Current rep: " + p.current;
-          return h;
-        }, {sticky: true});
-        layer.on("mouseover", function () { layer.setStyle(unitStyle(D, p, true)); });
-        layer.on("mouseout", function () { layer.setStyle(unitStyle(D, p, false)); });
-      }
-    };
+    var opts = {style: function (f) { return unitStyle(D, f.properties, false); }};
     if (D.canvas) opts.renderer = L.canvas({padding: 0.3});
-    return L.geoJSON(D.units, opts).addTo(group);
+    var layer = L.geoJSON(D.units, opts);
+    // one tooltip and one pair of hover handlers for the whole layer (events bubble up from
+    // each unit): 20,000 units are drawn without 20,000 tooltips and closures
+    layer.bindTooltip(function (unit) {
+      var p = unit.feature.properties, r = rep(D, D.view && D.view.repOf ? D.view.repOf(p) : p.rep);
+      var h = "<b>" + D.unitLabel + " " + p.unit + "</b>" +
+        (p.more ? " and " + p.more + " " + D.unitLabel + (p.more === 1 ? "" : "s") + " without accounts" : "") +
+        "<br>Rep: " + (r ? r.name : "unassigned") +
+        "<br>TAM: " + money(p.tam) + "<br>Account units: " + p.accountUnits + " (" + p.accounts +
+        " accounts: " + p.tierA + " A / " + p.tierB + " B / " + p.tierC + " C)" +
+        "<br>Rep drive hours: " + (r ? hours(r.hours) + " h/month" : "\u2014");
+      if (p.current) h += "<br>Current rep: " + p.current;
+      return h;
+    }, {sticky: true});
+    function hover(on) {
+      return function (e) {
+        var unit = e.propagatedFrom || e.layer;
+        if (unit && unit.feature) unit.setStyle(unitStyle(D, unit.feature.properties, on));
+      };
+    }
+    layer.on("mouseover", hover(true)).on("mouseout", hover(false));
+    return layer.addTo(group);
   }
 
   function current(map, D, group) {
@@ -237,9 +240,120 @@ var TT = (function () {
     return c;
   }
 
+  // ---------------------------------------------------------------- the packed wire format
+  // territory.web.packing writes the map's data compactly; unpack() rebuilds, in place, the very
+  // objects territory.web.maps.scenario_data made (feature collections, account rows, the
+  // editor's neighbour lists and points). Integers: zigzag, 5-bit chunks lowest first, one
+  // character of ALPHA each, index & 32 = more chunks follow.
+  var ALPHA = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", CODE = {};
+  for (var a = 0; a < ALPHA.length; a++) CODE[ALPHA.charCodeAt(a)] = a;
+  function ints(text) {
+    var out = [], u = 0, mul = 1;
+    for (var i = 0; i < (text || "").length; i++) {
+      var c = CODE[text.charCodeAt(i)];
+      u += (c & 31) * mul;
+      if (c & 32) { mul *= 32; continue; }
+      out.push(u % 2 === 0 ? u / 2 : -(u + 1) / 2);
+      u = 0; mul = 1;
+    }
+    return out;
+  }
+  function column(col) {
+    if (col.k !== undefined) { var same = []; for (var n = 0; n < col.n; n++) same.push(col.k); return same; }
+    if (col.j) return col.j.slice();
+    var k = col.i !== undefined ? ints(col.i) : ints(col.d), i;
+    if (col.d !== undefined && col.i === undefined) for (i = 1; i < k.length; i++) k[i] += k[i - 1];
+    if (col.c) return k.map(function (x) { return col.c[x]; });
+    if (col.s && col.s !== 1) for (i = 0; i < k.length; i++) k[i] = k[i] / col.s;
+    return k;
+  }
+  function records(cols, n) {
+    var out = [], i;
+    for (i = 0; i < n; i++) out.push({});
+    Object.keys(cols).forEach(function (key) {
+      var col = cols[key], absent = {}, x = ints(col.x || ""), at = 0, vals = column(col), v = 0;
+      for (i = 0; i < x.length; i++) { at += x[i]; absent[at] = true; }
+      for (i = 0; i < n; i++) if (!absent[i]) out[i][key] = vals[v++];
+    });
+    return out;
+  }
+  function features(P) {
+    var t = ints(P.g), pos = 0, ox = P.o[0], oy = P.o[1], q = P.q, lx = 0, ly = 0, feats = [];
+    function points(closed) {
+      var n = t[pos++], out = [];
+      for (var i = 0; i < n; i++) { lx += t[pos++]; ly += t[pos++]; out.push([ox + lx * q, oy + ly * q]); }
+      if (closed && out.length) out.push(out[0]);
+      return out;
+    }
+    function polygon() { var n = t[pos++], r = []; for (var i = 0; i < n; i++) r.push(points(true)); return r; }
+    function many(f) { var n = t[pos++], r = []; for (var i = 0; i < n; i++) r.push(f()); return r; }
+    var props = records(P.p, P.n);
+    for (var i = 0; i < P.n; i++) {
+      var kind = t[pos++], g = null;
+      if (kind === 1) g = {type: "Polygon", coordinates: polygon()};
+      else if (kind === 2) g = {type: "MultiPolygon", coordinates: many(polygon)};
+      else if (kind === 3) g = {type: "LineString", coordinates: points(false)};
+      else if (kind === 4) g = {type: "MultiLineString", coordinates: many(function () { return points(false); })};
+      feats.push({type: "Feature", properties: props[i], geometry: g});
+    }
+    return {type: "FeatureCollection", features: feats};
+  }
+  function rows(P) {
+    var n = P.n, w = P.w ? column(P.w) : null, out = [], i;
+    for (i = 0; i < n; i++) out.push([]);
+    P.c.forEach(function (col, c) {
+      var vals = column(col), v = 0;
+      for (i = 0; i < n; i++) if (!w || w[i] > c) out[i].push(vals[v++]);
+    });
+    return out;
+  }
+  function neighbours(P) {
+    var t = ints(P.v), pos = 0, out = [], i;
+    for (i = 0; i < P.n; i++) out.push([]);
+    for (i = 0; i < P.n; i++) {
+      var k = t[pos++], prev = i;
+      for (var j = 0; j < k; j++) { prev += t[pos++]; out[i].push(prev); if (P.sym) out[prev].push(i); }
+    }
+    if (P.sym) out.forEach(function (r) { r.sort(function (x, y) { return x - y; }); });
+    return out;
+  }
+  function escHtml(s) {
+    return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;").replace(/'/g, "&#x27;");
+  }
+  function isPacked(x, kind) { return x && x.packed === kind; }
+  function unpack(D) {
+    if (!D.packed) return D;
+    ["territories", "units", "current", "isochrones"].forEach(function (k) {
+      if (isPacked(D[k], "features")) {
+        var fromEditor = D[k].idsFromEditor;
+        D[k] = features(D[k]);
+        if (fromEditor && D.editor) D[k].features.forEach(function (f) {
+          f.properties.unit = escHtml(D.editor.unitIds[f.properties.index]);
+        });
+      }
+    });
+    if (D.background) Object.keys(D.background).forEach(function (k) {
+      if (isPacked(D.background[k], "features")) D.background[k] = features(D.background[k]);
+    });
+    if (isPacked(D.accounts, "rows")) D.accounts = rows(D.accounts);
+    if (D.editor) {
+      if (isPacked(D.editor.neighbours, "neighbours")) D.editor.neighbours = neighbours(D.editor.neighbours);
+      if (isPacked(D.editor.points, "rows")) D.editor.points = rows(D.editor.points);
+    }
+    delete D.packed;
+    return D;
+  }
+
   // Draw one scenario into an L.map; G maps a layer name to a layer group.
   function scenario(map, D, G) {
+    unpack(D);
     if (D.money) SCALES = D.money;
+    // the final view first, without animation: every layer is projected once, at this zoom
+    if (D.bounds) {
+      var w = map.getSize().x, pr = (D.legend && w > 700) ? Math.min(380, w * 0.3) : 10;
+      map.fitBounds(D.bounds, {paddingTopLeft: [10, 10], paddingBottomRight: [pr, 10], animate: false});
+    }
     background(map, D, G.background || map);
     if (G.current) current(map, D, G.current);
     var drawn = {territories: territories(map, D, G.territories || map)};
@@ -252,10 +366,6 @@ var TT = (function () {
     if (D.unitsNote) control(map, D.unitsNote, "bottomleft", "tt-source est tt-units-note");
     if (D.source) control(map, D.source, "bottomleft", "tt-source" + (D.sourceKind === "osm" ? "" : " est"));
     if (D.attribution && map.attributionControl) map.attributionControl.addAttribution(D.attribution);
-    if (D.bounds) {
-      var w = map.getSize().x, pr = (D.legend && w > 700) ? Math.min(380, w * 0.3) : 10;
-      map.fitBounds(D.bounds, {paddingTopLeft: [10, 10], paddingBottomRight: [pr, 10]});
-    }
     // the plan editor (static/editor.js) when the page carries it and its data
     if (D.editor && drawn.units && TT.editor) window.TT_EDITOR = TT.editor(map, D, drawn, G);
     return drawn;
@@ -276,5 +386,5 @@ var TT = (function () {
   }
 
   return {scenario: scenario, sync: sync, control: control, money: money, hours: hours,
-          unitStyle: unitStyle, rep: rep};
+          unitStyle: unitStyle, rep: rep, unpack: unpack};
 })();
