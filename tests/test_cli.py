@@ -185,6 +185,11 @@ def test_number_of_reps_designs_territories_without_homes(tmp_path: Path):
     travel = summary["free_centres"]["travel_by_round"]
     assert travel == sorted(travel, reverse=True) and summary["violations"] == []
     assert summary["free_centres"]["rounds"] == len(travel) >= 1
+    # the banded p-median's bound: no plan in the bands travels less, ours included
+    bound = summary["free_centres"]["medoid_travel_bound"]
+    assert bound is not None and 0 < bound <= travel[-1] * (1 + 1e-6)
+    starts = [t for t in summary["free_centres"]["travel_by_start"] if t is not None]
+    assert min(starts) == pytest.approx(travel[-1], rel=0.02)
 
 
 def test_help_everywhere(capsys):
