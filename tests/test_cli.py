@@ -185,6 +185,11 @@ def test_number_of_reps_designs_territories_without_homes(tmp_path: Path):
     travel = summary["free_centres"]["travel_by_round"]
     assert travel == sorted(travel, reverse=True) and summary["violations"] == []
     assert summary["free_centres"]["rounds"] == len(travel) >= 1
+    # the banded p-median's bound: no plan in the bands travels less, ours included
+    bound = summary["free_centres"]["medoid_travel_bound"]
+    assert bound is not None and 0 < bound <= travel[-1] * (1 + 1e-6)
+    starts = [t for t in summary["free_centres"]["travel_by_start"] if t is not None]
+    assert min(starts) == pytest.approx(travel[-1], rel=0.02)
 
 
 def test_help_everywhere(capsys):
@@ -253,6 +258,7 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("reps, needle", [
     ("-3", "territory: error: --reps -3: the number of territories must be at least 1"),
+    ("\u22123", "territory: error: --reps \u22123: the number of territories must be at least 1"),
     ("500", "territory: error: --reps 500: this book has only "),
 ])
 def test_impossible_rep_counts_exit_2_with_one_line(tmp_path: Path, capsys, reps, needle):

@@ -468,7 +468,10 @@ def _free_centres(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataF
                        base_unit=units["unit_id"].to_numpy()[fc.bases])
     tm = travel_matrix(network, reps[["lon", "lat"]].to_numpy(), lonlat, config.travel)
     rounds = {"rounds": fc.rounds, "travel_by_round": [round(t, 4) for t in fc.travel],
-              "bases_moved_by_round": list(fc.moved_bases)}
+              "bases_moved_by_round": list(fc.moved_bases),
+              # every start's final travel (None: no plan) and the joint problem's bound
+              "travel_by_start": [None if t != t else round(t, 4) for t in fc.starts],
+              "start": fc.start, "medoid_travel_bound": fc.medoid_bound}
     return fc.result, fc.problem, reps, tm, rounds
 
 

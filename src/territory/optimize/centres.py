@@ -44,7 +44,7 @@ Starts
     ``MEDIAN_UNITS`` units); and ``restarts`` sets of spread bases
     (:func:`spread_bases`, k-means++ style, seeded by ``[seed, i]``). With
     contiguity every start is first screened by the alternation without it
-    (together ``RELAXED_SHARE`` of the budget) and the ``CONTIGUOUS_STARTS``
+    (together ``SCREEN_SHARE`` of the budget) and the ``CONTIGUOUS_STARTS``
     best go on with contiguity (until ``STARTS_SHARE`` of the budget); only
     the best of those gets the pair sweeps (step 3) and the polish (step 4).
     Measured on the bench's 500 ZIPs x 10 reps with contiguity: the k-means
@@ -127,6 +127,8 @@ MIN_SOLVE_SECONDS = 1.0
 RESTARTS = 5
 #: no restarts above this many unit-rep pairs (each start's share would be too short there)
 RESTART_MAX_PAIRS = 100_000
+#: with contiguity, share of the budget for screening the starts without it
+SCREEN_SHARE = 0.25
 #: share of the budget for the starts (the rest: pair sweeps on the best one, then the polish)
 STARTS_SHARE = 0.6
 #: with contiguity, the starts screened without it whose contiguous alternation is run
@@ -424,6 +426,11 @@ def _median_rows(n: int, loads: list[tuple[np.ndarray, float, float]], k: int) -
             np.concatenate(lo).astype(float), np.concatenate(hi).astype(float))
 
 
+def _inert(d: Disruption | None) -> bool:
+    """No current alignment, or one only reported (no cap, no price): reps are interchangeable."""
+    return d is None or (d.max_share is None and not d.weight)
+
+
 def _same_bands(p: AssignProblem, reps: np.ndarray) -> list[tuple[np.ndarray, float, float]] | None:
     """The bands of ``reps`` as :func:`banded_medians` loads, when they are alike and hard."""
     if p.soft_tam or p.soft_account_units:
@@ -493,6 +500,9 @@ def _pair_problem(p: AssignProblem, units: np.ndarray, reps: np.ndarray, cost: n
 PAIR_STARTS = 3
 #: the banded 2-median of a pair (bound and first split) up to this many units
 PAIR_MEDIAN_UNITS = 400
+#: and at most this long (measured: 7-9 s for 114-126 ZIPs that cannot hold two banded
+#: territories; a bound from a solve stopped early is still a bound)
+PAIR_MEDIAN_SECONDS = 0.5
 
 
 def _split_around(p: AssignProblem, units: np.ndarray, reps: np.ndarray, w: np.ndarray,
@@ -537,6 +547,8 @@ def _resplit(p: AssignProblem, plan: np.ndarray, bases: np.ndarray, a: int, b: i
     before = float((w * d[np.arange(len(units)), cur[(plan[units] == b).astype(int)]]).sum())
     exact = _pair_median(p, units, reps, w, d, cfg, seed)
     if exact is not None and exact.bound >= before * (1 - 1e-6):
+        log.debug("free centres: pair (%d, %d) at %.6g, its banded 2-median bound %.6g: skipped",
+                  a, b, before, exact.bound)
         return None  # every split of the pair in its bands travels at least as much
     rng = np.random.default_rng([seed, a, b])
     starts = ([(exact.centres, False)] if exact is not None else []) + [
@@ -571,13 +583,14 @@ def _pair_median(p: AssignProblem, units: np.ndarray, reps: np.ndarray, w: np.nd
     if loads is None or len(units) > PAIR_MEDIAN_UNITS:
         return None
     sub = [(load[units], low, high) for load, low, high in loads]
-    return banded_medians(d, w, sub, 2, cfg, seed=seed, time_limit=cfg.time_limit / 2)
+    return banded_medians(d, w, sub, 2, cfg, seed=seed,
+                          time_limit=min(cfg.time_limit / 2, PAIR_MEDIAN_SECONDS))
 
 def _pair_sweep(p: AssignProblem, plan: np.ndarray, bases: np.ndarray, weight: np.ndarray,
                 distance: UnitDistance, budget: _Budget, seed: int
                 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Re-split every pair of neighbouring territories once; keep the splits that cut travel."""
-    if p.disruption is not None:
+    if not _inert(p.disruption):
         return plan, bases, 0  # a cap on moved accounts is global: pairs cannot see it
     kept = 0
     touched: set[int] = set()
@@ -764,7 +777,8 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
         At most this many pair sweeps per start (0: the plain alternation).
     restarts
         Further starts from spread bases (0: only the given bases). Off with
-        locks or a current alignment (the reps are not interchangeable there)
+        locks or a current alignment that is capped or priced (the reps are
+        not interchangeable there)
         and above ``RESTART_MAX_PAIRS`` units x reps.
     unit_xy
         Unit points, to recompute the compactness term when it is on.
@@ -782,7 +796,7 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
     """
     kw = dict(seed=seed, max_rounds=max_rounds, rel_tol=rel_tol, pair_sweeps=pair_sweeps,
               unit_xy=unit_xy, relax_first=relax_first)
-    if (problem.locks or problem.disruption is not None
+    if (problem.locks or not _inert(problem.disruption)
             or problem.n_units * problem.n_reps > RESTART_MAX_PAIRS):
         restarts = 0
     if restarts <= 0:
@@ -870,10 +884,10 @@ def _screen(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance,
             budget: _Budget, starts: list, kw: dict) -> list[tuple[np.ndarray, tuple]]:
     """Each start's bases and travel by round after the alternation without contiguity.
 
-    The screening gets ``RELAXED_SHARE`` of the budget, shared by the starts; a
+    The screening gets ``SCREEN_SHARE`` of the budget, shared by the starts; a
     start whose relaxed model has no plan keeps its bases and an empty travel.
     """
-    end = time.monotonic() + RELAXED_SHARE * budget.cfg.time_limit
+    end = time.monotonic() + SCREEN_SHARE * budget.cfg.time_limit
     out = []
     for i, b in enumerate(starts):
         limit = max((end - time.monotonic()) / (len(starts) - i), MIN_SOLVE_SECONDS)
