@@ -495,3 +495,5 @@ def test_a_minus_sign_or_dash_reads_as_minus_in_coordinates_and_revenue(tmp_path
     assert rej.set_index("account_id")["reason"].to_dict() == {
         "b": A.REASON_NEGATIVE_REVENUE, "c": A.REASON_BLANK_REVENUE}
     assert A.parse_revenue(f"({minus}$1,200)") == (None, A.REASON_BAD_REVENUE)
+    # a minus-signed cell votes on its column's decimal mark like any other
+    assert A.decimal_mark([f"{minus}1.234,5", "7"], "revenue") == ","

@@ -258,6 +258,7 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("reps, needle", [
     ("-3", "territory: error: --reps -3: the number of territories must be at least 1"),
+    ("\u22123", "territory: error: --reps \u22123: the number of territories must be at least 1"),
     ("500", "territory: error: --reps 500: this book has only "),
 ])
 def test_impossible_rep_counts_exit_2_with_one_line(tmp_path: Path, capsys, reps, needle):

@@ -354,10 +354,11 @@ def test_a_killed_run_s_staging_folder_is_removed_by_the_next_run(tmp_path: Path
     live = subprocess.Popen([sys.executable, "-c", _STAGE_THEN, str(out), "sleep"],
                             stdout=subprocess.PIPE, text=True, env=env)
     try:
+        live_stage = Path(live.stdout.readline().strip())  # staged before the other starts
         killed = subprocess.run([sys.executable, "-c", _STAGE_THEN, str(out), "kill"],
                                 capture_output=True, text=True, env=env, timeout=120)
         assert killed.returncode == -signal.SIGKILL
-        dead_stage, live_stage = Path(killed.stdout.strip()), Path(live.stdout.readline().strip())
+        dead_stage = Path(killed.stdout.strip())
         assert sorted(_leftovers(tmp_path)) == sorted([dead_stage.name, live_stage.name])
         with caplog.at_level("INFO", logger="territory"):
             write_no_plan(_no_plan("a"), out)

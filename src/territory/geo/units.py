@@ -450,9 +450,14 @@ def coarse_units(units: pd.DataFrame, accounts: pd.DataFrame, *, tam_target: flo
         Bergen and every account-bearing county of New England (1.61 of a territory's
         TAM) and no LNS step could hand a block of that to the neighbouring territory,
         so the run ended without a plan (exit 3), although a plan meeting both bands
-        exists for the same bases (the soft-band model finds one at zero penalty). Split at the bands' width (New York,
-        Los Angeles, Cook, Miami-Dade, Oklahoma, Salt Lake and Harris counties) it
-        plans, contiguous, with both bands held.
+        exists for the same bases (the soft-band model finds one at zero penalty).
+        Split at the bands' width (New York, Los Angeles, Cook, Miami-Dade, Oklahoma,
+        Salt Lake and Harris counties) it plans, contiguous, with both bands held.
+    Why a rule on the data
+        Splitting after a failed solve (the counties of the territories left outside a
+        band) would need a solve per round inside the one time budget, and whether a
+        solve stalls depends on the machine's load; the width rule is decided before the
+        solve, from the book and the bands alone, so the same inputs give the same units.
     """
     tam_cap = min(2 * tam_tolerance, 1 + tam_tolerance) * tam_target
     au_cap = min(account_units_max - account_units_min, account_units_max)

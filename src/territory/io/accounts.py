@@ -441,7 +441,7 @@ def decimal_mark(cells: list[str], column: str, *, kind: str = "money",
     """
     votes: dict[str, list[str]] = {".": [], ",": [], "?.": [], "?,": []}
     for cell in cells:
-        core = _MONEY_RE.sub("", cell.strip().strip("()"))
+        core = _MONEY_RE.sub("", plain_minus(cell.strip()).strip("()"))
         ev = _mark_evidence(core, kind)
         if ev and len(votes[ev]) < 2:
             votes[ev].append(cell.strip())

@@ -59,10 +59,11 @@ def territory_count(source: object) -> int | None:
     """
     if isinstance(source, (int, np.integer)) and not isinstance(source, bool):
         text, value = str(source), int(source)
-    elif isinstance(source, str) and _NUMBER.fullmatch(source) and not Path(source).exists():
+    elif (isinstance(source, str) and _NUMBER.fullmatch(plain_minus(source))
+          and not Path(source).exists()):
         text = source.strip()
         try:
-            value = int(text)
+            value = int(plain_minus(text))
         except ValueError:
             raise InputError(f"--reps {text}: the number of territories must be a whole number "
                              "(or give a reps file)") from None

@@ -19,10 +19,12 @@ import scipy.sparse as sp
 from ..errors import InfeasibleError, InputError, SolverError
 from .backends import Clock, Solver, solve_model
 from .contiguity import AdjacencyIndex
+from .exact import blocking_reps, contiguous_feasibility, exact_applicable
 from .explain import explain_infeasible, precheck
 from .formulation import build_formulation, candidate_pairs
 from .lns import solve_lns, whole_start
 from .problem import AssignProblem, AssignResult
+from .repair import PlanScore
 
 __all__ = ["solve", "with_budget"]
 
@@ -33,6 +35,10 @@ LNS_MIN_PAIRS = 20_000
 #: with contiguity, "auto" solves the whole model only up to this many columns
 #: (candidate pairs plus flow arcs, see :func:`model_columns`)
 WHOLE_MAX_COLUMNS_CONTIGUOUS = 3_500
+#: on a problem the exact contiguity check can decide, LNS first gets this share of the budget
+LNS_SHARE_EXACT = 0.25
+#: and the check this share of what is left (the rest names the blocking homes or polishes)
+EXACT_SHARE = 0.85
 
 
 #: HiGHS statuses that say the solver failed: never read as "no plan with these candidates"
@@ -141,9 +147,21 @@ def _solve_engines(p: AssignProblem, solver: Solver, seed: int, k: int,
     """LNS for large instances, then (or else) the whole model; None when it is infeasible."""
     lp_seconds = 0.0
     if choose_engine(p, solver, k) == "lns":
-        result = solve_lns(p, solver, seed=seed, k=k, clock=clock, start=start)
+        exact = _exact_ok(p)
+        phase = Clock(clock.left() * LNS_SHARE_EXACT) if exact else clock
+        result = solve_lns(p, solver, seed=seed, k=k, clock=phase, start=start)
+        if exact:
+            clock.absorb(phase, "first")
+            if result is not None and result.status != "optimal" and clock.left() > 1.0:
+                # a plan in the first share: the search goes on from it with the rest
+                more = solve_lns(p, solver, seed=seed, k=k, clock=clock,
+                                 start=result.rep_of_unit)
+                if more is not None and more.objective <= result.objective:
+                    result = more
         if result is not None:
             return result
+        if exact:
+            return _solve_exact(p, solver, seed, k, clock)
         lp_seconds = clock.timings.get("lp", 0.0)
         left = clock.left()
         # the whole model starts with an LP at least as large as the one LNS solved
@@ -154,6 +172,65 @@ def _solve_engines(p: AssignProblem, solver: Solver, seed: int, k: int,
     if p.balancing is not None and p.balancing.first:
         return _balance_first(p, solver, seed, k, clock)
     return _solve_widening(p, solver, seed, k, clock, start=start)
+
+
+def _exact_ok(p: AssignProblem) -> bool:
+    """The exact contiguity check decides small problems rooted at the user's own homes."""
+    return (not p.movable_roots and exact_applicable(p)
+            and (p.disruption is None or p.disruption.max_share is None)
+            and (p.balancing is None or not p.balancing.active))
+
+
+def _solve_exact(p: AssignProblem, solver: Solver, seed: int, k: int,
+                 clock: Clock) -> AssignResult:
+    """LNS met no plan on a small rooted problem: let the exact check decide.
+
+    Infeasible: raise, naming the reps whose home alone blocks contiguity (each
+    freed in turn, while time is left). Feasible: the plan found starts LNS
+    again for the rest of the budget. Undecided: out of time.
+    """
+    verdict = contiguous_feasibility(p, clock.left() * EXACT_SHARE, seed=seed)
+    clock.add("exact", verdict.seconds)
+    log.info("exact contiguity check: %s in %.1f s", verdict.status, verdict.seconds)
+    plan = verdict.plan
+    if plan is not None and (PlanScore.of(p).hard_breach(plan) > 1e-9).any():
+        plan = None  # inside the check's cent-wide margin only: not a plan of the model
+    if verdict.status == "infeasible":
+        t0 = time.perf_counter()
+        blocking = blocking_reps(p, clock.deadline, seed=seed)
+        clock.add("explain", time.perf_counter() - t0)
+        raise _blocked(p, blocking, clock)
+    if plan is None:
+        raise _time_out(p, solver, clock, "the exact contiguity check did not decide in time")
+    result = solve_lns(p, solver, seed=seed, k=k, clock=clock, start=plan)
+    if result is None:
+        raise _time_out(p, solver, clock)
+    return result
+
+
+def _blocked(p: AssignProblem, blocking: tuple[list[tuple[int, int]], bool],
+             clock: Clock) -> InfeasibleError:
+    """The proven contiguity infeasibility from the user's homes, as an error naming reps."""
+    found, decided = blocking
+    head = (f"Contiguity cannot hold together with the bands from these home bases (proven by "
+            f"an exact check on the {p.n_units} units solved, each empty unit folded into an "
+            "account-bearing neighbour)")
+    if found:
+        names = ", ".join(f"{p.rep_ids[r]} (unit {p.unit_ids[p.roots[r]]})" for r, _ in found)
+        text = (f"{head}: the home base of {names} blocks it; with any one of them moved a "
+                "contiguous plan exists. Move that home base, turn contiguity off or widen "
+                "the bands.")
+    elif not decided:
+        text = (f"{head}; which home base blocks it was not found in the time left. Move a home "
+                "base, turn contiguity off or widen the bands.")
+    else:
+        text = (f"{head}; no single home base blocks it (moving any one alone does not help). "
+                "Move several home bases, turn contiguity off or widen the bands.")
+    return InfeasibleError(text, {
+        "constraint": "contiguity", "proof": "exact", "all_homes_checked": decided,
+        "blocking_homes": [{"rep": p.rep_ids[r], "home_unit": p.unit_ids[p.roots[r]],
+                            "feasible_unit": p.unit_ids[u]} for r, u in found],
+        "timings": dict(clock.timings)})
 
 
 def _balance_first(p: AssignProblem, solver: Solver, seed: int, k: int,

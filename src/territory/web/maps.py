@@ -9,7 +9,9 @@ in red). The drive-time source is always on screen.
 
 The page needs no network: Leaflet is inlined from ``xstatic-leaflet`` and the
 background is the state and county outlines of ``plotly-geo`` drawn as vector
-layers (web tiles are an option). All user text is HTML-escaped.
+layers (web tiles are an option). All user text is HTML-escaped. The data a
+page carries is packed (:mod:`territory.web.packing`: shapes as delta-coded integer
+text, figures as columns), so a 30,000-unit map stays near 2 MB.
 """
 
 from __future__ import annotations
