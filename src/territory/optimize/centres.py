@@ -45,7 +45,7 @@ Starts
     (:func:`spread_bases`, k-means++ style, seeded by ``[seed, i]``). With
     contiguity every start is first screened by the alternation without it
     (together ``SCREEN_SHARE`` of the budget) and the ``CONTIGUOUS_STARTS``
-    best go on with contiguity (until ``STARTS_SHARE`` of the budget); only
+    best, and the given bases, go on with contiguity (until ``STARTS_SHARE`` of the budget); only
     the best of those gets the pair sweeps (step 3) and the polish (step 4).
     Measured on the bench's 500 ZIPs x 10 reps with contiguity: the k-means
     seed ends at medoid travel 10,825; spread starts at 9,797-10,851.
@@ -496,10 +496,15 @@ def _pair_problem(p: AssignProblem, units: np.ndarray, reps: np.ndarray, cost: n
         tam_scale=p.tam_band.scale, account_units_scale=p.account_units_band.scale)
 
 
+#: a pair sweep that cuts travel by less than this (relative) is the last one (measured on
+#: the 800-account national book: sweeps of 12-21 s cutting 0.06-0.08% each)
+PAIR_SWEEP_TOL = 0.002
 #: random starts of the 2-medoid search per pair, besides the current bases
 PAIR_STARTS = 3
-#: the banded 2-median of a pair (bound and first split) up to this many units
-PAIR_MEDIAN_UNITS = 400
+#: the banded 2-median of a pair (bound and first split) up to this many units (measured on
+#: the 800-account national book, 644 units x 10 reps: with ~130-unit pairs it made one pair
+#: sweep 20 s, and on the bench's ZIP instances it found no better split)
+PAIR_MEDIAN_UNITS = 80
 #: and at most this long (measured: 7-9 s for 114-126 ZIPs that cannot hold two banded
 #: territories; a bound from a solve stopped early is still a bound)
 PAIR_MEDIAN_SECONDS = 0.5
@@ -690,6 +695,8 @@ def _alternate(problem: AssignProblem, weight: np.ndarray, distance: UnitDistanc
             travel.append(plan_travel(p.cost, plan))
             log.info("free centres: pair sweep %d re-split %d pairs, travel %.6g", sweeps, kept,
                      travel[-1])
+            if travel[-1] > travel[-2] * (1 - PAIR_SWEEP_TOL):
+                sweeps = pair_sweeps  # too little for another sweep's time
             continue
         np_ = _with_bases(problem, weight, distance, nb, unit_xy)
         step = budget.solver(0.5, loose=True)
@@ -816,7 +823,8 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
         located = _screen(problem, weight, distance, budget, starts, kw)
         keep = sorted(range(len(starts)), key=lambda i: located[i][1][-1] if located[i][1]
                       else np.inf)[:CONTIGUOUS_STARTS]
-        runs = [(i, located[i][0], {"relax_first": False}) for i in sorted(keep)]
+        # the given bases always go on (the plan of a single start stays a candidate)
+        runs = [(i, located[i][0], {"relax_first": False}) for i in sorted(set(keep) | {0})]
     else:
         runs = [(i, b, {}) for i, b in enumerate(starts)]
         located = [((), ())] * len(starts)
