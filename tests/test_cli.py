@@ -133,15 +133,21 @@ def test_hostile_names_are_safe(planned: Path):
     assert "<script>alert(" not in html
 
 
-def test_infeasible_exits_3_with_explanation(tmp_path: Path, capsys, planned: Path):
+def test_infeasible_exits_3_with_explanation(tmp_path: Path, capsys, caplog, planned: Path):
     cfg = small_config(tmp_path, name="tight").read_text().replace(
         "account_units_min = 20", "account_units_min = 200").replace(
         "account_units_max = 60", "account_units_max = 300")
     p = tmp_path / "tight.toml"
     p.write_text(cfg)
-    code, out = run_plan(tmp_path, "tight", p)
+    out = tmp_path / "tight"
+    code = main(["plan", "--accounts", str(DATA / "accounts_small.csv"), "--reps",  # not -q
+                 str(DATA / "reps_small.csv"), "--zcta", str(ZCTA), "--config", str(p),
+                 "--out", str(out)])
     assert code == 3
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
+    # nothing was assigned: neither the log nor the footer may say so
+    assert "none assigned" in caplog.text and " assigned +" not in caplog.text + captured.out
     assert "account-units band" in err and "reps" in err
     s = json.loads((out / "summary.json").read_text())
     assert s["status"] == "infeasible"

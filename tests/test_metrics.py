@@ -219,3 +219,58 @@ def test_streamed_workbook_keeps_types_blanks_and_guards(tmp_path):
     assert rows[1] == ("a", 1.5, 1, True, "R1")
     assert rows[2] == ("'=cmd", None, 2, False, None)      # guarded; NaN and NA are empty cells
     assert len(rows) == 4
+
+
+def test_dissolve_territories_equals_the_overlay_union_on_a_multistate_book(tmp_path):
+    """The coverage union (reps of clean units) and the overlay (the others) give the overlay
+    union's shapes: checked on approximate ZIP areas of two states, some cut in two (their
+    pieces' edges have vertices the neighbours lack, so their reps take the overlay path)."""
+    import geopandas as gpd
+    import shapely
+    from books import multistate_book
+
+    from territory.config import ScenarioConfig
+    from territory.geo.reference import EQUAL_AREA_CRS
+    from territory.metrics import compactness_scores, dissolve_territories
+    from territory.pipeline import prepare
+
+    book = multistate_book(tmp_path, n_accounts=120, states=("OH", "IN"), seed=3)
+    units = prepare(book.accounts, book.reps, ScenarioConfig()).units
+    units = units[["unit_id", "lon", "lat", "geometry"]].reset_index(drop=True)
+    big = units.geometry.area.nlargest(15).index
+    pieces = []
+    for i in big:  # cut each in two along its centroid's meridian
+        g = units.geometry[i]
+        x = g.centroid.x
+        x0, y0, x1, y1 = g.bounds
+        for k, half in enumerate((shapely.box(x0 - 1, y0 - 1, x, y1 + 1),
+                                  shapely.box(x, y0 - 1, x1 + 1, y1 + 1))):
+            pieces.append({**units.loc[i].to_dict(), "unit_id": f"{units.unit_id[i]}-{k}",
+                           "geometry": g.intersection(half)})
+    units = gpd.GeoDataFrame(pd.concat([units.drop(index=big), pd.DataFrame(pieces)]),
+                             geometry="geometry", crs="EPSG:4326").reset_index(drop=True)
+    centres = np.array([[-86.3, 39.8], [-82.9, 40.0], [-84.5, 41.3], [-85.0, 38.5]])
+    reps = pd.DataFrame({"rep_id": ["a", "b", "c", "d"], "lon": centres[:, 0],
+                         "lat": centres[:, 1]})
+    units["rep_id"] = reps["rep_id"].to_numpy()[np.argmin(np.hypot(
+        units["lon"].to_numpy()[:, None] - centres[:, 0],
+        units["lat"].to_numpy()[:, None] - centres[:, 1]), axis=1)]
+    units.loc[units.index[::97], "rep_id"] = None  # unassigned units are left out
+
+    got = dissolve_territories(units)
+    assigned = units.dropna(subset=["rep_id"])
+    snapped = shapely.set_precision(shapely.make_valid(assigned.geometry.values), 1e-6)
+    want = gpd.GeoDataFrame({"rep_id": assigned["rep_id"].to_numpy()}, geometry=snapped,
+                            crs="EPSG:4326").dissolve("rep_id", as_index=False)
+    assert got["rep_id"].tolist() == want["rep_id"].tolist() == ["a", "b", "c", "d"]
+    for g, w in zip(got.geometry, want.geometry):
+        assert g.is_valid and g.equals(w)
+        assert g.area == pytest.approx(w.area, rel=1e-12)
+        assert g.length == pytest.approx(w.length, rel=1e-12)
+        assert len(shapely.get_parts(g)) == len(shapely.get_parts(w))
+    # the scorecard's compactness reads the same shapes (cached snapping, same answer twice)
+    pp = compactness_scores(units, pd.DataFrame(columns=["rep_id", "revenue", "lon", "lat"]),
+                            reps).set_index("rep_id")["polsby_popper"]
+    area = want.set_index("rep_id").geometry.to_crs(EQUAL_AREA_CRS)
+    assert pp.to_numpy() == pytest.approx((4 * np.pi * area.area / area.length ** 2).round(4)
+                                          .to_numpy(), abs=1e-12)

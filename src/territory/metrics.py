@@ -11,7 +11,10 @@ fairness check: the share of reps whose book is equal or better than today.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+import threading
+from collections import OrderedDict
 
 import geopandas as gpd
 import networkx as nx
@@ -28,6 +31,7 @@ __all__ = [
     "compactness_scores",
     "contiguity_report",
     "disruption",
+    "dissolve_territories",
     "fairness",
     "moved_mask",
     "quota_table",
@@ -262,15 +266,94 @@ def compactness_scores(units: gpd.GeoDataFrame, accounts: pd.DataFrame,
     """
     out = pd.DataFrame({"rep_id": reps["rep_id"].astype(str).to_numpy()})
     assigned = units.dropna(subset=["rep_id"])
-    shapes = gpd.GeoDataFrame({"rep_id": assigned["rep_id"].astype(str).to_numpy()},
-                              geometry=shapely.set_precision(
-                                  shapely.make_valid(assigned.geometry.values), 1e-6),
-                              crs=units.crs or "EPSG:4326")
-    shapes = shapes.dissolve("rep_id").to_crs(EQUAL_AREA_CRS)
+    shapes = dissolve_territories(assigned.assign(rep_id=assigned["rep_id"].astype(str)))
+    shapes = shapes.set_index("rep_id").geometry.to_crs(EQUAL_AREA_CRS)
     pp = 4 * np.pi * shapes.area / shapes.length.where(shapes.length > 0) ** 2
     out["polsby_popper"] = out["rep_id"].map(pp.round(4))
     out["tam_weighted_km"] = out["rep_id"].map(_tam_weighted_km(accounts, reps))
     return out
+
+
+def dissolve_territories(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One valid (Multi)Polygon per ``rep_id`` of ``units`` (rows without one are skipped).
+
+    The unit shapes are made valid and put on a shared 1e-6 degree grid, so that
+    neighbouring copies of one boundary become identical and the union leaves no
+    slivers. Then a rep whose units all have edges that match their neighbours' exactly
+    and overlap none (GEOS's coverage validation: ZCTA, county and Voronoi layers) is
+    merged by a coverage union, which only drops the edges shared twice (linear in the
+    edges, no overlay); any other rep (e.g. one holding ZIP pieces cut out of a county,
+    whose edges have vertices the next county lacks) by the overlay union. Both give the
+    overlay union's shape; the coverage union is 10-40x faster on national books.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``rep_id, geometry``, one row per rep in sorted ``rep_id`` order, in the CRS of
+        ``units`` (EPSG:4326 when it has none).
+    """
+    assigned = units.dropna(subset=["rep_id"])
+    geoms, clean = _snapped_shapes(np.asarray(assigned.geometry.values))
+    keys = assigned["rep_id"].to_numpy()
+    codes, reps_sorted = pd.factorize(keys, sort=True)
+    order = np.argsort(codes, kind="stable")
+    cuts = np.searchsorted(codes[order], np.arange(1, len(reps_sorted)))
+    shapes = [_union(g, c) for g, c in zip(np.split(geoms[order], cuts),
+                                          np.split(clean[order], cuts))]
+    return gpd.GeoDataFrame({"rep_id": np.asarray(reps_sorted, dtype=keys.dtype)},
+                            geometry=shapes, crs=units.crs or "EPSG:4326")
+
+
+def _union(geoms: np.ndarray, clean: np.ndarray):
+    """Union of ``geoms``: a coverage union when all are ``clean``, else the overlay union."""
+    if clean.all():
+        return shapely.coverage_union_all(geoms)
+    # A coverage union of the clean part overlaid with the rest is not safe: snapping moves
+    # the rest's vertices off the clean neighbours' edges, which leaves sliver holes.
+    return shapely.union_all(geoms)
+
+
+#: Snapped shapes and their coverage check, by the content of the raw shapes: the scorecard,
+#: the exports and every scenario of a run dissolve the same units (snapping is the slow part).
+_SNAPPED: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_SNAPPED_LOCK = threading.Lock()
+
+
+def _snapped_shapes(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``geoms`` made valid on the 1e-6 grid, and which of them are clean coverage members.
+
+    Shapes are immutable, so a digest of their WKB is a safe key; the last few results
+    are kept.
+    """
+    wkb = shapely.to_wkb(geoms)
+    key = hashlib.blake2b(b"".join(b"\0" if w is None else w for w in wkb),
+                          digest_size=20).digest()
+    with _SNAPPED_LOCK:
+        if key in _SNAPPED:
+            _SNAPPED.move_to_end(key)
+            return tuple(a.copy() for a in _SNAPPED[key])
+    snapped = shapely.set_precision(shapely.make_valid(geoms), 1e-6)
+    clean = _coverage_members(snapped)
+    with _SNAPPED_LOCK:
+        _SNAPPED[key] = (snapped.copy(), clean.copy())
+        while len(_SNAPPED) > 4:
+            _SNAPPED.popitem(last=False)
+    return snapped, clean
+
+
+def _coverage_members(geoms: np.ndarray) -> np.ndarray:
+    """True for each non-empty (Multi)Polygon whose edges match its neighbours' exactly,
+    overlap none and leave no gap narrower than 2e-6 degree: those a coverage union may
+    merge."""
+    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_empty(geoms)
+    if not hasattr(shapely, "coverage_invalid_edges") or not polygonal.any():  # shapely < 2.1
+        return np.zeros(len(geoms), dtype=bool)
+    clean = polygonal.copy()
+    # gap_width: an edge that misses its neighbour's by a hair (a gap narrower than two grid
+    # steps) is flagged too; the overlay union may close such a gap, a coverage union not
+    edges = shapely.coverage_invalid_edges(geoms[polygonal], gap_width=2e-6)
+    clean[polygonal] = shapely.is_empty(edges)
+    return clean
 
 
 def _tam_weighted_km(accounts: pd.DataFrame, reps: pd.DataFrame) -> pd.Series:

@@ -53,13 +53,13 @@ from typing import Iterator
 
 import geopandas as gpd
 import pandas as pd
-import shapely
 
 from . import __version__
 from .errors import InputError
 from .io.accounts import REJECT_COLUMNS
 from .io.export import (progress, write_csv, write_excel, write_geojson, write_geopackage,
                         wrote)
+from .metrics import dissolve_territories
 from .result import NoPlan, RunResult, ScenarioResult, write_summary
 
 __all__ = ["RUN_MARKER", "RunFolders", "check_target", "is_run_folder", "replace_folder",
@@ -318,11 +318,7 @@ def staged_files(page: str | Path) -> Iterator[Path]:
 
 def territories(units: gpd.GeoDataFrame, card: pd.DataFrame) -> gpd.GeoDataFrame:
     """One dissolved, valid polygon per rep, with its scorecard figures, EPSG:4326."""
-    assigned = units.dropna(subset=["rep_id"])
-    # A shared precision grid makes neighbouring edges identical, so the union leaves no slivers.
-    geoms = shapely.set_precision(shapely.make_valid(assigned.geometry.values), 1e-6)
-    g = gpd.GeoDataFrame({"rep_id": assigned["rep_id"].to_numpy()}, geometry=geoms,
-                         crs="EPSG:4326").dissolve("rep_id", as_index=False)
+    g = dissolve_territories(units).set_crs("EPSG:4326", allow_override=True)
     cols = ["rep_id", "name", "tam", "account_units", "n_accounts", "n_units",
             "drive_hours_per_month", "flags"]
     return g.merge(card[[c for c in cols if c in card]], on="rep_id", how="left")[

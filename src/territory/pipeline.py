@@ -859,8 +859,12 @@ def run_scenarios(
         inputs = cache.inputs(cfg)
         outcome = _solve_scenario(inputs, cfg, cache.network(inputs, cfg))
         s = outcome.summary
-        log.info("[%s] %s: %d accounts in = %d assigned + %d rejected", cfg.name, s.status,
-                 s.accounts_in, s.assigned, s.rejected)
+        if s.has_plan:
+            log.info("[%s] %s: %d accounts in = %d assigned + %d rejected", cfg.name, s.status,
+                     s.accounts_in, s.assigned, s.rejected)
+        else:  # summary.json's ``assigned`` counts the accounts placed in units: none has a rep
+            log.info("[%s] %s: %d accounts in, %d placed in units + %d rejected; no plan, so "
+                     "none assigned", cfg.name, s.status, s.accounts_in, s.assigned, s.rejected)
         outcomes.append(outcome)
     current = None
     if with_current and any(isinstance(o, ScenarioResult) for o in outcomes):

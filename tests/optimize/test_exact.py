@@ -11,7 +11,8 @@ import pytest
 
 from territory.errors import InfeasibleError
 from territory.optimize import AssignProblem, BandRules, Solver, check_plan, solve
-from territory.optimize.exact import blocking_reps, contiguous_feasibility, exact_applicable
+from territory.optimize.exact import (blocking_reps, contiguous_feasibility, exact_applicable,
+                                      solver_parameters)
 
 
 def grid(rows: int, cols: int, roots: tuple[int, ...], tam: np.ndarray) -> AssignProblem:
@@ -62,3 +63,17 @@ def test_solve_with_the_lns_engine_names_the_blocking_home():
     assert diag["constraint"] == "contiguity" and diag["proof"] == "exact"
     assert [b["rep"] for b in diag["blocking_homes"]] == ["R0", "R1"]
     assert "R0 (unit u0), R1 (unit u1) blocks it" in str(err.value)
+
+
+def test_a_run_is_bounded_by_deterministic_work_on_one_worker():
+    # a wall-clock slice or a parallel portfolio makes the plan found (which seeds LNS)
+    # depend on the machine's load: same inputs and seed must give the same plan
+    params = solver_parameters(30.0, seed=7)
+    assert params["num_workers"] == 1 or params.get("interleave_search")
+    assert 0 < params["max_deterministic_time"] < 1e9 and params["random_seed"] == 7
+    assert params["max_time_in_seconds"] == 30.0
+    rng = np.random.default_rng(5)
+    p = dataclasses.replace(grid(5, 6, (0, 29, 5), rng.integers(50, 150, 30).astype(float)),
+                            tam_tolerance=0.2)
+    plans = {tuple(contiguous_feasibility(p, 20, seed=s).plan.tolist()) for s in (1, 1, 1)}
+    assert len(plans) == 1

@@ -7,7 +7,7 @@ tight and a territory must reach far from its home. Measured (Dec 2026, 2
 shared cores) on a 5-state book of 400 accounts, 229 contracted units x 5 reps
 with the reps' own homes: HiGHS on the whole flow model found no plan and no
 proof in 120 s (nor in 60 s on the feasibility version, zero objective), while
-CP-SAT proves it infeasible in 12-26 s. CP-SAT propagates the flow and band rows
+CP-SAT proves it infeasible in 6-19 s (one worker, seeds 0-2). CP-SAT propagates the flow and band rows
 as constraints, which is what the flow model's LP cannot do.
 
 Formulation (feasibility, no objective)
@@ -39,7 +39,8 @@ import numpy as np
 from .contiguity import AdjacencyIndex
 from .problem import AssignProblem
 
-__all__ = ["ExactVerdict", "exact_applicable", "contiguous_feasibility", "blocking_reps"]
+__all__ = ["ExactVerdict", "blocking_reps", "contiguous_feasibility", "exact_applicable",
+           "solver_parameters"]
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,14 @@ log = logging.getLogger(__name__)
 EXACT_MAX_PAIRS = 6_000
 #: ... and this many flow arcs (arcs of the graph, both directions, times reps)
 EXACT_MAX_ARCS = 80_000
-#: CP-SAT workers (2: the portfolio that proved the measured case in 12-26 s)
-WORKERS = 2
-#: seconds of one CP-SAT run; the next run starts with the next seed
-SLICE_SECONDS = 8.0
+#: CP-SAT workers: one, so that a run is deterministic (CP-SAT's parallel portfolio
+#: shares solutions by wall clock; its deterministic ``interleave_search`` was 4x slower
+#: per unit of work on the measured case and proved nothing in 60 s)
+WORKERS = 1
+#: deterministic seconds (CP-SAT's work count, not wall time) of one run; the next run
+#: starts with the next seed. Measured case, load 4-5 on 2 cores: proofs in 6.0, 18.9 and
+#: 14.2 s for seeds 0-2 (two workers with 8 wall-clock seconds a run: 23.6 and 15.4 s)
+SLICE_DETERMINISTIC = 4.0
 
 
 @dataclass(frozen=True)
@@ -87,9 +92,8 @@ def contiguous_feasibility(p: AssignProblem, time_limit: float, *, seed: int = 0
         if left < 0.5:
             break
         solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = min(SLICE_SECONDS, left)
-        solver.parameters.num_workers = WORKERS
-        solver.parameters.random_seed = (int(seed) + attempt) % (2**31)
+        for name, value in solver_parameters(left, seed + attempt).items():
+            setattr(solver.parameters, name, value)
         status = solver.Solve(model)
         if status == cp_model.INFEASIBLE:
             return ExactVerdict("infeasible", time.perf_counter() - t0)
@@ -99,6 +103,19 @@ def contiguous_feasibility(p: AssignProblem, time_limit: float, *, seed: int = 0
             return ExactVerdict("feasible", time.perf_counter() - t0, plan.astype(np.int64),
                                 root)
     return ExactVerdict("unknown", time.perf_counter() - t0)
+
+
+def solver_parameters(left: float, seed: int) -> dict[str, float | int]:
+    """CP-SAT parameters of one run: ``seed``, a deterministic slice, ``left`` s at most.
+
+    The slice is counted in deterministic time on one worker, so the run's
+    answer depends on the inputs and the seed only; the wall-clock limit can
+    only cut the last run short (an "unknown" instead of its answer), never change
+    which plan a run finds.
+    """
+    return {"num_workers": WORKERS, "random_seed": int(seed) % (2**31),
+            "max_deterministic_time": SLICE_DETERMINISTIC,
+            "max_time_in_seconds": max(float(left), 0.0)}
 
 
 def blocking_reps(p: AssignProblem, deadline: float, *,
