@@ -46,7 +46,8 @@ Starts
     contiguity every start is first screened by the alternation without it
     (together ``SCREEN_SHARE`` of the budget) and the ``CONTIGUOUS_STARTS``
     best, and the given bases, go on with contiguity (until ``STARTS_SHARE`` of the budget); only
-    the best of those gets the pair sweeps (step 3) and the polish (step 4).
+    the best of those gets the pair sweeps (step 3, at most ``PAIR_PHASE_SHARE`` of the
+    budget) and the polish (step 4).
     Measured on the bench's 500 ZIPs x 10 reps with contiguity: the k-means
     seed ends at medoid travel 10,825; spread starts at 9,797-10,851.
 Bounds
@@ -132,7 +133,10 @@ SCREEN_SHARE = 0.25
 #: share of the budget for the starts (the rest: pair sweeps on the best one, then the polish)
 STARTS_SHARE = 0.6
 #: with contiguity, the starts screened without it whose contiguous alternation is run
-CONTIGUOUS_STARTS = 2
+#: (besides the given bases); 2 gained nothing over 1 on the bench and cost a run
+CONTIGUOUS_STARTS = 1
+#: at most this share of the budget for the pair sweeps of the best start
+PAIR_PHASE_SHARE = 0.1
 #: the banded p-median of the whole problem (a start and a bound) up to this many units
 MEDIAN_UNITS = 150
 #: at most this share of the budget for it
@@ -859,7 +863,10 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
     if best is None:
         raise error if error is not None else InfeasibleError("free centres: no start found a plan")
     winner = best.start
-    left = budget.left() - (POLISH_SHARE * cfg.time_limit if polish else 0.0)
+    # the pair sweeps found next to nothing on the bench's best starts (the restarts did
+    # the work) and took 12-21 s of the 800-account national book's 60 s: a bounded share
+    left = min(budget.left() - (POLISH_SHARE * cfg.time_limit if polish else 0.0),
+               PAIR_PHASE_SHARE * cfg.time_limit)
     if pair_sweeps > 0 and left >= 2 * MIN_SOLVE_SECONDS:
         best = _one_start(problem, weight, distance, dataclasses.replace(cfg, time_limit=left),
                           polish=False, resume=best, **kw)
