@@ -45,7 +45,9 @@ Starts
     (:func:`spread_bases`, k-means++ style, seeded by ``[seed, i]``). With
     contiguity every start is first screened by the alternation without it
     (together ``SCREEN_SHARE`` of the budget) and the ``CONTIGUOUS_STARTS``
-    best, and the given bases, go on with contiguity (until ``STARTS_SHARE`` of the budget); only
+    best, and the given bases, go on with contiguity (until ``STARTS_SHARE`` of the budget;
+    a screened start only if its travel without contiguity is ``RESTART_MIN_GAIN`` below
+    the contiguous plan in hand); only
     the best of those gets the pair sweeps (step 3, at most ``PAIR_PHASE_SHARE`` of the
     budget) and the polish (step 4).
     Measured on the bench's 500 ZIPs x 10 reps with contiguity: the k-means
@@ -129,14 +131,17 @@ RESTARTS = 5
 #: no restarts above this many unit-rep pairs (each start's share would be too short there)
 RESTART_MAX_PAIRS = 100_000
 #: with contiguity, share of the budget for screening the starts without it
-SCREEN_SHARE = 0.25
+SCREEN_SHARE = 0.15
 #: share of the budget for the starts (the rest: pair sweeps on the best one, then the polish)
 STARTS_SHARE = 0.6
 #: with contiguity, the starts screened without it whose contiguous alternation is run
 #: (besides the given bases); 2 gained nothing over 1 on the bench and cost a run
 CONTIGUOUS_STARTS = 1
+#: a screened start goes on with contiguity only if its travel without contiguity is this
+#: much below the contiguous plan in hand (see :func:`_may_gain`)
+RESTART_MIN_GAIN = 0.01
 #: at most this share of the budget for the pair sweeps of the best start
-PAIR_PHASE_SHARE = 0.1
+PAIR_PHASE_SHARE = 0.05
 #: the banded p-median of the whole problem (a start and a bound) up to this many units
 MEDIAN_UNITS = 150
 #: at most this share of the budget for it
@@ -840,6 +845,11 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
         if limit < 2 * MIN_SOLVE_SECONDS and best is not None:
             log.info("free centres: no time for start %d", i)
             break
+        if best is not None and not _may_gain(located[i][1], best.travel[-1]):
+            log.info("free centres: start %d skipped: its travel without contiguity (%.6g) is "
+                     "not %.0f%% below the plan in hand (%.6g)", i, located[i][1][-1],
+                     100 * RESTART_MIN_GAIN, best.travel[-1])
+            continue
         step = dataclasses.replace(cfg, time_limit=max(limit, MIN_SOLVE_SECONDS))
         try:  # pair sweeps only for the best start (below): they cost more than a start
             out = _one_start(problem, weight, distance, step, bases=b, polish=False,
@@ -893,6 +903,18 @@ def _whole_median(problem: AssignProblem, weight: np.ndarray, distance: UnitDist
                  problem.n_reps, problem.n_units, out.objective, out.bound)
     return out
 
+
+
+def _may_gain(relaxed_travel: tuple[float, ...], best: float) -> bool:
+    """Can a start whose alternation without contiguity ended at ``relaxed_travel[-1]``
+    beat the contiguous plan of travel ``best`` by ``RESTART_MIN_GAIN``?
+
+    Contiguity only adds rows, so a start's travel without it is about the least it
+    reaches with it (the alternation is a heuristic, so "about"). Measured on the
+    800-account national book: the best screened start was 0.24% below the given
+    bases' contiguous plan (4,185 vs 4,195) and ended above it (4,205) after 3-5 s.
+    """
+    return bool(relaxed_travel) and relaxed_travel[-1] < best * (1 - RESTART_MIN_GAIN)
 
 
 def _screen(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance,
