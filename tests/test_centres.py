@@ -152,3 +152,19 @@ def test_restarts_and_medians_beat_the_stalled_alternation_bands_and_contiguity_
     assert len(better.starts) == 4
     again = free_centres(p, w, dist, SOLVER, restarts=2, pair_sweeps=1)
     assert again.rep_of_unit.tolist() == better.rep_of_unit.tolist()
+
+
+
+def test_a_screened_start_that_cannot_gain_is_not_run_with_contiguity():
+    # the best screened start (the p-median's centres) ends 0.2% below the given bases'
+    # contiguous plan without contiguity (470.0 vs 471.1): too little to pay for its run
+    p, xy, w = _grid(6, 6, [15, 18, 35], seed=6)
+    dist = euclidean_distance(xy)
+    out = free_centres(p, w, dist, SOLVER, restarts=2, pair_sweeps=0)
+    assert out.start == 0 and np.isfinite(out.starts[0])
+    assert all(np.isnan(t) for t in out.starts[1:])
+    assert check_plan(out.problem, out.rep_of_unit) == []
+    # where the screened start is well below the plan in hand it goes on (and wins)
+    p, xy, w = _grid(6, 6, [18, 22, 28], seed=0)
+    out = free_centres(p, w, euclidean_distance(xy), SOLVER, restarts=2, pair_sweeps=0)
+    assert out.start == 1 and out.starts[1] < out.starts[0] * 0.95   # 483.2 vs 535.7
