@@ -171,6 +171,21 @@ def test_unusable_input_exits_2(tmp_path: Path, capsys, content, needle):
     assert needle in capsys.readouterr().err
 
 
+def test_in_process_run_leaves_the_collector_as_it_was(tmp_path: Path):
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        code = main(["-q", "plan", "--accounts", str(tmp_path / "none.csv"), "--reps", "2",
+                     "--out", str(tmp_path / "x")])
+        assert code == 2
+        assert gc.get_threshold() == (700, 10, 10)
+        assert gc.isenabled() and gc.get_freeze_count() == 0  # frozen at exit only
+    finally:
+        gc.set_threshold(*before)
+
+
 def test_unknown_config_key_exits_2(tmp_path: Path, capsys):
     p = tmp_path / "typo.toml"
     p.write_text("[balance]\ntam_tolerence = 0.1\n")
