@@ -11,7 +11,8 @@ import pytest
 
 from territory.errors import InfeasibleError
 from territory.optimize import AssignProblem, BandRules, Solver, check_plan, solve
-from territory.optimize.exact import (blocking_reps, contiguous_feasibility, exact_applicable,
+from territory.optimize.exact import (admits, blocking_reps, contiguous_feasibility,
+                                      exact_applicable, moved, relocation_candidates,
                                       solver_parameters)
 
 
@@ -29,18 +30,51 @@ def grid(rows: int, cols: int, roots: tuple[int, ...], tam: np.ndarray) -> Assig
         contiguity=True, adjacency=g, roots=roots, movable_roots=False)
 
 
-def test_a_home_that_walls_another_in_is_proved_infeasible_and_named():
-    # a 1 x 6 line, equal TAM, 2 reps of 3 units each: R1's home at u1 leaves R0 (home u0)
-    # with u0 alone; with R1's home free R1 takes u3..u5, with R0's free R0 does
-    p = grid(1, 6, (0, 1), np.full(6, 100.0))
+def walled_line() -> AssignProblem:
+    """A 1 x 9 line, equal TAM, 3 reps of 3 units each (the only contiguous split is
+    u0-u2 | u3-u5 | u6-u8). R0's home u0 and R1's home u1 share the first block, and u2 is
+    locked to R1: only R0's home blocks, and moving it to u3, u4 or u5 admits a plan."""
+    p = grid(1, 9, (0, 1, 8), np.full(9, 100.0))
+    return dataclasses.replace(p, locks={2: 1})
+
+
+def connected_plan_ok(p: AssignProblem, plan: np.ndarray) -> bool:
+    """Both bands, and every territory connected on the graph and holding its root."""
+    if check_plan(p, plan) or any(plan[u] != r for r, u in enumerate(p.roots)):
+        return False
+    return all(nx.is_connected(p.adjacency.subgraph([p.unit_ids[u]
+                                                     for u in np.flatnonzero(plan == r)]))
+               for r in range(p.n_reps))
+
+
+def test_only_the_walled_in_home_admits_a_plan_when_moved():
+    # the ground truth the naming test relies on, by brute force over every single move
+    p = walled_line()
     assert exact_applicable(p)
     assert contiguous_feasibility(p, 20).status == "infeasible"
-    found, decided = blocking_reps(p, deadline=time.perf_counter() + 20)
-    assert [r for r, _ in found] == [0, 1] and decided
-    free = contiguous_feasibility(p, 20, free_rep=1)
-    assert free.status == "feasible" and free.plan.tolist() == [0, 0, 0, 1, 1, 1]
-    assert free.root in (3, 4, 5)
-    assert contiguous_feasibility(p, 20, free_rep=0).plan.tolist() == [1, 1, 1, 0, 0, 0]
+    helps = set()
+    for r in range(p.n_reps):
+        for u in set(range(p.n_units)) - set(p.fixed):
+            verdict = contiguous_feasibility(moved(p, ((r, u),)), 20)
+            assert verdict.status != "unknown"
+            if verdict.status == "feasible":
+                assert connected_plan_ok(moved(p, ((r, u),)), verdict.plan)
+                helps.add((r, u))
+    assert helps == {(0, 3), (0, 4), (0, 5)}
+
+
+def test_the_rep_reaching_away_from_home_is_tried_first():
+    p = walled_line()
+    guide = np.array([0, 1, 1, 1, 0, 0, 2, 2, 2])  # R0's best territory: u0 plus u4, u5
+    assert relocation_candidates(p, guide)[0] == (0, 4)
+    found = blocking_reps(p, time.perf_counter() + 20, guide=guide,
+                          find_plan=lambda q, s: contiguous_feasibility(q, s).plan)
+    assert found.found is not None and found.found.moves == ((0, 4),) and found.tried == 1
+    assert admits(p, ((0, 4),), found.found.plan)
+    assert not admits(p, ((0, 4),), guide)  # a split territory is no proof
+    # a finder that never finds: nothing is named
+    none = blocking_reps(p, time.perf_counter() + 20, guide=guide, find_plan=lambda q, s: None)
+    assert none.found is None and none.tried == len(relocation_candidates(p, guide)) + 1
 
 
 def test_a_plan_found_is_connected_and_inside_the_bands():
@@ -55,14 +89,22 @@ def test_a_plan_found_is_connected_and_inside_the_bands():
         assert nx.is_connected(p.adjacency.subgraph(members))
 
 
-def test_solve_with_the_lns_engine_names_the_blocking_home():
-    p = grid(1, 6, (0, 1), np.full(6, 100.0))
+def test_solve_names_the_home_that_blocks_and_where_to_move_it():
+    # before: the root-choice check named both R0 and R1 of a similar case, and on the
+    # 229-unit book decided nothing; now a move to a concrete unit is proven by a plan
+    p = walled_line()
     with pytest.raises(InfeasibleError) as err:
         solve(p, Solver(time_limit=20, engine="lns"))
     diag = err.value.diagnosis
     assert diag["constraint"] == "contiguity" and diag["proof"] == "exact"
-    assert [b["rep"] for b in diag["blocking_homes"]] == ["R0", "R1"]
-    assert "R0 (unit u0), R1 (unit u1) blocks it" in str(err.value)
+    assert [b["rep"] for b in diag["blocking_homes"]] == ["R0"] and not diag["together"]
+    block = diag["blocking_homes"][0]
+    assert block["home_unit"] == "u0" and block["feasible_unit"] in ("u3", "u4", "u5")
+    assert (f"rep R0's home base (unit u0) blocks it; with it moved to unit "
+            f"{block['feasible_unit']}") in str(err.value)
+    target = moved(p, ((0, p.unit_ids.index(block["feasible_unit"])),))
+    verdict = contiguous_feasibility(target, 20)
+    assert verdict.status == "feasible" and connected_plan_ok(target, verdict.plan)
 
 
 def test_a_run_is_bounded_by_deterministic_work_on_one_worker():

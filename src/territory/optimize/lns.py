@@ -9,7 +9,8 @@ Strategy
     2. **Warm start.** Each unit to its largest LP share (whole for all but a
        few units); greedy band repair over the candidate pairs; with
        contiguity, stray pieces go to a neighbouring territory and a
-       connected band repair follows.
+       connected band repair follows (single moves, then chains of moves
+       through bordering territories to a rep with room in the band).
     3. **Repair and large-neighbourhood search** (fix-and-optimise). Repeatedly
        pick a rep (breaching reps first, then a seeded random order), grow a
        group of reps that share candidate units (or a border) with it, free
