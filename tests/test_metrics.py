@@ -274,3 +274,9 @@ def test_dissolve_territories_equals_the_overlay_union_on_a_multistate_book(tmp_
     area = want.set_index("rep_id").geometry.to_crs(EQUAL_AREA_CRS)
     assert pp.to_numpy() == pytest.approx((4 * np.pi * area.area / area.length ** 2).round(4)
                                           .to_numpy(), abs=1e-12)
+    # the same shapes with other owners are dissolved anew, not read from the first plan's
+    swapped = units.assign(rep_id=units["rep_id"].map({"a": "b", "b": "a", "c": "c", "d": "d"}))
+    again = dissolve_territories(swapped).set_index("rep_id").geometry
+    first = got.set_index("rep_id").geometry
+    assert again["a"].equals(first["b"]) and again["b"].equals(first["a"])
+    assert again["c"].equals(first["c"])

@@ -45,6 +45,19 @@ def test_kmeans_centres_are_deterministic_and_ordered():
     assert (np.diff(a[:, 0]) >= 0).all()  # west to east
 
 
+def test_kmeans_centres_do_not_depend_on_the_thread_count():
+    """The same centres to the last bit whatever OpenMP may use (machines differ in cores)."""
+    import sklearn.cluster  # noqa: F401 - loads the OpenMP runtime the limits act on
+    from threadpoolctl import threadpool_limits
+
+    units = ohio_like_units(3000, seed=4)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        one = kmeans_centres(units, 12, seed=2)
+    with threadpool_limits(limits=4, user_api="openmp"):
+        four = kmeans_centres(units, 12, seed=2)
+    assert np.array_equal(one, four)
+
+
 def test_lp_share_is_a_fractional_assignment():
     units = ohio_like_units(60)
     xy = project_points(units["lon"].to_numpy(), units["lat"].to_numpy())
