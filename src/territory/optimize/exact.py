@@ -238,9 +238,12 @@ def blocking_reps(p: AssignProblem, deadline: float, *, guide: np.ndarray | None
     t0 = time.perf_counter()
     singles = [] if guide is None else relocation_candidates(p, guide)
     tries: list[tuple[tuple[int, int], ...]] = [((r, u),) for r, u in singles]
-    firsts = list({r: (r, u) for r, u in reversed(singles)}.values())[::-1][:2]
-    if len(firsts) == 2:
-        tries.append(tuple(firsts))
+    first: dict[int, tuple[int, int]] = {}
+    for r, u in singles:  # each rep's first candidate, likeliest blocker first
+        first.setdefault(r, (r, u))
+    pair = tuple(list(first.values())[:2])
+    if len(pair) == 2 and pair[0][1] != pair[1][1]:
+        tries.append(pair)
     tried = 0
     for moves in tries:
         left = deadline - time.perf_counter()
