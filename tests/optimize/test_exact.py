@@ -107,6 +107,55 @@ def test_solve_names_the_home_that_blocks_and_where_to_move_it():
     assert verdict.status == "feasible" and connected_plan_ok(target, verdict.plan)
 
 
+def corridor_book() -> AssignProblem:
+    """A west 6 x 6 block (TAM 20 a unit), a 4-unit corridor, an east 6 x 6 block (TAM 30).
+
+    4 reps, TAM band 386.75-523.25 (mean 455, 15%): the east's 1,080 needs three reps,
+    but only R0 lives there, and a corridor unit holds one rep, so only one western rep
+    can reach east. R1 and R2 hold a locked unit in the far west: moved east, each still
+    has to cross; R3's home (w53, by the corridor) is the one whose move admits a plan.
+    The root-choice CP-SAT check left every rep "unknown" on it in a 20 s budget.
+    """
+    g = nx.Graph()
+    cells = ([(f"w{i}{j}", (i, j), 20.0) for i in range(6) for j in range(6)]
+             + [(f"c{k}", (6 + k, 3), 5.0) for k in range(4)]
+             + [(f"e{i}{j}", (10 + i, j), 30.0) for i in range(6) for j in range(6)])
+    ids = [c[0] for c in cells]
+    xy = np.array([c[1] for c in cells], float)
+    for a, (na, pa, _) in enumerate(cells):
+        for nb, pb, _ in cells[a + 1:]:
+            if abs(pa[0] - pb[0]) + abs(pa[1] - pb[1]) == 1:
+                g.add_edge(na, nb)
+    at = {u: i for i, u in enumerate(ids)}
+    roots = (at["e22"], at["w00"], at["w05"], at["w53"])
+    cost = np.linalg.norm(xy[:, None] - xy[list(roots)][None], axis=2)
+    return AssignProblem.create(
+        tuple(ids), ("R0", "R1", "R2", "R3"), np.array([c[2] for c in cells]),
+        np.ones(len(ids)), cost,
+        BandRules(tam_tolerance=0.15, account_units_min=0, account_units_max=1e9),
+        contiguity=True, adjacency=g, roots=roots, movable_roots=False,
+        locks={at["w10"]: 1, at["w15"]: 2})
+
+
+def test_the_home_by_the_corridor_is_named_with_a_unit_that_admits_a_plan():
+    p = corridor_book()
+    with pytest.raises(InfeasibleError) as err:
+        solve(p, Solver(time_limit=20, engine="lns"))
+    diag = err.value.diagnosis
+    assert diag["proof"] == "exact" and [b["rep"] for b in diag["blocking_homes"]] == ["R3"]
+    target = diag["blocking_homes"][0]["feasible_unit"]
+    assert target.startswith("e")
+    assert (f"rep R3's home base (unit w53) blocks it; with it moved to unit {target}"
+            in str(err.value))
+    # the move really admits a plan: solved afresh, checked with networkx and both bands
+    there = moved(p, ((3, p.unit_ids.index(target)),))
+    assert connected_plan_ok(there, solve(there, Solver(time_limit=20)).rep_of_unit)
+    # and the others' homes moved there do not (each proof is a fraction of a second)
+    for r in (0, 1, 2):
+        assert contiguous_feasibility(moved(p, ((r, there.roots[3]),)), 10).status == \
+            "infeasible"
+
+
 def test_a_run_is_bounded_by_deterministic_work_on_one_worker():
     # a wall-clock slice or a parallel portfolio makes the plan found (which seeds LNS)
     # depend on the machine's load: same inputs and seed must give the same plan

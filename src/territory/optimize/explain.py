@@ -313,6 +313,12 @@ def _explain_contiguity(p: AssignProblem, solver: Solver, seed: int, k_all: int,
                     "into pieces; turn contiguity off or widen the bands." + unlock,
                     locks=locks, roots="any")
     moved = _blocking_homes(p, solver, seed, k_all, limit)
+    if moved == "unknown":  # the root-free model ran out of time: nothing is proven about it
+        return _one("contiguity", "Contiguity cannot hold together with the bands from these "
+                    "home bases: every plan that meets the bands splits some territory into "
+                    "pieces; which home base blocks it was not found in the time left. Move a "
+                    "home base, turn contiguity off or widen the bands." + unlock,
+                    locks=locks, blocking_homes=[], all_homes_checked=False)
     if moved is None:
         return _one("contiguity", "Contiguity cannot hold together with the bands, from these "
                     "home bases or any others: every plan that meets the bands splits some "
@@ -330,11 +336,12 @@ def _explain_contiguity(p: AssignProblem, solver: Solver, seed: int, k_all: int,
 
 
 def _blocking_homes(p: AssignProblem, solver: Solver, seed: int, k_all: int,
-                    limit: float) -> list[tuple[int, int]] | None:
+                    limit: float) -> list[tuple[int, int]] | str | None:
     """Fewest reps whose root must leave its home for a contiguous plan: [(rep, new root)].
 
     The root-free model with a price of 1 on every root away from its home and
-    travel scaled to below 1 in total; None when even free roots do not help.
+    travel scaled to below 1 in total; None when even free roots do not help
+    (proven), ``"unknown"`` when it found no plan and no proof in ``limit``.
     """
     free = dataclasses.replace(p, roots=None)
     pu, pr = candidate_pairs(free, k_all)
@@ -345,8 +352,10 @@ def _blocking_homes(p: AssignProblem, solver: Solver, seed: int, k_all: int,
     form = build_formulation(free, (key // p.n_reps, key % p.n_reps), root_cost=price)
     form.cost[: form.n_pairs] /= max(float(np.abs(form.cost[: form.n_pairs]).sum()), 1.0) * 10
     run = solve_model(form, solver, seed=seed, time_limit=limit)
-    if run.values is None or run.infeasible:
+    if run.infeasible:
         return None
+    if run.values is None:
+        return "unknown"
     roots = form.roots(run.values)
     return [(r, u) for r, u in enumerate(roots) if u != homes[r]]
 
