@@ -92,6 +92,23 @@ def test_contraction_ties_go_to_the_nearer_anchor_then_the_smaller_id():
     assert tie.unit_ids[tie.anchor[1]] == "a"
 
 
+def test_a_repeated_contraction_is_the_same_and_follows_its_inputs():
+    """The map contracts what the pipeline did: the same answer, never a stale or shared one."""
+    g = nx.path_graph(["a", "m", "b"])
+    has = np.array([True, False, True])
+    xy = np.array([[0, 0], [2, 0], [3, 0]], float)
+    first = contract_units(["a", "m", "b"], has, g, xy)
+    first.anchor[1] = 0  # a caller changing its copy
+    first.graph.add_edge("a", "x")
+    again = contract_units(["a", "m", "b"], has, g, xy)
+    assert list(again.anchor) == [0, 2, 2] and sorted(again.graph.nodes) == ["a", "b"]
+    moved = contract_units(["a", "m", "b"], has, g, np.array([[0, 0], [1, 0], [3, 0]], float))
+    assert list(moved.anchor) == [0, 0, 2]
+    g.remove_edge("a", "m")
+    g.add_edge("a", "b", bridge=True)  # another graph: contracted anew
+    assert contract_units(["a", "m", "b"], has, g, xy).graph.edges["a", "b"] == {"bridge": True}
+
+
 def test_account_free_component_goes_to_the_nearest_anchor_and_is_listed():
     g = nx.Graph([("a", "b"), ("c", "d")])        # c-d is an island without accounts
     xy = np.array([[0, 0], [1, 0], [10, 0], [11, 0]], float)

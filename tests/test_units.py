@@ -99,6 +99,23 @@ def test_approximate_zip_units_dc():
         _equal_area(outline).area, rel=1e-6)
 
 
+def test_approximate_zip_units_are_cached_by_what_they_are_built_from(tmp_path, monkeypatch):
+    monkeypatch.setenv("TERRITORY_CACHE_DIR", str(tmp_path))
+    built = U.approximate_zip_units(["DC"])
+    (layer,) = (tmp_path / "units").glob("*.parquet")
+    again = U.approximate_zip_units(["DC"])
+    assert again.equals(built) and again.crs == built.crs
+    assert (shapely.to_wkb(again.geometry.values) == shapely.to_wkb(built.geometry.values)).all()
+    # the second call read the file: a layer put there is what it returns
+    built.assign(state="XX").to_parquet(layer)
+    assert set(U.approximate_zip_units(["DC"])["state"]) == {"XX"}
+    # other states are another layer; a damaged file is built again, not trusted
+    U.approximate_zip_units(["DC", "DE"])
+    assert len(list((tmp_path / "units").glob("*.parquet"))) == 2
+    layer.write_bytes(b"not parquet")
+    assert U.approximate_zip_units(["DC"]).equals(built)
+
+
 # ----------------------------------------------------------------------------- adjacency
 
 

@@ -20,6 +20,8 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import scipy.sparse
+import scipy.sparse.csgraph
 import shapely
 from numpy.typing import ArrayLike
 
@@ -230,12 +232,31 @@ def fairness(card: pd.DataFrame, accounts: pd.DataFrame,
 
 
 def contiguity_report(units: pd.DataFrame, adjacency: nx.Graph) -> dict[str, int]:
-    """Number of connected pieces of each rep's territory on the adjacency graph."""
-    out: dict[str, int] = {}
-    for rep, members in units.groupby("rep_id")["unit_id"]:
-        sub = adjacency.subgraph(members.tolist())
-        out[str(rep)] = nx.number_connected_components(sub) if len(sub) else 0
-    return out
+    """Number of connected pieces of each rep's territory on the adjacency graph.
+
+    One pass over the graph's edges (those inside one territory), then the connected
+    components of all territories at once; units that are not nodes of the graph do not
+    count. Reps in sorted order.
+    """
+    ids = units["unit_id"].to_numpy()
+    codes, reps = pd.factorize(units["rep_id"], sort=True)  # -1: unassigned
+    pos = {u: i for i, u in enumerate(ids)}
+    get = pos.get
+    pairs = np.array([(get(a, -1), get(b, -1)) for a, b in adjacency.edges],
+                     dtype=np.int64).reshape(-1, 2)
+    i, j = pairs[:, 0], pairs[:, 1]
+    inside = (i >= 0) & (j >= 0)
+    i, j = i[inside], j[inside]
+    same = (codes[i] == codes[j]) & (codes[i] >= 0)
+    n = len(ids)
+    graph = scipy.sparse.coo_matrix((np.ones(int(same.sum())), (i[same], j[same])), shape=(n, n))
+    _, comp = scipy.sparse.csgraph.connected_components(graph, directed=False)
+    node = np.fromiter((u in adjacency for u in ids), dtype=bool, count=n) & (codes >= 0)
+    pieces = np.zeros(len(reps), dtype=np.int64)
+    if node.any():
+        pair = np.unique(np.column_stack([codes[node], comp[node]]), axis=0)
+        pieces = np.bincount(pair[:, 0], minlength=len(reps))
+    return {str(r): int(k) for r, k in zip(reps, pieces)}
 
 
 def compactness_scores(units: gpd.GeoDataFrame, accounts: pd.DataFrame,
