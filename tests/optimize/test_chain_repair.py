@@ -67,3 +67,32 @@ def test_no_chain_is_kept_when_the_breach_cannot_fall():
     fixed = AdjacencyIndex(p).connected_band_repair(score, plan, time.perf_counter() + 10)
     assert score.hard_breach(fixed).sum() <= before + 1e-12
     assert _connected(p, fixed)
+
+
+def test_disjoint_moves_take_the_best_moves_that_share_no_rep():
+    from territory.optimize.repair import BATCH_MIN_REPS, disjoint_moves
+
+    unit = np.array([5, 6, 7, 8, 5])
+    to = np.array([0, 1, 2, 3, 4])
+    frm = np.array([1, 2, 4, 5, 6])
+    m = BATCH_MIN_REPS
+    # (6: 1<-2) shares rep 1 with the better (5: 0<-1); (5: 4<-6) moves unit 5 again
+    assert disjoint_moves(unit, to, frm, m, 10) == [(5, 0, 1), (7, 2, 4), (8, 3, 5)]
+    assert disjoint_moves(unit, to, frm, m, 2) == [(5, 0, 1), (7, 2, 4)]
+    # small problems: the best move only, as one move a round always did
+    assert disjoint_moves(unit, to, frm, m - 1, 10) == [(5, 0, 1)]
+
+
+def test_batched_repairs_on_many_reps_end_inside_the_bands_and_connected():
+    # 120 reps on a path of 360 units, rooted at the right end of their stretch; in
+    # 30 pairs the left rep is one unit short and the right one over: 60 breaches,
+    # each mended by one move, in batches
+    sizes = [2, 4] * 30 + [3] * 60
+    roots = tuple(int(i) - 1 for i in np.cumsum(sizes))
+    p, plan = _line(sizes, roots)
+    score = PlanScore.of(p)
+    assert (score.hard_breach(plan) > 0).sum() == 60
+    fixed = AdjacencyIndex(p).connected_band_repair(score, plan, time.perf_counter() + 30)
+    assert score.hard_breach(fixed).sum() == 0
+    assert _connected(p, fixed)
+    assert all(fixed[u] == r for r, u in enumerate(p.roots))

@@ -86,6 +86,9 @@ SUB_MIP_SAFETY = 8.0
 RING_HOPS = 3
 #: while repairing band breaches: small rings, so the sub-MIP reaches a plan in the bands fast
 REPAIR_RING_HOPS = 2
+#: with contiguity, the warm start's connected band repair gets at most this share of
+#: the time left
+CONNECTED_REPAIR_SHARE = 0.2
 #: hand the incumbent to the full HiGHS MIP only below this many columns
 FULL_MIP_MAX_PAIRS = 150_000
 
@@ -280,7 +283,9 @@ class _Search:
         if self.adjacency is not None:
             rep_of = self.adjacency.join_strays(self.score, rep_of)
             log.info("contiguity repair: %d stray units left", self.adjacency.stray(rep_of).size)
-            rep_of = self.adjacency.connected_band_repair(self.score, rep_of, self.deadline)
+            # at most a share of the time left: LNS repairs what the greedy cannot
+            until = t0 + CONNECTED_REPAIR_SHARE * (self.deadline - t0)
+            rep_of = self.adjacency.connected_band_repair(self.score, rep_of, until)
         if start is not None and not self._rank(start)[0]:
             if self._rank(start) < self._rank(rep_of) and not self._rank(rep_of)[0]:
                 log.info("warm start: the given start plan is better than the LP's; starting there")

@@ -15,9 +15,15 @@ import numpy as np
 from .lp import LPRelaxation
 from .problem import AssignProblem, Band
 
-__all__ = ["PlanScore", "greedy_band_repair", "lp_rounding"]
+__all__ = ["PlanScore", "disjoint_moves", "greedy_band_repair", "lp_rounding"]
 
 log = logging.getLogger(__name__)
+
+#: from this many reps on, the greedy repairs make a batch of moves on disjoint reps a
+#: round; below, one move a round (the best), whose plans were a little cheaper: on 2,241
+#: units x 58 reps the batched connected repair started LNS 1.8% costlier and it ended
+#: 2.4% costlier in the same 27 s
+BATCH_MIN_REPS = 100
 
 
 @dataclass(frozen=True)
@@ -105,8 +111,12 @@ def greedy_band_repair(score: PlanScore, rep_of: np.ndarray, pu: np.ndarray, pr:
                        deadline: float, max_moves: int | None = None) -> np.ndarray:
     """Move single units between candidate reps while the total hard-band breach falls.
 
-    Each step takes the move that lowers the breach most per unit of extra
-    cost (ties: by pair index), over every candidate pair at once. Deterministic.
+    Each round ranks every candidate move that lowers the breach by its extra
+    cost per unit of breach removed (ties: by pair index) and makes the best
+    ones that share no rep (:func:`disjoint_moves`): a move changes only its
+    two reps' loads, so each still lowers the breach by what was computed.
+    Deterministic. Measured on 21,068 ZIPs x 602 reps: one move a round took
+    50 s for 2,290 moves. Below ``BATCH_MIN_REPS`` reps, one move a round.
     """
     rep_of = rep_of.copy()
     movable = score.fixed[pu] < 0
@@ -130,14 +140,39 @@ def greedy_band_repair(score: PlanScore, rep_of: np.ndarray, pu: np.ndarray, pr:
         if good.size == 0:
             break
         score_ = (pc[idx[good]] - score.cost[u[good], r[good]]) / -du[good]
-        best = good[np.lexsort((idx[good], score_))[0]]
-        uu, ss, rr = int(u[best]), int(s[best]), int(r[best])
-        rep_of[uu] = ss
-        for q, sign in ((rr, -1.0), (ss, 1.0)):
-            tam[q] += sign * score.tam[uu]
-            au[q] += sign * score.account_units[uu]
-        b[[rr, ss]] = score.rep_breach(np.array([rr, ss]), tam[[rr, ss]], au[[rr, ss]])
-        moves += 1
+        ranked = good[np.lexsort((idx[good], score_))]
+        for uu, ss, rr in disjoint_moves(u[ranked], s[ranked], r[ranked], score.m,
+                                         max_moves - moves):
+            rep_of[uu] = ss
+            for q, sign in ((rr, -1.0), (ss, 1.0)):
+                tam[q] += sign * score.tam[uu]
+                au[q] += sign * score.account_units[uu]
+            b[[rr, ss]] = score.rep_breach(np.array([rr, ss]), tam[[rr, ss]], au[[rr, ss]])
+            moves += 1
     log.info("greedy repair: %d moves, hard-band breach %.3g on %d reps", moves, b.sum(),
              int((b > 1e-9).sum()))
     return rep_of
+
+
+def disjoint_moves(unit: np.ndarray, to: np.ndarray, frm: np.ndarray, n_reps: int,
+                   limit: int) -> list[tuple[int, int, int]]:
+    """The ranked moves ``(unit, to, from)`` that share no rep with a better one.
+
+    Looks at no more than ``4 * n_reps + 64`` of them: past that few reps are left.
+    Below ``BATCH_MIN_REPS`` reps only the best move.
+    """
+    if n_reps < BATCH_MIN_REPS:
+        limit = min(limit, 1)
+    touched = np.zeros(n_reps, dtype=bool)
+    seen: set[int] = set()
+    out: list[tuple[int, int, int]] = []
+    for uu, ss, rr in zip(unit[: 4 * n_reps + 64].tolist(), to[: 4 * n_reps + 64].tolist(),
+                          frm[: 4 * n_reps + 64].tolist()):
+        if len(out) >= limit:
+            break
+        if touched[ss] or touched[rr] or uu in seen:
+            continue
+        touched[ss] = touched[rr] = True
+        seen.add(uu)
+        out.append((uu, ss, rr))
+    return out
