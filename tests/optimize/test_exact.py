@@ -89,6 +89,18 @@ def test_a_plan_found_is_connected_and_inside_the_bands():
         assert nx.is_connected(p.adjacency.subgraph(members))
 
 
+def test_two_homes_are_moved_together_when_no_single_move_helps():
+    # 1 x 12 line, 4 reps of 3 units: R0, R1 and R2 all live in the first block u0-u2
+    p = grid(1, 12, (0, 1, 2, 11), np.full(12, 100.0))
+    guide = np.array([0, 1, 2, 0, 0, 2, 1, 1, 2, 3, 3, 3])
+    cands = relocation_candidates(p, guide)
+    assert cands[:2] == [(0, 3), (1, 6)]
+    found = blocking_reps(p, time.perf_counter() + 20, guide=guide,
+                          find_plan=lambda q, s: contiguous_feasibility(q, s).plan)
+    assert found.found is not None and found.found.moves == ((0, 3), (1, 6))
+    assert found.tried == len(cands) + 1 and admits(p, found.found.moves, found.found.plan)
+
+
 def test_solve_names_the_home_that_blocks_and_where_to_move_it():
     # before: the root-choice check named both R0 and R1 of a similar case, and on the
     # 229-unit book decided nothing; now a move to a concrete unit is proven by a plan

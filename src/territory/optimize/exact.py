@@ -153,7 +153,11 @@ class Blocking:
 #: (229 units x 5 reps, infeasible from the reps' homes): with R05's home moved from
 #: Detroit to the medoid of its Philadelphia piece the LNS engine met a contiguous plan in
 #: 0.6-1.1 s in budgets of 3, 5 and 16 s; CP-SAT (this module's check) on the same moved
-#: problem ended "unknown" after 30 s, as did the root-choice model for every rep.
+#: problem ended "unknown" after 30 s (and after 4 x 8 deterministic s with the plan without
+#: contiguity as hints), as did the root-choice model for every rep. End to end from the CLI
+#: (`territory plan`, 60 s budget, load 3.2): exit 3 naming R05 -> ZIP 19026 in 31.8 s
+#: wall (solve 28.2 s: LNS 15, proof 7.5, guide 0.5, this move 5.0), the same in every run;
+#: before, 65 s wall and no rep named.
 RELOCATE_SECONDS = 5.0
 #: candidate new homes per rep: the medoids of its farthest pieces, then of its territory
 PIECES_PER_REP = 2
@@ -234,9 +238,12 @@ def blocking_reps(p: AssignProblem, deadline: float, *, guide: np.ndarray | None
     t0 = time.perf_counter()
     singles = [] if guide is None else relocation_candidates(p, guide)
     tries: list[tuple[tuple[int, int], ...]] = [((r, u),) for r, u in singles]
-    firsts = list({r: (r, u) for r, u in reversed(singles)}.values())[::-1][:2]
-    if len(firsts) == 2:
-        tries.append(tuple(firsts))
+    first: dict[int, tuple[int, int]] = {}
+    for r, u in singles:  # each rep's first candidate, likeliest blocker first
+        first.setdefault(r, (r, u))
+    pair = tuple(list(first.values())[:2])
+    if len(pair) == 2 and pair[0][1] != pair[1][1]:
+        tries.append(pair)
     tried = 0
     for moves in tries:
         left = deadline - time.perf_counter()
