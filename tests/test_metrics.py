@@ -280,3 +280,14 @@ def test_dissolve_territories_equals_the_overlay_union_on_a_multistate_book(tmp_
     first = got.set_index("rep_id").geometry
     assert again["a"].equals(first["b"]) and again["b"].equals(first["a"])
     assert again["c"].equals(first["c"])
+    # snapped shapes kept from before (a file of an earlier run) are the ones dissolved
+    from territory.metrics import remember_snapped, snapped_shapes, snapping_key
+
+    key = snapping_key(units)
+    snapped, clean = snapped_shapes(key)
+    remember_snapped(key, shapely.transform(snapped, lambda c: c + [1.0, 0.0]), clean)
+    moved = dissolve_territories(units.assign(rep_id=units["rep_id"].where(
+        units["rep_id"] != "a", "z")))  # another plan: dissolved anew from the kept shapes
+    b = moved.set_index("rep_id").geometry["b"]
+    assert b.area == pytest.approx(first["b"].area, rel=1e-6)  # shifted by one degree
+    assert b.bounds == pytest.approx(tuple(np.add(first["b"].bounds, [1.0, 0.0, 1.0, 0.0])))

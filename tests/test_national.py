@@ -9,8 +9,10 @@ import pandas as pd
 import shapely
 
 from books import multistate_book
+from territory.cache import cache_dir
 from territory.config import ScenarioConfig, config_from_dict
 from territory.geo.contract import contract_units, expand_assignment
+from territory.metrics import snapped_shapes, snapping_key
 from territory.pipeline import plan, prepare, write_result
 from territory.web import maps
 from territory.geo.geocode import geocode_accounts
@@ -142,6 +144,12 @@ def test_multistate_plan_is_contiguous_and_banded_on_the_full_graph(tmp_path):
     mean = per_rep["tam"].mean()
     assert (per_rep["tam"] - mean).abs().max() <= b.tam_tolerance * mean * (1 + 1e-9)
     assert s["violations"] == [] and s["contiguous"]
+    # the snapped unit shapes of its territories are kept on disk for the next run, as they are
+    key = snapping_key(units)
+    kept = gpd.read_parquet(cache_dir("snapped") / f"{key.hex()}.parquet")
+    snapped, clean = snapped_shapes(key)
+    assert (shapely.to_wkb(kept.geometry.values) == shapely.to_wkb(snapped)).all()
+    assert (kept["clean"].to_numpy() == clean).all()
 
 
 def test_a_locked_empty_unit_keeps_its_lock_through_the_contraction(tmp_path):

@@ -37,7 +37,10 @@ __all__ = [
     "fairness",
     "moved_mask",
     "quota_table",
+    "remember_snapped",
     "rep_scorecard",
+    "snapped_shapes",
+    "snapping_key",
     "unit_owner",
 ]
 
@@ -368,6 +371,32 @@ def _shapes_digest(geoms: np.ndarray) -> bytes:
     wkb = shapely.to_wkb(geoms)
     return hashlib.blake2b(b"".join(b"\0" if w is None else w for w in wkb),
                            digest_size=20).digest()
+
+
+def snapping_key(units: gpd.GeoDataFrame) -> bytes:
+    """The key under which :func:`dissolve_territories` keeps the snapped shapes of the
+    assigned units of ``units`` (a digest of their shapes)."""
+    return _shapes_digest(np.asarray(units.dropna(subset=["rep_id"]).geometry.values))
+
+
+def snapped_shapes(key: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+    """The snapped shapes and coverage flags kept under ``key`` (copies), or None."""
+    with _SNAPPED_LOCK:
+        got = _SNAPPED.get(key)
+        return None if got is None else (got[0].copy(), got[1].copy())
+
+
+def remember_snapped(key: bytes, snapped: np.ndarray, clean: np.ndarray) -> None:
+    """Keep snapped shapes computed before (e.g. read back from a file) under ``key``.
+
+    They must be what :func:`dissolve_territories` computes for the shapes of ``key``:
+    the caller keeps them from an earlier :func:`snapped_shapes` of the same key.
+    """
+    with _SNAPPED_LOCK:
+        _SNAPPED[key] = (np.asarray(snapped, dtype=object).copy(),
+                         np.asarray(clean, dtype=bool).copy())
+        while len(_SNAPPED) > 4:
+            _SNAPPED.popitem(last=False)
 
 
 def _snapped_shapes(geoms: np.ndarray, key: bytes | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import time
 from collections.abc import Sequence
 from collections import Counter
@@ -43,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .cache import cache_dir
 from .io.accounts import REJECT_COLUMNS, assign_tiers, read_table, validate_accounts
 from .io.roster import (build_roster, incumbent_report, name_seats, read_locks, read_reps,
                         territory_count)
@@ -53,7 +55,8 @@ from .config import ScenarioConfig
 from .errors import InfeasibleError, InputError
 from .geo.geocode import coordinate_substitutions, geocode_accounts
 from .metrics import (add_flags, compactness_scores, contiguity_report, disruption, fairness,
-                      moved_mask, quota_table, rep_scorecard, tam_cv, unit_owner)
+                      moved_mask, quota_table, remember_snapped, rep_scorecard, snapped_shapes,
+                      snapping_key, tam_cv, unit_owner)
 from .geo.contract import Contraction, contract_units, contracted_frame, expand_assignment
 from .optimize.centres import free_centres
 from .optimize.solve import with_budget
@@ -601,7 +604,9 @@ def evaluate(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
     units = inputs.units.assign(rep_id=np.asarray(reps["rep_id"])[rep_of_unit])
     acc = inputs.accounts.merge(units[["unit_id", "rep_id"]], on="unit_id", how="left")
     t0 = time.perf_counter()
+    snapping = _snapping_from_disk(units)
     card = _plan_scorecard(acc, units, reps, targets, network, config)
+    _snapping_to_disk(*snapping)
     log.debug("[%s] scorecard with drive hours on %s for %d reps, %.2f s", config.name,
               "roads" if network is not None else "straight lines", len(reps),
               time.perf_counter() - t0)
@@ -626,6 +631,38 @@ def evaluate(inputs: PreparedInputs, config: ScenarioConfig, reps: pd.DataFrame,
     return ScenarioResult(config, acc, inputs.rejects, units, reps, card, summary,
                           inputs.substitutions, inputs.adjacency,
                           rep_isochrones(reps, network) if network is not None else None)
+
+
+def _snapping_from_disk(units: gpd.GeoDataFrame) -> tuple[bytes, Path]:
+    """The key and file of the units' snapped shapes (the slow part of dissolving a plan's
+    territories: 1 s for 28,000 units), which they are read from when kept by a run before.
+
+    The file is named by the digest of the unit shapes, so it belongs to these shapes only;
+    a damaged file is ignored (and the snapping done again).
+    """
+    key = snapping_key(units)
+    path = cache_dir("snapped") / f"{key.hex()}.parquet"
+    if snapped_shapes(key) is None and path.is_file():
+        try:
+            kept = gpd.read_parquet(path)
+            remember_snapped(key, np.asarray(kept.geometry.values), kept["clean"].to_numpy(bool))
+        except Exception as exc:  # noqa: BLE001 - a cache file is never trusted to be whole
+            log.debug("snapped shapes in %s unreadable (%s): snapping again", path, exc)
+    return key, path
+
+
+def _snapping_to_disk(key: bytes, path: Path) -> None:
+    """Keep the snapped shapes of ``key`` in ``path`` for the next run (once)."""
+    got = snapped_shapes(key)
+    if got is None or path.is_file():
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:  # written aside then renamed: a concurrent run reads a whole file or none
+        gpd.GeoDataFrame({"clean": got[1]}, geometry=list(got[0])).to_parquet(tmp)
+        os.replace(tmp, path)
+    except Exception as exc:  # noqa: BLE001 - no cache is slower, not wrong
+        log.debug("cannot keep the snapped shapes in %s: %s", path, exc)
+        tmp.unlink(missing_ok=True)
 
 
 def _plan_scorecard(acc: pd.DataFrame, units: pd.DataFrame, reps: pd.DataFrame,

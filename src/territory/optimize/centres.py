@@ -690,8 +690,11 @@ def _alternate(problem: AssignProblem, weight: np.ndarray, distance: UnitDistanc
         stalled = np.array_equal(nb, b) or (len(travel) > 1 and
                                             travel[-1] >= travel[-2] * (1 - rel_tol))
         if stalled:
-            # the alternation is at a local optimum: re-split neighbouring pairs
-            if sweeps >= pair_sweeps:
+            # the alternation is at a local optimum: re-split neighbouring pairs, leaving
+            # the polish its share (a plan re-split to the last second has no bound: the
+            # 5,000-account national book ended "feasible", gap unknown, after a sweep)
+            if sweeps >= pair_sweeps or (polish and budget.left() < POLISH_SHARE
+                                         * cfg.time_limit + MIN_SOLVE_SECONDS):
                 break
             sweeps += 1
             plan, nb, kept = _pair_sweep(p, plan, b, weight, distance, budget, seed)
