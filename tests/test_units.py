@@ -99,6 +99,14 @@ def test_approximate_zip_units_dc():
         _equal_area(outline).area, rel=1e-6)
 
 
+def test_outlines_are_counted_without_reading_them():
+    from territory.geo.reference import count_in_bbox, outlines_in_bbox
+
+    for box in ((-84.0, 39.0, -82.0, 41.0), (-125.0, 24.0, -66.0, 50.0)):
+        for kind in ("states", "counties"):
+            assert count_in_bbox(kind, box) == len(outlines_in_bbox(kind, box)) > 0
+
+
 def test_approximate_zip_units_are_cached_by_what_they_are_built_from(tmp_path, monkeypatch):
     monkeypatch.setenv("TERRITORY_CACHE_DIR", str(tmp_path))
     built = U.approximate_zip_units(["DC"])

@@ -36,7 +36,7 @@ import shapely
 from branca.element import Element, MacroElement
 
 from ..geo.contract import contract_units
-from ..geo.reference import EQUAL_AREA_CRS, outlines_in_bbox
+from ..geo.reference import EQUAL_AREA_CRS, count_in_bbox, outlines_in_bbox
 from ..metrics import unit_owner
 from ..result import Summary, as_summary
 from .assets import render_template
@@ -520,13 +520,14 @@ def background_outlines(bounds: Sequence[float], tol: float) -> dict | None:
     box = (round(minx - dx, 2), round(miny - dy, 2), round(maxx + dx, 2), round(maxy + dy, 2))
     try:
         states = outlines_in_bbox("states", box)
-        counties = outlines_in_bbox("counties", box)
+        n_counties = count_in_bbox("counties", box)
+        counties = (outlines_in_bbox("counties", box) if n_counties <= MAX_BACKGROUND_COUNTIES
+                    else states.iloc[:0])
     except Exception as exc:  # noqa: BLE001 - no background is not fatal
         log.warning("no background outlines: %s", exc)
         return None
-    if len(counties) > MAX_BACKGROUND_COUNTIES:
-        log.info("background: %d counties around the map, state outlines only", len(counties))
-        counties = counties.iloc[:0]
+    if n_counties > MAX_BACKGROUND_COUNTIES:
+        log.info("background: %d counties around the map, state outlines only", n_counties)
     clip = shapely.box(*box)
     out = {}
     d = _decimals(tol)
