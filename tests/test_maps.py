@@ -306,6 +306,26 @@ def test_simplify_keeps_shared_borders():
     assert shapely.is_valid(out).all()
 
 
+def test_a_shape_folded_by_the_snap_does_not_cost_the_coverage():
+    # two shapes share a long ragged border; a third, far away, has a vertex 0.0004 above
+    # a non-adjacent edge, which rounding to the 0.001 grid (tolerance / 100) folds onto it
+    from shapely.geometry import Polygon
+
+    rng = np.random.default_rng(0)
+    xs = np.linspace(0, 10, 201)
+    ys = 5 + np.cumsum(rng.normal(0, 0.05, 201))
+    ys -= np.linspace(ys[0] - 5, ys[-1] - 5, 201)
+    border = list(zip(xs.round(6), ys.round(6)))
+    top = Polygon(border[100:] + [(10, 10), (0, 10)] + border[:100])
+    bottom = Polygon([(10, 0), (0, 0)] + border)
+    folded = Polygon([(20, 0), (22, 0), (22, 2), (21, 0.0004), (20, 2)])
+    out = maps.simplify_for_display(np.array([top, bottom, folded], dtype=object), 0.1)
+    assert shapely.is_valid(out).all()
+    # the shared border stays shared: no overlap and no sliver between the two
+    assert out[0].intersection(out[1]).area == 0
+    assert out[0].union(out[1]).area == pytest.approx(top.union(bottom).area, abs=1e-9)
+
+
 def test_json_in_script_cannot_close_it(tmp_path):
     s = tiny_scenario()
     s["accounts"].loc[0, "name"] = "</script><script>window.__x=1</script>"

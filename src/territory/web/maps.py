@@ -276,6 +276,9 @@ def simplify_for_display(geoms: np.ndarray, tol: float) -> np.ndarray:
     the tolerance (borders digitised twice, a hair apart, become one: without the snap
     their simplified and rounded copies overlap or leave slivers); falls back to
     per-polygon topology-preserving simplification when the input is not a coverage.
+    A shape that rounding to the grid would fold is snapped by ``set_precision``
+    instead (measured on the 800-account national book: 7 of 644 shapes; before, the
+    whole map fell back to per-polygon simplification, whose borders overlap).
     """
     geoms = np.asarray(geoms, dtype=object)
     if len(geoms) == 0:
@@ -283,6 +286,12 @@ def simplify_for_display(geoms: np.ndarray, tol: float) -> np.ndarray:
     try:
         grid = tol / 100.0  # coordinates rounded, not set_precision: 20x faster, same snap
         snapped = shapely.transform(geoms, lambda c: np.round(c / grid) * grid)
+        # rounding can fold a shape whose vertex lies within the grid of another edge (7 of
+        # the 644 shapes of the national book), and GEOS then rejects the whole coverage:
+        # those few are snapped by set_precision, which keeps them valid on the same grid
+        broken = ~shapely.is_valid(snapped) | shapely.is_empty(snapped)
+        if broken.any():
+            snapped[broken] = shapely.set_precision(geoms[broken], grid)
         out = shapely.coverage_simplify(snapped, tol, simplify_boundary=True)
         if not shapely.is_valid(out).all() or shapely.is_empty(out).any():
             raise ValueError("coverage simplification left invalid parts")
