@@ -849,9 +849,13 @@ def free_centres(problem: AssignProblem, weight: np.ndarray, distance: UnitDista
             log.info("free centres: no time for start %d", i)
             break
         if best is not None and not _may_gain(located[i][1], best.travel[-1]):
-            log.info("free centres: start %d skipped: its travel without contiguity (%.6g) is "
-                     "not %.0f%% below the plan in hand (%.6g)", i, located[i][1][-1],
-                     100 * RESTART_MIN_GAIN, best.travel[-1])
+            if not located[i][1]:  # its screening found no plan without contiguity in time
+                log.info("free centres: start %d skipped: no plan without contiguity in its "
+                         "screening", i)
+            else:
+                log.info("free centres: start %d skipped: its travel without contiguity "
+                         "(%.6g) is not %.0f%% below the plan in hand (%.6g)", i,
+                         located[i][1][-1], 100 * RESTART_MIN_GAIN, best.travel[-1])
             continue
         step = dataclasses.replace(cfg, time_limit=max(limit, MIN_SOLVE_SECONDS))
         try:  # pair sweeps only for the best start (below): they cost more than a start
