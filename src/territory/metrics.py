@@ -325,16 +325,10 @@ def dissolve_territories(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     digest = _shapes_digest(raw)
     key = digest + hashlib.blake2b(codes.astype(np.int64).tobytes() + repr(
         [str(r) for r in reps_sorted]).encode(), digest_size=20).digest()
-    with _SNAPPED_LOCK:
-        shapes = _DISSOLVED.get(key)
-        if shapes is not None:
-            _DISSOLVED.move_to_end(key)
+    shapes = _recall(_DISSOLVED, key)
     if shapes is None:
         shapes = _dissolved(raw, codes, len(reps_sorted), digest)
-        with _SNAPPED_LOCK:
-            _DISSOLVED[key] = shapes
-            while len(_DISSOLVED) > 4:
-                _DISSOLVED.popitem(last=False)
+        _keep(_DISSOLVED, key, shapes)
     return gpd.GeoDataFrame({"rep_id": np.asarray(reps_sorted, dtype=keys.dtype)},
                             geometry=list(shapes), crs=units.crs or "EPSG:4326")
 
@@ -360,10 +354,30 @@ def _union(geoms: np.ndarray, clean: np.ndarray):
 #: Snapped shapes and their coverage check, by the content of the raw shapes: the scorecard,
 #: the exports and every scenario of a run dissolve the same units (snapping is the slow part).
 _SNAPPED: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-_SNAPPED_LOCK = threading.Lock()
+_KEPT_LOCK = threading.Lock()
 #: Dissolved territories, by the raw shapes' digest and the rep of each: the scorecard's
 #: compactness and the exported territories dissolve the same plan (0.9 s a national book).
 _DISSOLVED: OrderedDict[bytes, tuple] = OrderedDict()
+#: how many results each of these keeps
+_KEPT = 4
+
+
+def _recall(store: OrderedDict, key: bytes):
+    """The value kept under ``key`` (now the most recent), or None."""
+    with _KEPT_LOCK:
+        got = store.get(key)
+        if got is not None:
+            store.move_to_end(key)
+        return got
+
+
+def _keep(store: OrderedDict, key: bytes, value) -> None:
+    """Keep ``value`` under ``key``, dropping the oldest beyond ``_KEPT``."""
+    with _KEPT_LOCK:
+        store[key] = value
+        store.move_to_end(key)
+        while len(store) > _KEPT:
+            store.popitem(last=False)
 
 
 def _shapes_digest(geoms: np.ndarray) -> bytes:
@@ -381,9 +395,8 @@ def snapping_key(units: gpd.GeoDataFrame) -> bytes:
 
 def snapped_shapes(key: bytes) -> tuple[np.ndarray, np.ndarray] | None:
     """The snapped shapes and coverage flags kept under ``key`` (copies), or None."""
-    with _SNAPPED_LOCK:
-        got = _SNAPPED.get(key)
-        return None if got is None else (got[0].copy(), got[1].copy())
+    got = _recall(_SNAPPED, key)
+    return None if got is None else (got[0].copy(), got[1].copy())
 
 
 def remember_snapped(key: bytes, snapped: np.ndarray, clean: np.ndarray) -> None:
@@ -392,11 +405,8 @@ def remember_snapped(key: bytes, snapped: np.ndarray, clean: np.ndarray) -> None
     They must be what :func:`dissolve_territories` computes for the shapes of ``key``:
     the caller keeps them from an earlier :func:`snapped_shapes` of the same key.
     """
-    with _SNAPPED_LOCK:
-        _SNAPPED[key] = (np.asarray(snapped, dtype=object).copy(),
-                         np.asarray(clean, dtype=bool).copy())
-        while len(_SNAPPED) > 4:
-            _SNAPPED.popitem(last=False)
+    _keep(_SNAPPED, key, (np.asarray(snapped, dtype=object).copy(),
+                          np.asarray(clean, dtype=bool).copy()))
 
 
 def _snapped_shapes(geoms: np.ndarray, key: bytes | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -405,16 +415,12 @@ def _snapped_shapes(geoms: np.ndarray, key: bytes | None = None) -> tuple[np.nda
     ``key``: :func:`_shapes_digest` of ``geoms`` when known; the last few results are kept.
     """
     key = _shapes_digest(geoms) if key is None else key
-    with _SNAPPED_LOCK:
-        if key in _SNAPPED:
-            _SNAPPED.move_to_end(key)
-            return tuple(a.copy() for a in _SNAPPED[key])
+    got = _recall(_SNAPPED, key)
+    if got is not None:
+        return got[0].copy(), got[1].copy()
     snapped = shapely.set_precision(shapely.make_valid(geoms), 1e-6)
     clean = _coverage_members(snapped)
-    with _SNAPPED_LOCK:
-        _SNAPPED[key] = (snapped.copy(), clean.copy())
-        while len(_SNAPPED) > 4:
-            _SNAPPED.popitem(last=False)
+    _keep(_SNAPPED, key, (snapped.copy(), clean.copy()))
     return snapped, clean
 
 
