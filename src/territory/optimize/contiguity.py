@@ -23,6 +23,8 @@ class AdjacencyIndex:
     def __init__(self, p: AssignProblem) -> None:
         e = self.edges_of(p)
         self.a, self.b = e[:, 0], e[:, 1]
+        # every edge in both directions (tail -> head), for the scans of moves across borders
+        self.tail, self.head = np.r_[self.a, self.b], np.r_[self.b, self.a]
         self.n, self.m = p.n_units, p.n_reps
         self.roots = np.asarray(p.roots, dtype=np.int64)
         self.graph = nx.Graph()
@@ -106,7 +108,7 @@ class AdjacencyIndex:
                 break
             stray_mask = np.zeros(self.n, dtype=bool)
             stray_mask[stray] = True
-            x, y = np.r_[self.a, self.b], np.r_[self.b, self.a]
+            x, y = self.tail, self.head
             sel = stray_mask[x] & ~stray_mask[y]  # stray unit next to a rooted one
             if not sel.any():
                 break
@@ -201,11 +203,12 @@ class AdjacencyIndex:
         visited = {r}
         c = r
         for _ in range(max_len):
-            fam, sign = self._worst(score, rep_of, c)
+            loads = score.loads(rep_of)
+            fam, sign = self._worst(score, loads, c)
             if sign == 0:
                 return rep_of
-            dist = self._hops_to_room(score, rep_of, fam, sign, visited)
-            move = self._chain_step(score, rep_of, c, sign, dist, visited, fixed)
+            dist = self._hops_to_room(score, rep_of, loads, fam, sign, visited)
+            move = self._chain_step(score, rep_of, loads, c, sign, dist, visited, fixed)
             if move is None:
                 return None
             u, q = move
@@ -215,9 +218,11 @@ class AdjacencyIndex:
         return rep_of if score.hard_breach(rep_of)[c] <= 1e-9 else None
 
     @staticmethod
-    def _worst(score: PlanScore, rep_of: np.ndarray, r: int) -> tuple[int, int]:
-        """(family 0 TAM / 1 units, +1 short / -1 over / 0 inside) of rep r's worst breach."""
-        tam, au = score.loads(rep_of)
+    def _worst(score: PlanScore, loads: tuple[np.ndarray, np.ndarray],
+               r: int) -> tuple[int, int]:
+        """(family 0 TAM / 1 units, +1 short / -1 over / 0 inside) of rep r's worst breach
+        at ``loads`` (TAM, account units per rep)."""
+        tam, au = loads
         best, out = 1e-9, (0, 0)
         for fam, band, load, soft in ((0, score.tam_band, tam, score.soft_tam),
                                       (1, score.units_band, au, score.soft_account_units)):
@@ -228,9 +233,9 @@ class AdjacencyIndex:
                     best, out = amount / band.scale, (fam, sign)
         return out
 
-    def _hops_to_room(self, score, rep_of, fam, sign, visited) -> np.ndarray:
+    def _hops_to_room(self, score, rep_of, loads, fam, sign, visited) -> np.ndarray:
         """Per rep: borders to cross to the nearest unvisited rep with room in family ``fam``."""
-        tam, au = score.loads(rep_of)
+        tam, au = loads
         band, load = (score.tam_band, tam) if fam == 0 else (score.units_band, au)
         room = (load - band.low) if sign > 0 else (band.high - load)
         ok = room > 1e-9 * band.scale
@@ -246,10 +251,10 @@ class AdjacencyIndex:
         d = sp.csgraph.shortest_path(g, unweighted=True, directed=False, indices=self.m)
         return np.asarray(d)[: self.m] - 1.0
 
-    def _chain_step(self, score, rep_of, c, sign, dist, visited, fixed):
+    def _chain_step(self, score, rep_of, loads, c, sign, dist, visited, fixed):
         """The move between ``c`` and a bordering unvisited rep: nearest to room first,
         then least breach on both sides, then cheapest."""
-        x, y = np.r_[self.a, self.b], np.r_[self.b, self.a]
+        x, y = self.tail, self.head
         donor_is_c = sign < 0
         rx, ry = rep_of[x], rep_of[y]
         if donor_is_c:  # c sheds: a unit of c next to another territory
@@ -262,7 +267,7 @@ class AdjacencyIndex:
         u, q = u[keep], q[keep]
         if u.size == 0:
             return None
-        tam, au = score.loads(rep_of)
+        tam, au = loads
         t, a_ = score.tam[u], score.account_units[u]
         s = -1.0 if donor_is_c else 1.0
         after = (score.rep_breach(np.full(u.size, c), tam[c] + s * t, au[c] + s * a_)
@@ -283,7 +288,7 @@ class AdjacencyIndex:
         """The connected moves that lower the breach, cheapest per unit of breach first,
         as many as share no rep (each then lowers the breach by what was computed); the
         best one only below ``BATCH_MIN_REPS`` reps."""
-        x, y = np.r_[self.a, self.b], np.r_[self.b, self.a]
+        x, y = self.tail, self.head
         r, s = rep_of[x], rep_of[y]
         sel = (r != s) & ~fixed[x] & ((b[r] > 1e-12) | (b[s] > 1e-12))
         u, r, s = x[sel], r[sel], s[sel]

@@ -306,7 +306,7 @@ def _model(cp_model, p: AssignProblem):
         model.Add(x[u][r] == 1)
     _add_bands(model, p, x)
     index = AdjacencyIndex(p)
-    tail, head = np.r_[index.a, index.b].tolist(), np.r_[index.b, index.a].tolist()
+    tail, head = index.tail.tolist(), index.head.tolist()
     for r in range(m):
         _add_flow(model, x, r, int(p.roots[r]), tail, head, n, _max_units(p, r))
     return model, x
