@@ -415,12 +415,12 @@ def _snapped_shapes(geoms: np.ndarray, key: bytes | None = None) -> tuple[np.nda
     ``key``: :func:`_shapes_digest` of ``geoms`` when known; the last few results are kept.
     """
     key = _shapes_digest(geoms) if key is None else key
-    got = _recall(_SNAPPED, key)
+    got = snapped_shapes(key)
     if got is not None:
-        return got[0].copy(), got[1].copy()
+        return got
     snapped = shapely.set_precision(shapely.make_valid(geoms), 1e-6)
     clean = _coverage_members(snapped)
-    _keep(_SNAPPED, key, (snapped.copy(), clean.copy()))
+    remember_snapped(key, snapped, clean)
     return snapped, clean
 
 
