@@ -10,6 +10,7 @@ import functools
 import logging
 import math
 import os
+import queue
 import signal
 import sys
 import threading
@@ -371,31 +372,95 @@ def solution(values: np.ndarray) -> highspy.HighsSolution:
 
 
 def run_highs(h: highspy.Highs) -> None:
-    """``h.run()`` that Ctrl-C stops promptly: the solver is interrupted, then KeyboardInterrupt.
+    """``h.run()`` that Ctrl-C stops promptly: the solve is cancelled, then KeyboardInterrupt.
 
-    HiGHS checks for a user interrupt in its simplex, IPM and MIP loops; a
-    SIGINT handler asks it to stop there, and the interrupt is re-raised once
-    the solver has returned, so the caller unwinds cleanly. Off the main
-    thread (where signals cannot be caught) this is a plain run.
+    On the main thread HiGHS runs on :class:`_SolverThread` while this thread
+    waits in Python, where Ctrl-C lands at once (HiGHS on the main thread could
+    only see it at its own interrupt checks, which in the free-centres p-median
+    are up to 15 s apart). HiGHS is then asked to stop (``cancelSolve``,
+    honoured at its next check) and KeyboardInterrupt is raised after at most
+    :data:`INTERRUPT_GRACE` seconds, whether or not HiGHS has stopped by then.
+    The process's own SIGINT handler decides what Ctrl-C does (ignored in a
+    background job, KeyboardInterrupt by default). Off the main thread (where
+    signals cannot be caught) this is a plain run.
     """
     if threading.current_thread() is not threading.main_thread():
         h.run()
         return
     h.HandleUserInterrupt = True
-    hit: list[int] = []
-
-    def on_sigint(signum, frame) -> None:
-        hit.append(signum)
-        h.cancelSolve()
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    job = _SOLVER_THREAD.submit(h)
     try:
-        h.run()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if hit:
+        while not job.done.wait(_WAKE):  # woken now and then: a signal taken by another
+            pass                         # thread is acted on here within _WAKE seconds
+    except KeyboardInterrupt:
+        h.cancelSolve()
+        job.done.wait(INTERRUPT_GRACE)
         log.info("solve interrupted (Ctrl-C)")
-        raise KeyboardInterrupt
+        raise
+    if job.error is not None:
+        raise job.error
+
+
+#: seconds a cancelled HiGHS solve is given to stop before Ctrl-C is passed on regardless
+INTERRUPT_GRACE = 1.0
+_WAKE = 0.25
+
+
+@dataclass
+class _Job:
+    highs: highspy.Highs
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class _SolverThread:
+    """The one daemon thread that runs the main thread's HiGHS solves, one at a time.
+
+    It blocks SIGINT, and so do the HiGHS workers it starts (a thread starts
+    with its parent's signal mask), so that Ctrl-C is delivered to the waiting
+    main thread and never breaks a wait inside HiGHS. One long-lived thread
+    (not one per solve, as highspy's ``startSolve``) keeps HiGHS' per-thread
+    worker pool alive across the LNS's thousands of sub-MIPs; a daemon, so
+    that a cancelled solve that has not stopped yet never holds up the exit.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # a forked child has no such thread
+
+    def _reset(self) -> None:
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._start = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, h: highspy.Highs) -> _Job:
+        with self._start:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="territory-highs",
+                                                daemon=True)
+                self._thread.start()
+        job = _Job(h)
+        self._jobs.put(job)
+        return job
+
+    def _serve(self) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        pool: list[int] = []  # HiGHS' pool of this thread: restarted for another thread count
+        while True:
+            job = self._jobs.get()
+            try:
+                threads = int(job.highs.getOptionValue("threads")[1])  # (status, value)
+                if pool and pool[0] != threads:
+                    highspy.Highs.resetGlobalScheduler(True)
+                pool[:] = [threads]
+                job.highs.run()
+            except BaseException as exc:  # handed to the waiting caller
+                job.error = exc
+            finally:
+                job.done.set()
+
+
+_SOLVER_THREAD = _SolverThread()
 
 
 def solve_highs(form: Formulation, solver: Solver, *, seed: int, time_limit: float,

@@ -102,7 +102,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InfeasibleError, InputError
-from .backends import Solver
+from .backends import Solver, run_highs
 from .problem import AssignProblem, AssignResult, Disruption, check_plan, inertia_cost
 from .solve import solve
 
@@ -391,7 +391,7 @@ def banded_medians(d: np.ndarray, w: np.ndarray, loads: list[tuple[np.ndarray, f
     lp.integrality_ = ([highspy.HighsVarType.kContinuous] * (n * n)
                        + [highspy.HighsVarType.kInteger] * n)
     h.passModel(lp)
-    h.run()
+    run_highs(h)  # Ctrl-C stops it promptly, as every other solve
     sol = h.getSolution()
     if not sol.value_valid:
         return None
