@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import signal
+import time
 
 import networkx as nx
 import numpy as np
@@ -284,6 +288,33 @@ def test_solves_asking_for_other_thread_counts_in_one_process_all_plan(threads):
     plans = [solve(p, dataclasses.replace(SOLVER, threads=t)).rep_of_unit.tolist()
              for t in threads]
     assert all(plan == plans[0] for plan in plans)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
+def test_a_process_forked_after_a_solve_still_solves():
+    # the solves of the main thread run on one HiGHS thread, which a forked child lacks:
+    # its first solve would otherwise wait for it for ever
+    p = grid_problem(2, 3, [(0, 0), (1, 2)])
+    plan = solve(p, SOLVER).rep_of_unit.tolist()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its plan and leave without running pytest's teardown
+        code = 1
+        try:
+            os.write(write, json.dumps(solve(p, SOLVER).rep_of_unit.tolist()).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    deadline = time.monotonic() + 60
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child's solve did not finish within 60 s")
+        time.sleep(0.05)
+    with os.fdopen(read) as out:
+        assert json.loads(out.read() or "null") == plan
 
 
 def test_a_time_out_quotes_the_budget_given_and_the_seconds_spent():

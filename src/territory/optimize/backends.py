@@ -426,7 +426,8 @@ class _SolverThread:
 
     def __init__(self) -> None:
         self._reset()
-        os.register_at_fork(after_in_child=self._reset)  # a forked child has no such thread
+        if hasattr(os, "register_at_fork"):  # POSIX: a forked child has no such thread
+            os.register_at_fork(after_in_child=self._reset)
 
     def _reset(self) -> None:
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
@@ -444,7 +445,8 @@ class _SolverThread:
         return job
 
     def _serve(self) -> None:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        if hasattr(signal, "pthread_sigmask"):  # POSIX; elsewhere the main thread takes it anyway
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         pool: list[int] = []  # HiGHS' pool of this thread: restarted for another thread count
         while True:
             job = self._jobs.get()
