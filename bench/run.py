@@ -599,8 +599,8 @@ def render_markdown(res: dict) -> str:
     L.append(f"Produced by `python -m bench{' --quick' if res['quick'] else ''}` on "
              f"{res['started_utc']} (UTC), harness wall time {res['wall_seconds'] / 60:.1f} min"
              f"{', git ' + m['git_commit'] if m.get('git_commit') else ''}. "
-             "Regenerate with `python -m bench` (full, ~45–55 min, of which `bench_assign`'s national "
-             "case is ~23 min) or `python -m bench --quick` (smoke test, a few minutes). Machine-readable figures: "
+             "Regenerate with `python -m bench` (full, about 2 h on 2 cores: `bench_peers` ~47 min, "
+             "`bench_assign` ~33 min, `bench_balance` ~14 min, `bench_national` ~12 min) or `python -m bench --quick` (smoke test, a few minutes). Machine-readable figures: "
              "[`results.json`](results.json).\n")
     L.append(f"**Machine:** {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB RAM, "
              f"{m['platform']}; load average at start {', '.join(f'{x:.2f}' for x in m['loadavg_start'])}"
