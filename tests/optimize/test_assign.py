@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import networkx as nx
 import numpy as np
@@ -280,14 +281,24 @@ def test_soft_tam_band_reports_its_penalty():
 # ----------------------------------------------------------------------------- time limit
 
 
+@pytest.mark.parametrize("on_a_thread", [False, True])
 @pytest.mark.parametrize("threads", [(0, 1, 2, 0), (1, 0)])
-def test_solves_asking_for_other_thread_counts_in_one_process_all_plan(threads):
-    # HiGHS sizes one thread pool per process: a later solve asking for another count failed
-    # at once with an error status, reported as "No plan exists even with every band relaxed"
+def test_solves_asking_for_other_thread_counts_in_one_process_all_plan(threads, on_a_thread):
+    # HiGHS sizes one thread pool per calling thread: a later solve there asking for another
+    # count failed at once with an error status, reported as "No plan exists even with every
+    # band relaxed" (the main thread's solves run on the solver thread; others where they are)
     p = grid_problem(2, 3, [(0, 0), (1, 2)])
-    plans = [solve(p, dataclasses.replace(SOLVER, threads=t)).rep_of_unit.tolist()
-             for t in threads]
-    assert all(plan == plans[0] for plan in plans)
+
+    def plans() -> list[list[int]]:
+        return [solve(p, dataclasses.replace(SOLVER, threads=t)).rep_of_unit.tolist()
+                for t in threads]
+
+    if on_a_thread:
+        with ThreadPoolExecutor(1) as pool:
+            got = pool.submit(plans).result()
+    else:
+        got = plans()
+    assert all(plan == got[0] for plan in got)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")

@@ -116,26 +116,33 @@ class Solver:
         h.setOptionValue("random_seed", int(seed) % (2**31))
         h.setOptionValue("time_limit", max(float(time_limit), 0.05))
         h.setOptionValue("mip_rel_gap", float(self.mip_gap if gap is None else gap))
-        _scheduler_for(int(self.threads))
         if self.threads:
             h.setOptionValue("threads", int(self.threads))
         return h
 
 
-#: the ``threads`` HiGHS' process-wide thread pool was last started for (empty: not yet)
-_POOL_THREADS: list[int] = []
+#: per calling thread, the ``threads`` its HiGHS worker pool was last started for
+_POOL = threading.local()
 
 
 def _scheduler_for(threads: int) -> None:
-    """Restart HiGHS' thread pool when this solve asks for another thread count than the last.
+    """Restart this thread's HiGHS pool when a solve asks for another thread count than its last.
 
-    HiGHS starts one pool per process, sized by the first solve; a later solve
-    asking for a different ``threads`` fails at once with an error status (a
-    scenario with ``threads = 1`` after one with the default read as "no plan").
+    HiGHS keeps one worker pool per calling thread, sized by that thread's first
+    solve; a later solve on the same thread asking for a different ``threads``
+    fails at once with an error status (a scenario with ``threads = 1`` after
+    one with the default read as "no plan"). Call it on the thread that runs.
     """
-    if _POOL_THREADS and _POOL_THREADS[0] != threads:
+    last = getattr(_POOL, "threads", None)
+    if last is not None and last != threads:
         highspy.Highs.resetGlobalScheduler(True)
-    _POOL_THREADS[:] = [threads]
+    _POOL.threads = threads
+
+
+def _run_here(h: highspy.Highs) -> None:
+    """``h.run()`` on this thread, its HiGHS pool sized for ``h``'s ``threads`` first."""
+    _scheduler_for(int(h.getOptionValue("threads")[1]))  # (status, value)
+    h.run()
 
 
 class Clock:
@@ -385,7 +392,7 @@ def run_highs(h: highspy.Highs) -> None:
     signals cannot be caught) this is a plain run.
     """
     if threading.current_thread() is not threading.main_thread():
-        h.run()
+        _run_here(h)
         return
     h.HandleUserInterrupt = True
     job = _SOLVER_THREAD.submit(h)
@@ -431,15 +438,14 @@ class _SolverThread:
 
     def _reset(self) -> None:
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self._start = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def submit(self, h: highspy.Highs) -> _Job:
-        with self._start:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._serve, name="territory-highs",
-                                                daemon=True)
-                self._thread.start()
+        """Queue ``h.run()``; called from the main thread only (:func:`run_highs`)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="territory-highs",
+                                            daemon=True)
+            self._thread.start()
         job = _Job(h)
         self._jobs.put(job)
         return job
@@ -447,15 +453,10 @@ class _SolverThread:
     def _serve(self) -> None:
         if hasattr(signal, "pthread_sigmask"):  # POSIX; elsewhere the main thread takes it anyway
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        pool: list[int] = []  # HiGHS' pool of this thread: restarted for another thread count
         while True:
             job = self._jobs.get()
             try:
-                threads = int(job.highs.getOptionValue("threads")[1])  # (status, value)
-                if pool and pool[0] != threads:
-                    highspy.Highs.resetGlobalScheduler(True)
-                pool[:] = [threads]
-                job.highs.run()
+                _run_here(job.highs)
             except BaseException as exc:  # handed to the waiting caller
                 job.error = exc
             finally:
