@@ -12,6 +12,8 @@ from territory.optimize import AssignProblem, BandRules, Solver, check_plan, sol
 from territory.optimize.formulation import build_formulation, candidate_pairs
 from territory.optimize.solve import WHOLE_MAX_COLUMNS_CONTIGUOUS, choose_engine, model_columns
 
+from .test_assign import random_problem
+
 
 def _grid(rows: int, cols: int, n_reps: int, *, seed: int = 0) -> AssignProblem:
     """Skewed TAM on a rook grid, bases spread along the diagonal, both bands."""
@@ -49,6 +51,18 @@ def test_auto_engine_weighs_the_whole_model_not_the_unit_count():
     assert choose_engine(big, Solver(), 6) == "lns"
     # without contiguity the same 400 units are a small model
     assert choose_engine(dataclasses.replace(big, contiguity=False), Solver(), 6) == "pulp"
+    # ... and 1,000 of them are not: the plain model on the k nearest reps is erratic there
+    wide = dataclasses.replace(_grid(25, 40, 8), contiguity=False)
+    assert choose_engine(wide, Solver(), 6) == "lns"
+
+
+def test_without_contiguity_the_whole_priced_model_takes_over_once_the_bands_hold():
+    p = random_problem(1500, 20, seed=3, tol=0.05, band=0.05)  # the warm start is 3% off
+    r = solve(p, Solver(time_limit=60, mip_gap=0.005), seed=0)
+    assert r.engine == "lns" and "hand_over" in r.timings
+    assert r.timings.get("lns", 0.0) < r.timings["hand_over"]  # no pair search first
+    assert r.status == "optimal" and r.gap <= 0.005
+    assert check_plan(p, r.rep_of_unit) == []
 
 
 @pytest.mark.parametrize("engine", ["pulp", "lns"])
