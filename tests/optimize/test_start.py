@@ -57,7 +57,7 @@ def test_auto_engine_weighs_the_whole_model_not_the_unit_count():
 
 
 def test_without_contiguity_the_whole_priced_model_takes_over_once_the_bands_hold():
-    p = random_problem(1500, 20, seed=3, tol=0.05, band=0.05)  # the warm start is 3% off
+    p = random_problem(1500, 20, seed=3, tol=0.05, band=0.05)  # warm start 0.67% off
     r = solve(p, Solver(time_limit=60, mip_gap=0.005), seed=0)
     assert r.engine == "lns" and "hand_over" in r.timings
     assert r.timings.get("lns", 0.0) < r.timings["hand_over"]  # no pair search first

@@ -102,8 +102,7 @@ FULL_MIP_MAX_PAIRS = 150_000
 #: solve; on large models the whole MIP is too slow to pay. Measured (Dec 2026, 2 cores,
 #: gap to the LP bound, search then hand-over on a stall vs hand-over at once): the
 #: 5,000-account lower-48 book (2,241 units x 58 reps, 14,204 pairs) 2.8% at 60 s vs
-#: 0.63% in 9.2 s; Ohio's 1,000 ZIPs x 20 (the bench's sweep, 1% target) 2.1 s vs 0.04 s,
-#: 2,000 x 40 4.1 s vs 3.0 s. Around 30,000 pairs it depends on the instance: synthetic
+#: 0.63% in 9.2 s. Around 30,000 pairs it depends on the instance: synthetic
 #: 3,000 x 60 (28,833) 6.78% vs 2.41% at 60 s, but 5,000 ZIPs x 100 (29,566) 1.00% in
 #: 17.2 s vs 1.05% in 28.5 s and 611 MB instead of 352 MB; larger, the pair search wins:
 #: synthetic 4,000 x 100 (43,742) 2.75% vs 2.87% at 60 s, 8,000 x 200 (117,013) 3.29% vs
