@@ -335,10 +335,11 @@ class SolverConfig:
 
     ``engine``: ``"pulp"`` solves the documented PuLP model directly; ``"lns"``
     builds the same model in highspy and adds our primal search (LP rounding,
-    repair, fix-and-optimise over neighbouring reps) for large instances (without
-    contiguity and up to 25,000 pairs it hands the repaired plan to the whole
-    model as soon as the bands hold); ``"auto"`` picks by size. Under a wall-clock limit the search depth depends
-    on the machine: set ``lns_iterations`` when a large run must repeat exactly.
+    repair, fix-and-optimise over neighbouring reps) for large instances
+    (without contiguity and up to 25,000 pairs it hands the repaired plan to
+    the whole model as soon as the bands hold); ``"auto"`` picks by size. Under
+    a wall-clock limit the search depth depends on the machine: set
+    ``lns_iterations`` when a large run must repeat exactly.
     ``name`` is case-insensitive. ``threads``: the solver's threads, 0 (the default)
     one per core, at most :data:`MAX_THREADS`; more than the machine's cores is
     warned about (HiGHS starts each one).

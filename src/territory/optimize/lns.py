@@ -268,8 +268,8 @@ class _Search:
     timings: dict[str, float] = field(default_factory=dict)
     #: a feasible plan to fall back on (the caller's start) while the LP's plan is repaired
     fallback: np.ndarray | None = None
-    #: end the search once the bands are met: the whole model takes it from there
-    early_hand_over: bool = False
+    #: the caller's word on the hand-over: True forces, False forbids, None decides by size
+    allow_hand_over: bool | None = None
 
     def __post_init__(self) -> None:
         self.score = PlanScore.of(self.p)
@@ -277,6 +277,12 @@ class _Search:
         self.starts = np.searchsorted(self.lp.pu, np.arange(self.p.n_units), side="left")
         self.ends = np.searchsorted(self.lp.pu, np.arange(self.p.n_units), side="right")
         self.repair_penalty = phase1_penalty(self.p)
+
+    @property
+    def early_hand_over(self) -> bool:
+        """End the search once the bands are met: the whole model takes it from there."""
+        return (self.adjacency is None and self.allow_hand_over is not False
+                and len(self.lp.pu) <= EARLY_HAND_OVER_MAX_PAIRS)
 
     @property
     def repairing(self) -> bool:
@@ -478,7 +484,7 @@ class _Search:
                 out[(j, local[a], local[b])] = f
         return out
 
-    def hand_over(self, allowed: bool | None, lp_seconds: float) -> tuple[float, bool]:
+    def hand_over(self, lp_seconds: float) -> tuple[float, bool]:
         """The incumbent to HiGHS on the whole priced model. Returns (bound, proved).
 
         Not started when it cannot do anything useful in the time left: the
@@ -486,7 +492,8 @@ class _Search:
         twice the LP's time (or half a second) left means no hand-over.
         """
         bound = self.lp.bound
-        use = (allowed if allowed is not None else len(self.lp.pu) <= FULL_MIP_MAX_PAIRS)
+        use = (self.allow_hand_over if self.allow_hand_over is not None
+               else len(self.lp.pu) <= FULL_MIP_MAX_PAIRS)
         left = self.deadline - time.perf_counter()
         if (not use or self.adjacency is not None
                 or self.gap_of(self.obj) <= max(self.solver.mip_gap, 1e-9)):
@@ -561,10 +568,8 @@ def solve_lns(p: AssignProblem, solver: Solver, *, seed: int = 0, k: int | None 
              lp_seconds)
     if start is not None:
         lp = _with_pairs(lp, p.n_reps, np.arange(p.n_units), np.asarray(start, dtype=np.int64))
-    search = _Search(p, solver, seed, lp, clock.start, deadline)
+    search = _Search(p, solver, seed, lp, clock.start, deadline, allow_hand_over=hand_over)
     search.timings["lp"] = lp_seconds
-    search.early_hand_over = (not p.contiguity and hand_over is not False
-                              and len(lp.pu) <= EARLY_HAND_OVER_MAX_PAIRS)
     try:
         search.warm_start(start)
         search.run(group_size)
@@ -573,7 +578,7 @@ def solve_lns(p: AssignProblem, solver: Solver, *, seed: int = 0, k: int | None 
         if search.repairing:
             log.info("LNS: no plan meeting the hard bands (breach %.3g)", search.breach.sum())
             return None
-        bound, proved = search.hand_over(hand_over, lp_seconds)
+        bound, proved = search.hand_over(lp_seconds)
         return search.result(bound, proved, lp_seconds)
     finally:
         for phase in ("warm_start", "lns", "hand_over"):
