@@ -6,7 +6,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from territory.optimize import AssignProblem, BandRules, Solver, check_plan
+from territory.errors import InfeasibleError
+from territory.optimize import AssignProblem, BandRules, Solver, centres, check_plan
 from territory.optimize.centres import (
     banded_medians,
     euclidean_distance,
@@ -168,3 +169,74 @@ def test_a_screened_start_that_cannot_gain_is_not_run_with_contiguity():
     p, xy, w = _grid(6, 6, [18, 22, 28], seed=0)
     out = free_centres(p, w, euclidean_distance(xy), SOLVER, restarts=2, pair_sweeps=0)
     assert out.start == 1 and out.starts[1] < out.starts[0] * 0.95   # 483.2 vs 535.7
+
+
+# ----------------------------------------------------------------------------- first allocation
+
+
+def _hard_grid() -> tuple[AssignProblem, np.ndarray, np.ndarray]:
+    """16 x 16 rook grid, very skewed TAM, bands of +-3%: the LNS warm start breaks them
+    (breach 0.71) and two repair sub-MIPs do not mend that, while a search left to run does."""
+    rng = np.random.default_rng(1)
+    rows = cols = 16
+    n, m = rows * cols, 6
+    xy = np.array([[i % cols, i // cols] for i in range(n)], dtype=float) * 10.0
+    tam = rng.lognormal(0.0, 1.6, n) * 1000.0
+    au = np.maximum(np.round(tam / tam.mean() * 5), 1.0)
+    graph = nx.relabel_nodes(nx.grid_2d_graph(rows, cols),
+                             {(r, c): f"u{r * cols + c}" for r in range(rows) for c in range(cols)})
+    step = n // m
+    roots = tuple(int(i * step + (i * step // cols) % 3) for i in range(m))
+    per = au.sum() / m
+    weight = tam / tam.mean() + 0.01
+    cost = weight[:, None] * euclidean_distance(xy)(np.arange(n), np.asarray(roots))
+    p = AssignProblem.create(
+        tuple(f"u{i}" for i in range(n)), tuple(f"R{j}" for j in range(m)), tam, au, cost,
+        BandRules(0.03, 0.97 * per, 1.03 * per), contiguity=True, adjacency=graph, roots=roots)
+    return p, xy, weight
+
+
+def _cut_first(monkeypatch, cuts: int) -> list[dict]:
+    """The first ``cuts`` solves of free centres end as when a large book's repair outlasts
+    its share (two repair sub-MIPs, then the clock); every later solve is the real one."""
+    calls: list[dict] = []
+    real = centres.solve
+
+    def solve(q, cfg, **kw):
+        calls.append(dict(kw, time_limit=cfg.time_limit))
+        if len(calls) <= cuts:
+            cfg = Solver(engine="lns", lns_iterations=2, time_limit=0.9)
+        return real(q, cfg, **kw)
+
+    monkeypatch.setattr(centres, "solve", solve)
+    return calls
+
+
+def _in_one_piece(p: AssignProblem, plan: np.ndarray) -> bool:
+    return all(nx.is_connected(p.adjacency.subgraph([p.unit_ids[u]
+                                                     for u in np.flatnonzero(plan == r)]))
+               for r in range(p.n_reps))
+
+
+def test_a_first_allocation_out_of_time_is_solved_again_with_the_next_seed(monkeypatch):
+    p, xy, w = _hard_grid()
+    calls = _cut_first(monkeypatch, 1)
+    out = free_centres(p, w, euclidean_distance(xy), Solver(time_limit=60), restarts=0,
+                       relax_first=False, max_rounds=1, polish=False)
+    assert [c["seed"] for c in calls] == [0, 1]
+    assert calls[1]["start"] is None  # from scratch: a cut-off search's plan is a poor start
+    # the retry gets the first share of what is left of the one budget
+    assert calls[1]["time_limit"] == pytest.approx(centres.FIRST_SHARE * (60 - 0.9), rel=0.05)
+    assert check_plan(out.problem, out.rep_of_unit) == []
+    assert _in_one_piece(p, out.rep_of_unit)
+
+
+def test_the_retries_are_bounded_and_the_last_time_out_is_reported(monkeypatch):
+    p, xy, w = _hard_grid()
+    calls = _cut_first(monkeypatch, 10)
+    with pytest.raises(InfeasibleError) as err:
+        free_centres(p, w, euclidean_distance(xy), Solver(time_limit=60), restarts=0,
+                     relax_first=False, max_rounds=1, polish=False)
+    assert err.value.timed_out
+    assert len(calls) == 1 + centres.FIRST_RETRIES
+    assert calls[-1]["time_limit"] > calls[-2]["time_limit"]  # the last gets all that is left
