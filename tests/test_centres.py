@@ -174,38 +174,19 @@ def test_a_screened_start_that_cannot_gain_is_not_run_with_contiguity():
 # ----------------------------------------------------------------------------- first allocation
 
 
-def _hard_grid() -> tuple[AssignProblem, np.ndarray, np.ndarray]:
-    """16 x 16 rook grid, very skewed TAM, bands of +-3%: the LNS warm start breaks them
-    (breach 0.71) and two repair sub-MIPs do not mend that, while a search left to run does."""
-    rng = np.random.default_rng(1)
-    rows = cols = 16
-    n, m = rows * cols, 6
-    xy = np.array([[i % cols, i // cols] for i in range(n)], dtype=float) * 10.0
-    tam = rng.lognormal(0.0, 1.6, n) * 1000.0
-    au = np.maximum(np.round(tam / tam.mean() * 5), 1.0)
-    graph = nx.relabel_nodes(nx.grid_2d_graph(rows, cols),
-                             {(r, c): f"u{r * cols + c}" for r in range(rows) for c in range(cols)})
-    step = n // m
-    roots = tuple(int(i * step + (i * step // cols) % 3) for i in range(m))
-    per = au.sum() / m
-    weight = tam / tam.mean() + 0.01
-    cost = weight[:, None] * euclidean_distance(xy)(np.arange(n), np.asarray(roots))
-    p = AssignProblem.create(
-        tuple(f"u{i}" for i in range(n)), tuple(f"R{j}" for j in range(m)), tam, au, cost,
-        BandRules(0.03, 0.97 * per, 1.03 * per), contiguity=True, adjacency=graph, roots=roots)
-    return p, xy, weight
-
-
-def _cut_first(monkeypatch, cuts: int) -> list[dict]:
-    """The first ``cuts`` solves of free centres end as when a large book's repair outlasts
-    its share (two repair sub-MIPs, then the clock); every later solve is the real one."""
-    calls: list[dict] = []
+def _cut_first(monkeypatch, cuts: int) -> list[tuple[dict, AssignProblem]]:
+    """The first ``cuts`` contiguous solves of free centres run out of time without a plan
+    (as a large book's repair can outlast its share); every other solve is the real one.
+    Returns each contiguous solve's arguments (time limit included) and problem."""
+    calls: list[tuple[dict, AssignProblem]] = []
     real = centres.solve
 
     def solve(q, cfg, **kw):
-        calls.append(dict(kw, time_limit=cfg.time_limit))
+        if not q.contiguity:
+            return real(q, cfg, **kw)
+        calls.append((dict(kw, time_limit=cfg.time_limit), q))
         if len(calls) <= cuts:
-            cfg = Solver(engine="lns", lns_iterations=2, time_limit=0.9)
+            cfg = Solver(time_limit=1e-3)
         return real(q, cfg, **kw)
 
     monkeypatch.setattr(centres, "solve", solve)
@@ -218,25 +199,41 @@ def _in_one_piece(p: AssignProblem, plan: np.ndarray) -> bool:
                for r in range(p.n_reps))
 
 
-def test_a_first_allocation_out_of_time_is_solved_again_with_the_next_seed(monkeypatch):
-    p, xy, w = _hard_grid()
+def test_a_first_allocation_out_of_time_is_solved_again_with_all_the_budget_left(monkeypatch):
+    p, xy, w = _grid(6, 6, [0, 5, 30, 35])
     calls = _cut_first(monkeypatch, 1)
     out = free_centres(p, w, euclidean_distance(xy), Solver(time_limit=60), restarts=0,
                        relax_first=False, max_rounds=1, polish=False)
-    assert [c["seed"] for c in calls] == [0, 1]
-    assert calls[1]["start"] is None  # from scratch: a cut-off search's plan is a poor start
-    # the retry gets the first share of what is left of the one budget
-    assert calls[1]["time_limit"] == pytest.approx(centres.FIRST_SHARE * (60 - 0.9), rel=0.05)
+    (first, _), (again, q) = calls
+    assert (first["seed"], again["seed"]) == (0, 1)
+    assert again["start"] is None  # from scratch: a cut-off search's plan is a poor start
+    assert q.roots == p.roots
+    assert again["time_limit"] == pytest.approx(60, abs=1.0)  # all of the one budget
     assert check_plan(out.problem, out.rep_of_unit) == []
     assert _in_one_piece(p, out.rep_of_unit)
 
 
-def test_the_retries_are_bounded_and_the_last_time_out_is_reported(monkeypatch):
-    p, xy, w = _hard_grid()
+def test_after_the_relaxed_phase_the_second_attempt_is_at_the_seeded_bases(monkeypatch):
+    p, xy, w = _grid(6, 6, [0, 5, 30, 35])  # corners: the relaxed phase moves them
+    calls = _cut_first(monkeypatch, 1)
+    out = free_centres(p, w, euclidean_distance(xy), Solver(time_limit=60), restarts=0,
+                       max_rounds=3, polish=False)
+    (first, moved), (again, seeded) = calls[:2]
+    assert moved.roots != p.roots  # the relaxed phase moved the bases ...
+    assert seeded.roots == p.roots and again["seed"] == 1  # ... the retry is where they started
+    # in the first share of what is left: the alternation may still move them
+    assert again["time_limit"] == pytest.approx(first["time_limit"], rel=0.05)
+    assert check_plan(out.problem, out.rep_of_unit) == []
+
+
+@pytest.mark.parametrize("relax_first", [False, True])
+def test_the_retries_are_bounded_and_the_last_time_out_is_reported(monkeypatch, relax_first):
+    p, xy, w = _grid(6, 6, [0, 5, 30, 35])
     calls = _cut_first(monkeypatch, 10)
     with pytest.raises(InfeasibleError) as err:
         free_centres(p, w, euclidean_distance(xy), Solver(time_limit=60), restarts=0,
-                     relax_first=False, max_rounds=1, polish=False)
+                     relax_first=relax_first, max_rounds=3, polish=False)
     assert err.value.timed_out
-    assert len(calls) == 1 + centres.FIRST_RETRIES
-    assert calls[-1]["time_limit"] > calls[-2]["time_limit"]  # the last gets all that is left
+    # the relaxed phase's bases, then twice the seeded ones (the last with all that is left)
+    assert len(calls) == (3 if relax_first else 2)
+    assert calls[-1][0]["time_limit"] > calls[-2][0]["time_limit"]

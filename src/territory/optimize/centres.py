@@ -83,9 +83,8 @@ Time
     ``cfg.time_limit`` is the wall-clock budget of the whole alternation, not of
     each solve: the relaxed phase at most ``RELAXED_SHARE`` of it, the first
     allocation ``FIRST_SHARE`` of what is left (when it finds no plan in time,
-    it is solved again from scratch with the next seed, ``FIRST_RETRIES`` times
-    at most, the last with all of the rest), every later allocation half of what
-    is left, every pair sub-problem at most ``PAIR_SHARE`` and the polish at most
+    it is solved once more with all of the rest, see below), every later
+    allocation half of what is left, every pair sub-problem at most ``PAIR_SHARE`` and the polish at most
     ``POLISH_SHARE`` of the budget; the alternation stops (keeping its
     best plan) when less than ``MIN_SOLVE_SECONDS`` is left. Each allocation
     starts from the last plan (:func:`territory.optimize.solve`'s ``start``).
@@ -118,13 +117,6 @@ UnitDistance = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 #: share of the budget the first allocation may use (it must find a plan from seeded bases)
 FIRST_SHARE = 0.6
-#: when it runs out of time without a plan, it is solved again (from scratch, next seed) at
-#: most this many times. Measured on the 5,000-account lower-48 book's first contiguous
-#: allocation (2,241 units x 58 reps, bases from the relaxed phase): a search cut off after
-#: 1.5 s and continued from its best plan (8 reps outside a band) still had 3 outside after
-#: 44 s, with seeds 0 and 1, while from scratch the same 44 s met the bands after about 4 s
-#: and ended at 3,313.9 and 3,236.5 (8.0% and 5.8% above the LP bound)
-FIRST_RETRIES = 2
 #: at most this share of the budget for one pair sub-problem
 PAIR_SHARE = 0.05
 #: with contiguity, the share of the budget for moving the bases without it first
@@ -662,15 +654,17 @@ def _one_start(problem: AssignProblem, weight: np.ndarray, distance: UnitDistanc
     if start is None:
         raise InputError("free_centres needs starting bases (problem.roots or bases=)")
     budget = _Budget.start(cfg)
-    b = np.asarray(start, dtype=np.int64)
+    seeded = np.asarray(start, dtype=np.int64)
+    # with no explicit bases the first allocation is the problem as given (its own costs)
+    firsts = [(seeded, problem if bases is None else
+               _with_bases(problem, weight, distance, seeded, unit_xy))]
     relaxed_travel: tuple[float, ...] = ()
     if problem.contiguity and relax_first:
-        b, relaxed_travel = _locate_relaxed(problem, weight, distance, cfg, b, seed, max_rounds,
-                                            rel_tol, unit_xy, bases is None)
-        bases = b
-    # with no explicit bases the first allocation is the problem as given (its own costs)
-    p = problem if bases is None else _with_bases(problem, weight, distance, b, unit_xy)
-    res, plan = _first_allocation(p, budget, seed)
+        b, relaxed_travel = _locate_relaxed(problem, weight, distance, cfg, seeded, seed,
+                                            max_rounds, rel_tol, unit_xy, bases is None)
+        moved = (b, _with_bases(problem, weight, distance, b, unit_xy))
+        firsts = [moved] if np.array_equal(b, seeded) else [moved, *firsts]
+    res, plan, b, p = _first_allocation(firsts, budget, seed)
     if res is not None and res.roots is not None:  # the solve had to re-root: bases follow
         b = np.asarray(res.roots, dtype=np.int64)
         p = _with_bases(problem, weight, distance, b, unit_xy)
@@ -681,29 +675,50 @@ def _one_start(problem: AssignProblem, weight: np.ndarray, distance: UnitDistanc
                       rel_tol=rel_tol, pair_sweeps=pair_sweeps, unit_xy=unit_xy, polish=polish)
 
 
-def _first_allocation(p: AssignProblem, budget: _Budget, seed: int
-                      ) -> tuple[AssignResult | None, np.ndarray]:
-    """The first allocation, in ``FIRST_SHARE`` of the budget left.
+def _first_allocation(firsts: list[tuple[np.ndarray, AssignProblem]], budget: _Budget,
+                      seed: int) -> tuple[AssignResult | None, np.ndarray, np.ndarray,
+                                          AssignProblem]:
+    """The first allocation, in ``FIRST_SHARE`` of the budget left: (result, plan, bases, problem).
 
-    When it runs out of time without a plan, it is solved again from scratch
-    with the next seed, up to ``FIRST_RETRIES`` times (the last with all of the
-    budget left), rather than ending without a plan while budget is unspent.
+    ``firsts`` holds the bases to allocate for, each with its problem: the
+    relaxed phase's, then the seeded ones they moved from. When an attempt runs
+    out of time without a plan, the allocation is solved again from scratch
+    with the next seed: for the seeded bases when the relaxed phase moved them
+    (in ``FIRST_SHARE`` of what is left, so the alternation can still move
+    them, then once more with all of the rest), else for the same bases with
+    all of the rest.
+
+    Why the seeded bases (measured on the 5,000-account lower-48 book, 2,241
+    units x 58 reps, 60 s): retrying the relaxed phase's bases with other
+    seeds was not enough, one bench run still ended NO PLAN IN TIME with 59.9 s
+    spent; where a captured allocation for such bases stayed outside a band,
+    the reps outside were the three of the Pacific Northwest, with every
+    bordering territory at its floor of TAM or of account units. From the
+    seeded (k-means, balanced) bases the first allocation met the bands after
+    8.1 s. Why from scratch: a search cut off after 1.5 s and continued from
+    its best plan (8 reps outside a band) still had 3 outside after 44 s, for
+    seeds 0 and 1, where from scratch the same bases met the bands after about
+    4 s.
     """
-    attempt = 0
-    while True:
-        last = attempt == FIRST_RETRIES
-        step = budget.solver(1.0 if last else FIRST_SHARE, loose=True)
-        if step is None:  # only the first attempt gets here (a retry needs 2 s left)
-            step = budget.cfg
+    tries = [(firsts[0], FIRST_SHARE)] + (
+        [(firsts[-1], FIRST_SHARE), (firsts[-1], 1.0)] if len(firsts) > 1 else [(firsts[0], 1.0)])
+    for attempt, ((b, p), share) in enumerate(tries[:-1]):
+        # a retry starts only with 2 s left, so only the first can find the budget spent
+        step = budget.solver(share, loose=True) or budget.cfg
         try:
-            return _allocate(p, step, seed + attempt, None)
+            res, plan = _allocate(p, step, seed + attempt, None)
+            return res, plan, b, p
         except InfeasibleError as exc:
-            if not exc.timed_out or last or budget.left() < 2 * MIN_SOLVE_SECONDS:
+            if not exc.timed_out or budget.left() < 2 * MIN_SOLVE_SECONDS:
                 raise
-            attempt += 1
             log.info("free centres: the first allocation found no plan in its %.1f s; solving "
-                     "it again with seed %d (%.1f s left)", step.time_limit, seed + attempt,
-                     budget.left())
+                     "it again %swith seed %d (%.1f s left)", step.time_limit,
+                     "for the seeded bases " if tries[attempt + 1][0][0] is not b else "",
+                     seed + attempt + 1, budget.left())
+    (b, p), share = tries[-1]
+    res, plan = _allocate(p, budget.solver(share, loose=True) or budget.cfg, seed + len(tries) - 1,
+                          None)
+    return res, plan, b, p
 
 
 def _alternate(problem: AssignProblem, weight: np.ndarray, distance: UnitDistance,
