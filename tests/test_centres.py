@@ -193,12 +193,6 @@ def _cut_first(monkeypatch, cuts: int) -> list[tuple[dict, AssignProblem]]:
     return calls
 
 
-def _in_one_piece(p: AssignProblem, plan: np.ndarray) -> bool:
-    return all(nx.is_connected(p.adjacency.subgraph([p.unit_ids[u]
-                                                     for u in np.flatnonzero(plan == r)]))
-               for r in range(p.n_reps))
-
-
 def test_a_first_allocation_out_of_time_is_solved_again_with_all_the_budget_left(monkeypatch):
     p, xy, w = _grid(6, 6, [0, 5, 30, 35])
     calls = _cut_first(monkeypatch, 1)
@@ -209,8 +203,7 @@ def test_a_first_allocation_out_of_time_is_solved_again_with_all_the_budget_left
     assert again["start"] is None  # from scratch: a cut-off search's plan is a poor start
     assert q.roots == p.roots
     assert again["time_limit"] == pytest.approx(60, abs=1.0)  # all of the one budget
-    assert check_plan(out.problem, out.rep_of_unit) == []
-    assert _in_one_piece(p, out.rep_of_unit)
+    assert check_plan(out.problem, out.rep_of_unit) == []  # both bands, one piece per rep
 
 
 def test_after_the_relaxed_phase_the_second_attempt_is_at_the_seeded_bases(monkeypatch):

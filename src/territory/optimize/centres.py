@@ -82,11 +82,11 @@ MIP) is a valid bound *for those bases*, not for the joint location problem.
 Time
     ``cfg.time_limit`` is the wall-clock budget of the whole alternation, not of
     each solve: the relaxed phase at most ``RELAXED_SHARE`` of it, the first
-    allocation ``FIRST_SHARE`` of what is left (when it finds no plan in time,
-    it is solved once more with all of the rest, see below), every later
-    allocation half of what is left, every pair sub-problem at most ``PAIR_SHARE`` and the polish at most
-    ``POLISH_SHARE`` of the budget; the alternation stops (keeping its
-    best plan) when less than ``MIN_SOLVE_SECONDS`` is left. Each allocation
+    allocation ``FIRST_SHARE`` of what is left (solved again when it finds no
+    plan in time, see :func:`_first_allocation`), every later allocation half
+    of what is left, every pair sub-problem at most ``PAIR_SHARE`` and the
+    polish at most ``POLISH_SHARE`` of the budget; the alternation stops
+    (keeping its best plan) when less than ``MIN_SOLVE_SECONDS`` is left. Each allocation
     starts from the last plan (:func:`territory.optimize.solve`'s ``start``).
 """
 
