@@ -20,7 +20,7 @@ Strategy
        the objective. With contiguity the sub-MIPs carry the flow rows, started
        from a BFS-tree flow, and a unit may go only to the group's reps whose
        territory lies within ``RING_HOPS`` hops of it (``REPAIR_RING_HOPS``
-       while repairing): far fewer pairs and flow arcs, a smaller big-M.
+       while repairing): fewer pairs and flow arcs, a smaller big-M.
        Measured on the 800-account national book (644 units x 10 reps): with
        every rep of the group as a candidate of every unit, four repair
        sub-MIPs of 5 s each left a 0.025 breach and no plan; with rings of 2-3
@@ -87,8 +87,13 @@ SUB_MIP_NODES = 200
 #: net only (without, the measured 0.25 s limits stay: many small sub-MIPs at national scale)
 SUB_MIP_SAFETY = 8.0
 #: contiguity sub-MIPs: a unit may go to a rep of the group only within this many hops
-#: (inside the group) of that rep's territory; the current plan always stays representable
-RING_HOPS = 3
+#: (inside the group) of that rep's territory; the current plan always stays representable.
+#: Wide enough for two neighbours to trade places: on the 5,000-account lower-48 book
+#: (2,241 units x 58 reps, the first contiguous allocation, 27 s, 1 thread) the Miami
+#: rep's territory ran up to Orlando while the LP gives it Miami only, and undoing that
+#: moves 25 units past a neighbour; with rings of 3 hops LNS ended at 3,399.7 (10.3%
+#: above the LP bound), with 4 at 3,284.2, with 5, 6 or no limit at 3,263.2 (6.6%)
+RING_HOPS = 6
 #: while repairing band breaches: small rings, so the sub-MIP reaches a plan in the bands fast
 REPAIR_RING_HOPS = 2
 #: with contiguity, the warm start's connected band repair gets at most this share of
